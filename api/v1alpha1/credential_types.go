@@ -1,0 +1,204 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Names shared by the operator and its users.
+const (
+	// Finalizer is set on every resource before the first upstream call and removed last,
+	// after the upstream credentials were revoked (or orphaned, by policy).
+	Finalizer = "iam.devin.ai/revoke"
+
+	// RotateAnnotation asks for a new token: any change of its value rotates once.
+	RotateAnnotation = "iam.devin.ai/rotate"
+
+	// RequestedByAnnotation records who created a PersonalAccessToken. The admission webhook
+	// sets it at creation and refuses any change to it afterwards.
+	RequestedByAnnotation = "iam.devin.ai/requested-by"
+
+	// ManagedByLabel and ManagedByValue mark every Secret the operator writes; the operator's
+	// cache holds only Secrets with this label.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "token-operator"
+
+	// Annotations the operator writes on its Secrets: which token the Secret holds. They never
+	// carry the token value.
+	TokenIDAnnotation        = "iam.devin.ai/token-id"
+	TokenNameAnnotation      = "iam.devin.ai/token-name"
+	TokenExpiresAtAnnotation = "iam.devin.ai/expires-at"
+	TokenIssuedAtAnnotation  = "iam.devin.ai/issued-at"
+
+	// DefaultSecretKey is the Secret data key of the token unless secretTemplate.key says otherwise.
+	DefaultSecretKey = "token"
+)
+
+// DeletionPolicy says what happens upstream when a resource is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete revokes every token of the resource (and deletes a service user).
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the upstream credentials alone.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// CredentialSpec says how one credential is issued, stored and rotated.
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || !has(self.expiresAfter) || duration(self.renewBefore) < duration(self.expiresAfter)",message="renewBefore must be shorter than expiresAfter"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotationGracePeriod) || !has(self.expiresAfter) || duration(self.rotationGracePeriod) < duration(self.expiresAfter)",message="rotationGracePeriod must be shorter than expiresAfter"
+type CredentialSpec struct {
+	// ExpiresAfter is the lifetime of each token, from 1h to 8760h (one year).
+	// +kubebuilder:default="2160h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="expiresAfter must be between 1h and 8760h"
+	// +optional
+	ExpiresAfter *metav1.Duration `json:"expiresAfter,omitempty"`
+
+	// RenewBefore is how long before expiry the token is replaced. Default: a third of
+	// expiresAfter.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="renewBefore must be at least 5m"
+	// +optional
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// RotationGracePeriod is how long the previous token stays valid after a rotation, so that
+	// workloads can pick up the new one, before the operator revokes it. 0s revokes at once.
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('168h')",message="rotationGracePeriod must be at most 168h"
+	// +optional
+	RotationGracePeriod *metav1.Duration `json:"rotationGracePeriod,omitempty"`
+
+	// SecretName is the Secret, in the resource's namespace, that receives the token.
+	// Default: the resource's name. The operator never writes into a Secret it did not create.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="secretName must be a DNS-1123 subdomain"
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// SecretTemplate adds labels and annotations to the Secret (e.g. for Reloader) and names
+	// the data key of the token.
+	// +optional
+	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+}
+
+// SecretTemplate shapes the Secret the operator writes.
+type SecretTemplate struct {
+	// Labels are added to the Secret.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/') && k != 'app.kubernetes.io/managed-by')",message="labels may not use the iam.devin.ai/ prefix or app.kubernetes.io/managed-by"
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// Annotations are added to the Secret.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/'))",message="annotations may not use the iam.devin.ai/ prefix"
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// Key is the data key that holds the token. Default: token.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// CredentialStatus is the observed state of one credential, shared by both kinds.
+type CredentialStatus struct {
+	// Conditions: Ready summarises; Reconciling while work is under way; Stalled when only a
+	// change of the spec or of the upstream account can help.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Token is the token the Secret holds.
+	// +optional
+	Token *IssuedToken `json:"token,omitempty"`
+
+	// PendingIssue is recorded before a token is created upstream, so that a token whose
+	// value was lost (crash, lost answer) is found by its name and revoked.
+	// +optional
+	PendingIssue *PendingIssue `json:"pendingIssue,omitempty"`
+
+	// IssueCount counts the tokens issued for this resource; it makes upstream names unique.
+	// +optional
+	IssueCount int64 `json:"issueCount,omitempty"`
+
+	// ExpiresAt is when the current token expires.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// RenewAt is when the current token will be replaced.
+	// +optional
+	RenewAt *metav1.Time `json:"renewAt,omitempty"`
+
+	// SecretName is the Secret that holds the token.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// SecretHash is a SHA-256 of the Secret's token entry, to notice changes made by others.
+	// +optional
+	SecretHash string `json:"secretHash,omitempty"`
+
+	// PendingRevocations are previous tokens, kept valid for the grace period.
+	// +listType=map
+	// +listMapKey=id
+	// +optional
+	PendingRevocations []PendingRevocation `json:"pendingRevocations,omitempty"`
+
+	// LastRotationTime is when a token last replaced another.
+	// +optional
+	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
+
+	// LastRotationReason says why: Renewal, RotationRequested, SecretDeleted, SecretModified,
+	// UpstreamRevoked, SpecChanged.
+	// +optional
+	LastRotationReason string `json:"lastRotationReason,omitempty"`
+
+	// RotateRequest is the last value of the iam.devin.ai/rotate annotation acted upon.
+	// +optional
+	RotateRequest string `json:"rotateRequest,omitempty"`
+
+	// LastVerifiedTime is when the upstream token was last seen active.
+	// +optional
+	LastVerifiedTime *metav1.Time `json:"lastVerifiedTime,omitempty"`
+}
+
+// IssuedToken identifies an upstream token without its value.
+type IssuedToken struct {
+	// ID is the upstream key ID.
+	ID string `json:"id"`
+	// Name is the upstream name.
+	Name string `json:"name"`
+	// IssuedAt is when the token was created.
+	IssuedAt metav1.Time `json:"issuedAt"`
+	// ExpiresAt is when the token expires upstream; unset when it does not.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+}
+
+// PendingIssue is the intent to create a token with a given upstream name.
+type PendingIssue struct {
+	// Name is the deterministic upstream name of the token being created.
+	Name string `json:"name"`
+	// Since is when the intent was recorded.
+	Since metav1.Time `json:"since"`
+}
+
+// PendingRevocation is a previous token waiting for the end of its grace period.
+type PendingRevocation struct {
+	// ID is the upstream key ID.
+	ID string `json:"id"`
+	// Name is the upstream name.
+	Name string `json:"name,omitempty"`
+	// RevokeAt is when the operator revokes it.
+	RevokeAt metav1.Time `json:"revokeAt"`
+}

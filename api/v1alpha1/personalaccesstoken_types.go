@@ -1,0 +1,91 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// UserReference names a human member of the enterprise, by email or by user ID.
+// +kubebuilder:validation:XValidation:rule="has(self.email) != has(self.id)",message="exactly one of email or id must be set"
+type UserReference struct {
+	// Email of the user (matched case-insensitively).
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+$`
+	// +optional
+	Email string `json:"email,omitempty"`
+
+	// ID is the upstream user ID.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	ID string `json:"id,omitempty"`
+}
+
+// PersonalAccessTokenSpec is the desired state of a PersonalAccessToken.
+type PersonalAccessTokenSpec struct {
+	// User is the person the token belongs to and acts as. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="user is immutable"
+	User UserReference `json:"user"`
+
+	// TokenName is the display name of the token upstream; the operator appends a suffix
+	// that makes it unique. Default: <namespace>/<name>.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	TokenName string `json:"tokenName,omitempty"`
+
+	// CredentialSpec: lifetime, rotation and the Secret.
+	CredentialSpec `json:",inline"`
+
+	// DeletionPolicy: Delete revokes the tokens when the resource is deleted; Orphan leaves
+	// them upstream.
+	// +kubebuilder:default=Delete
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// Suspend stops rotation and repair; deletion still revokes.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// PersonalAccessTokenStatus is the observed state of a PersonalAccessToken.
+type PersonalAccessTokenStatus struct {
+	CredentialStatus `json:",inline"`
+
+	// UserID is the upstream ID of the user.
+	// +optional
+	UserID string `json:"userID,omitempty"`
+
+	// UserEmail is the email of the user.
+	// +optional
+	UserEmail string `json:"userEmail,omitempty"`
+}
+
+// PersonalAccessToken is a Devin API personal access token of one person, kept in a Secret
+// of the same namespace and rotated before it expires.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pat,categories=devin
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.userEmail`
+// +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.secretName`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PersonalAccessToken struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PersonalAccessTokenSpec   `json:"spec"`
+	Status PersonalAccessTokenStatus `json:"status,omitempty"`
+}
+
+// PersonalAccessTokenList is a list of PersonalAccessTokens.
+// +kubebuilder:object:root=true
+type PersonalAccessTokenList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PersonalAccessToken `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PersonalAccessToken{}, &PersonalAccessTokenList{})
+}

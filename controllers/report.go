@@ -1,0 +1,111 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/credential"
+)
+
+// report is the one place where the outcome of a reconcile becomes conditions, an event, a
+// log line and the result handed to controller-runtime. A Problem with a RetryAfter (the
+// backend's Retry-After, or a Stalled recheck) is honoured as RequeueAfter; other errors are
+// returned for controller-runtime's exponential backoff.
+func report(ctx context.Context, rec events.EventRecorder, obj credential.Object, res ctrl.Result, err error) (ctrl.Result, error) {
+	st := obj.CredentialStatus()
+	gen := obj.GetGeneration()
+	st.ObservedGeneration = gen
+	if err == nil {
+		if obj.GetDeletionTimestamp().IsZero() {
+			conditions.Ready(&st.Conditions, gen, readyReason(obj), readyMessage(obj))
+		}
+		return withJitter(res), nil
+	}
+	if apierrors.IsConflict(err) {
+		// Someone else changed the object: read it again, quietly.
+		return ctrl.Result{Requeue: true}, nil //nolint:staticcheck // an immediate requeue is what we want
+	}
+	p := credential.Classify(err)
+	// A resource whose Secret still holds a live token stays Ready while a rotation or a
+	// check fails; deletion and missing tokens make it not Ready.
+	keepReady := st.Token != nil && st.PendingIssue == nil && obj.GetDeletionTimestamp().IsZero() &&
+		p.Reason != iamv1alpha1.ReasonSecretConflict
+	msg := p.Error()
+	if p.Stalled {
+		conditions.Stalled(&st.Conditions, gen, p.Reason, msg, keepReady)
+	} else {
+		conditions.Progressing(&st.Conditions, gen, p.Reason, msg, keepReady)
+	}
+	if rec != nil {
+		rec.Eventf(obj, nil, corev1.EventTypeWarning, p.Reason, "Reconcile", "%s", msg)
+	}
+	log := ctrl.LoggerFrom(ctx)
+	if p.Stalled {
+		log.Info("cannot progress until the spec or the upstream account changes", "reason", p.Reason, "message", msg)
+	}
+	if p.RetryAfter > 0 {
+		if !p.Stalled {
+			log.Info("retrying later", "reason", p.Reason, "after", p.RetryAfter, "error", err.Error())
+		}
+		return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+func readyReason(obj credential.Object) string {
+	if obj.Suspended() {
+		return iamv1alpha1.ReasonSuspended
+	}
+	return iamv1alpha1.ReasonTokenIssued
+}
+
+func readyMessage(obj credential.Object) string {
+	st := obj.CredentialStatus()
+	if st.Token == nil {
+		return "no token"
+	}
+	msg := fmt.Sprintf("Secret %s holds token %s", st.SecretName, st.Token.ID)
+	if st.ExpiresAt != nil {
+		msg += ", expiring " + st.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if st.RenewAt != nil && !obj.Suspended() {
+		msg += ", renewed from " + st.RenewAt.UTC().Format(time.RFC3339)
+	}
+	if obj.Suspended() {
+		msg += "; suspended: no rotation or repair until spec.suspend is false"
+	}
+	return msg
+}
+
+// withJitter spreads requeues of many resources that were created together, so that their
+// rotations and checks do not all hit the backend in the same second.
+func withJitter(res ctrl.Result) ctrl.Result {
+	if res.RequeueAfter > time.Minute {
+		res.RequeueAfter += time.Duration(rand.Int64N(int64(res.RequeueAfter / 20)))
+	}
+	return res
+}
+
+// errDeleting wraps a failure to revoke upstream during deletion, for report().
+func errRevocationPending(err error) error {
+	p := credential.Classify(err)
+	return &credential.Problem{
+		Reason:     iamv1alpha1.ReasonRevocationPending,
+		RetryAfter: p.RetryAfter,
+		Err:        err,
+		Message: "waiting for the Devin API to revoke the upstream credentials before the resource is deleted " +
+			"(set spec.deletionPolicy: Orphan to delete without revoking)",
+	}
+}
+
+var errNoOrganization = errors.New("no organization")

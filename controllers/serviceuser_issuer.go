@@ -1,0 +1,133 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// serviceUserIssuer is the upstream side of one ServiceUser: the service user itself, whose
+// first key comes with its provisioning, and its API keys (all of which belong to the
+// resource).
+type serviceUserIssuer struct {
+	r     *ServiceUserReconciler
+	su    *iamv1alpha1.ServiceUser
+	role  devinapi.Role
+	orgID string
+}
+
+var _ credential.Issuer = &serviceUserIssuer{}
+
+// Issue provisions the service user when there is none (keeping the key that comes with
+// it), else creates an API key.
+func (i *serviceUserIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {
+	id, err := i.serviceUserID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id != "" {
+		return i.r.API.CreateServiceUserAPIKey(ctx, id, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
+	}
+	return i.provision(ctx)
+}
+
+func (i *serviceUserIssuer) provision(ctx context.Context) (*devinapi.IssuedKey, error) {
+	st := &i.su.Status
+	ttl := DefaultServiceUserTTL
+	if i.su.Spec.TTL != nil && i.su.Spec.TTL.Duration > 0 {
+		ttl = i.su.Spec.TTL.Duration
+	}
+	name := i.su.UpstreamName()
+	if st.PendingProvision != nil {
+		name = st.PendingProvision.Name
+	}
+	p, err := i.r.API.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
+		Scope: devinapi.Scope(scopeOf(i.su)), OrgID: i.orgID, Name: name, RoleID: i.role.ID, TTL: ttl,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provision service user %q: %w", name, err)
+	}
+	i.adoptServiceUser(&p.ServiceUser)
+	i.r.Recorder.Eventf(i.su, nil, "Normal", "ServiceUserProvisioned", "Provision",
+		"provisioned service user %s (%s) with role %s", p.ServiceUser.ID, name, i.role.Name)
+	// The backend does not say which key came with the service user: it is its only one.
+	keys, err := i.r.API.ListServiceUserAPIKeys(ctx, p.ServiceUser.ID, devinapi.KeyStatusActive)
+	if err != nil {
+		return nil, fmt.Errorf("find the first key of service user %s: %w", p.ServiceUser.ID, err)
+	}
+	if len(keys) != 1 {
+		return nil, fmt.Errorf("service user %s has %d active keys right after provisioning, want 1", p.ServiceUser.ID, len(keys))
+	}
+	k := keys[0]
+	expires := k.ExpiresAt
+	if expires == nil {
+		expires = p.ServiceUser.ExpiresAt
+	}
+	return &devinapi.IssuedKey{ID: k.ID, Name: k.Name, ExpiresAt: expires, Token: p.Token}, nil
+}
+
+func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
+	st := &i.su.Status
+	st.ServiceUserID = u.ID
+	st.ServiceUserName = u.Name
+	st.PendingProvision = nil
+	st.RoleID = i.role.ID
+	st.ServiceUserExpiresAt = nil
+	if u.ExpiresAt != nil {
+		st.ServiceUserExpiresAt = &metav1.Time{Time: *u.ExpiresAt}
+	}
+}
+
+// serviceUserID is the upstream ID, found by the intended name when a provisioning was
+// interrupted before its answer was recorded. "" when there is none upstream.
+func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
+	st := &i.su.Status
+	if st.ServiceUserID != "" || st.PendingProvision == nil {
+		return st.ServiceUserID, nil
+	}
+	all, err := i.r.API.ListServiceUsers(ctx, false)
+	if err != nil {
+		return "", fmt.Errorf("look for service user %q: %w", st.PendingProvision.Name, err)
+	}
+	for _, u := range all {
+		if u.Name == st.PendingProvision.Name && u.IsActive {
+			i.adoptServiceUser(&u)
+			return u.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// Owned lists the service user's active keys: every one belongs to this resource.
+func (i *serviceUserIssuer) Owned(ctx context.Context, _ bool) (credential.Listing, error) {
+	at := i.r.Clock.Now()
+	id, err := i.serviceUserID(ctx)
+	if err != nil || id == "" {
+		return credential.Listing{At: at}, err
+	}
+	keys, err := i.r.API.ListServiceUserAPIKeys(ctx, id, devinapi.KeyStatusActive)
+	if isNotFound(err) {
+		return credential.Listing{At: at}, nil
+	}
+	if err != nil {
+		return credential.Listing{}, err
+	}
+	return credential.Listing{Keys: keys, At: at}, nil
+}
+
+// Revoke revokes one key; one already gone (or whose service user is gone) is fine.
+func (i *serviceUserIssuer) Revoke(ctx context.Context, id string) error {
+	if i.su.Status.ServiceUserID == "" {
+		return nil
+	}
+	if err := i.r.API.RevokeServiceUserAPIKey(ctx, i.su.Status.ServiceUserID, id); err != nil && !devinapi.IsGone(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package credential
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// Revoke revokes every upstream token of a resource that is being deleted: the current one,
+// those waiting for their grace period, and any other the resource owns upstream (a token
+// whose value was lost). It removes the Secret once nothing is left. Errors are returned for
+// the controller to retry and report; tokens already gone count as revoked.
+func (l *Lifecycle) Revoke(ctx context.Context, obj Object, iss Issuer) error {
+	st := obj.CredentialStatus()
+	listing, err := iss.Owned(ctx, true)
+	if err != nil {
+		return fmt.Errorf("list tokens to revoke: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, k := range listing.Keys {
+		ids[k.ID] = true
+	}
+	var errs []error
+	for id := range ids {
+		if err := iss.Revoke(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("revoke token %s: %w", id, err))
+			continue
+		}
+		l.Metrics.revoked(l.Kind)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(ids) > 0 {
+		l.event(obj, corev1.EventTypeNormal, "TokenRevoked", "Revoke", "revoked %d token(s) upstream on deletion", len(ids))
+		ctrl.LoggerFrom(ctx).Info("revoked tokens on deletion", "count", len(ids))
+	}
+	st.Token, st.PendingRevocations, st.PendingIssue = nil, nil, nil
+	return l.Forget(ctx, obj)
+}
+
+// Forget deletes the resource's Secret and its metrics, leaving the upstream tokens alone
+// (deletionPolicy Orphan, or after Revoke).
+func (l *Lifecycle) Forget(ctx context.Context, obj Object) error {
+	st := obj.CredentialStatus()
+	for _, name := range []string{SecretName(obj), st.SecretName} {
+		if name == "" {
+			continue
+		}
+		if err := l.deleteSecret(ctx, obj, name); err != nil {
+			return err
+		}
+	}
+	l.Metrics.forget(l.Kind, obj)
+	return nil
+}
+
+// IsDeletionPolicyOrphan reports whether deletion leaves the upstream credential alone.
+func IsDeletionPolicyOrphan(p iamv1alpha1.DeletionPolicy) bool {
+	return p == iamv1alpha1.DeletionPolicyOrphan
+}

@@ -1,0 +1,222 @@
+package credential
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// issue creates a new token and stores it, in the crash-safe order: intent persisted, token
+// created, Secret written, status updated. The token it replaces waits for its grace period.
+func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, reason string, persist Persister) (*corev1.Secret, error) {
+	log := ctrl.LoggerFrom(ctx)
+	st := obj.CredentialStatus()
+	spec := obj.Credential()
+	now := l.Clock.Now()
+
+	st.IssueCount++
+	name := UpstreamName(displayName(obj), obj.GetUID(), st.IssueCount)
+	st.PendingIssue = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(now)}
+	if err := persist(ctx); err != nil {
+		return nil, fmt.Errorf("record intent to issue %q: %w", name, err)
+	}
+
+	key, err := iss.Issue(ctx, name, now.Add(Lifetime(spec)))
+	if err != nil {
+		if !mayHaveCreated(err) {
+			st.PendingIssue = nil
+		}
+		return nil, fmt.Errorf("issue token %q: %w", name, err)
+	}
+	tok := issuedToken(key, now)
+	value := []byte(key.Token.Reveal())
+
+	// The value exists only in memory now. Retry the write a few times on conflicts or
+	// transient API errors; if it still fails, the intent stays and the next reconcile revokes
+	// this token by its name and issues another.
+	var written *corev1.Secret
+	err = retry.OnError(retry.DefaultBackoff, retriableWrite, func() error {
+		var werr error
+		written, werr = l.writeSecret(ctx, obj, sec, SecretName(obj), value, tok)
+		if werr != nil && sec != nil {
+			sec, _ = l.getSecret(ctx, obj, SecretName(obj))
+		}
+		return werr
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store token %s: %w", tok.ID, err)
+	}
+
+	previous := st.Token
+	st.Token = tok
+	st.PendingIssue = nil
+	st.SecretHash = hashToken(value)
+	st.SecretName = written.Name
+	st.LastVerifiedTime = timePtr(now)
+	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
+		st.RotateRequest = req
+	}
+	if previous != nil && previous.ID != tok.ID {
+		l.scheduleRevocation(obj, previous, now)
+	}
+	if reason == iamv1alpha1.ReasonIssuing && previous == nil {
+		l.Metrics.issued(l.Kind)
+		l.event(obj, corev1.EventTypeNormal, "TokenIssued", "Issue",
+			"issued token %s, expiring %s, into Secret %s", tok.ID, formatExpiry(tok), written.Name)
+		log.Info("issued token", "tokenID", tok.ID, "secret", written.Name)
+	} else {
+		st.LastRotationTime = timePtr(now)
+		st.LastRotationReason = reason
+		l.Metrics.rotated(l.Kind, reason)
+		l.event(obj, corev1.EventTypeNormal, "TokenRotated", "Rotate",
+			"rotated token (%s): new token %s in Secret %s; the previous one is revoked after the grace period", reason, tok.ID, written.Name)
+		log.Info("rotated token", "reason", reason, "tokenID", tok.ID, "secret", written.Name)
+	}
+	if err := persist(ctx); err != nil {
+		// The Secret names the token: the next reconcile adopts it even if this write is lost.
+		log.Error(err, "record issued token; it will be adopted from the Secret")
+	}
+	return written, nil
+}
+
+// recoverPendingIssue finishes a mint that was interrupted between recording the intent and
+// recording the result: the Secret already holds a token issued under the intent (adopt
+// it), or the token's value is lost (find every token of the resource that no Secret holds,
+// and revoke it).
+func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret) error {
+	st := obj.CredentialStatus()
+	intent := st.PendingIssue
+	now := l.Clock.Now()
+	if sec != nil && holdsTokenOf(sec, st, intent) {
+		previous := st.Token
+		l.adopt(obj, sec, now)
+		if previous != nil && st.Token != nil && previous.ID != st.Token.ID {
+			l.scheduleRevocation(obj, previous, now)
+		}
+		st.PendingIssue = nil
+		ctrl.LoggerFrom(ctx).Info("adopted token written before an interruption", "tokenID", st.Token.ID)
+		return nil
+	}
+	listing, err := iss.Owned(ctx, true)
+	if err != nil {
+		return fmt.Errorf("look for token %q whose value was lost: %w", intent.Name, err)
+	}
+	if err := l.revokeStrays(ctx, obj, iss, listing,
+		"revoked token %s: it was created but its value was lost before it reached the Secret"); err != nil {
+		return err
+	}
+	st.PendingIssue = nil
+	return nil
+}
+
+// holdsTokenOf reports whether the Secret holds the token intended by intent: by its name,
+// or because it holds a token other than status names, issued after the intent.
+func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, intent *iamv1alpha1.PendingIssue) bool {
+	tok, ok := tokenFromSecret(sec)
+	if !ok {
+		return false
+	}
+	if tok.Name == intent.Name {
+		return true
+	}
+	return (st.Token == nil || tok.ID != st.Token.ID) && !tok.IssuedAt.Time.Before(intent.Since.Time.Truncate(time.Second))
+}
+
+// revokeStrays revokes every listed token that status does not know (neither current nor
+// waiting for its grace period).
+func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, listing Listing, note string) error {
+	st := obj.CredentialStatus()
+	known := map[string]bool{}
+	if st.Token != nil {
+		known[st.Token.ID] = true
+	}
+	for _, p := range st.PendingRevocations {
+		known[p.ID] = true
+	}
+	for _, k := range listing.Keys {
+		if known[k.ID] {
+			continue
+		}
+		if err := iss.Revoke(ctx, k.ID); err != nil {
+			return fmt.Errorf("revoke stray token %s: %w", k.ID, err)
+		}
+		l.Metrics.orphanRevoked(l.Kind)
+		l.event(obj, corev1.EventTypeNormal, "OrphanRevoked", "Revoke", note, k.ID)
+		ctrl.LoggerFrom(ctx).Info("revoked stray token", "tokenID", k.ID)
+	}
+	return nil
+}
+
+// adopt takes the token the Secret holds as the resource's current token (status was lost
+// or not yet written). The Secret is controlled by the resource, so its token is too.
+func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) {
+	st := obj.CredentialStatus()
+	tok, ok := tokenFromSecret(sec)
+	if !ok {
+		return
+	}
+	value, ok := sec.Data[SecretKey(obj)]
+	if !ok {
+		return
+	}
+	st.Token = tok
+	st.SecretHash = hashToken(value)
+	st.SecretName = sec.Name
+	if n, ok := issueNumber(tok.Name, obj.GetUID()); ok && n > st.IssueCount {
+		st.IssueCount = n
+	}
+	if st.LastVerifiedTime == nil {
+		st.LastVerifiedTime = timePtr(now)
+	}
+}
+
+func (l *Lifecycle) scheduleRevocation(obj Object, tok *iamv1alpha1.IssuedToken, now time.Time) {
+	st := obj.CredentialStatus()
+	for _, p := range st.PendingRevocations {
+		if p.ID == tok.ID {
+			return
+		}
+	}
+	st.PendingRevocations = append(st.PendingRevocations, iamv1alpha1.PendingRevocation{
+		ID:       tok.ID,
+		Name:     tok.Name,
+		RevokeAt: metav1.NewTime(RevokeAt(obj.Credential(), tok, now)),
+	})
+}
+
+// mayHaveCreated reports whether a failed create could still have created the token: the
+// answer was lost or the backend failed mid-way.
+func mayHaveCreated(err error) bool {
+	return errors.Is(err, devinapi.ErrRetryable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func retriableWrite(err error) bool {
+	var p *Problem
+	return !asProblem(err, &p)
+}
+
+func formatExpiry(tok *iamv1alpha1.IssuedToken) string {
+	if tok.ExpiresAt == nil {
+		return "never"
+	}
+	return tok.ExpiresAt.UTC().Format(time.RFC3339)
+}
+
+// displayName is the readable part of the upstream token name.
+func displayName(obj Object) string {
+	if d, ok := obj.(interface{ TokenDisplayName() string }); ok {
+		if n := d.TokenDisplayName(); n != "" {
+			return n
+		}
+	}
+	return obj.GetNamespace() + "/" + obj.GetName()
+}

@@ -1,0 +1,45 @@
+package credential
+
+import (
+	"context"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// Object is a resource whose credential the lifecycle manages.
+type Object interface {
+	client.Object
+	// Credential returns the spec of the credential (lifetime, rotation, Secret).
+	Credential() *iamv1alpha1.CredentialSpec
+	// CredentialStatus returns the status of the credential, which the lifecycle updates.
+	CredentialStatus() *iamv1alpha1.CredentialStatus
+	// Suspended reports whether rotation and repair are paused.
+	Suspended() bool
+}
+
+// Issuer is the upstream side of one resource's credential: the personal access tokens of
+// one user, or the API keys of one service user. Implementations are built per reconcile.
+type Issuer interface {
+	// Issue creates a token with the given unique name, expiring at expiresAt, and returns it
+	// with its one-time value.
+	Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error)
+	// Owned lists the active upstream tokens that belong to this resource, and when the list
+	// was read (it may come from a short-lived cache shared by resources of one owner).
+	Owned(ctx context.Context, fresh bool) (Listing, error)
+	// Revoke revokes one token; a token that is already gone is not an error.
+	Revoke(ctx context.Context, id string) error
+}
+
+// Listing is a list of upstream tokens and the time it was read.
+type Listing struct {
+	Keys []devinapi.APIKey
+	At   time.Time
+}
+
+// Persister makes the status written so far durable. The lifecycle calls it before every
+// create upstream, so that the intent survives a crash.
+type Persister func(ctx context.Context) error

@@ -1,0 +1,191 @@
+package credential
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// Lifecycle issues, stores, rotates, verifies and revokes the credential of one resource at
+// a time. One Lifecycle serves every resource of a kind; it holds no per-resource state.
+type Lifecycle struct {
+	// Client reads and writes Secrets; its cache holds only Secrets the operator labelled.
+	Client client.Client
+	// Reader reads around the cache: a Secret of the resource that lost the operator's label
+	// is not in the cache but is still the resource's. Nil skips that check.
+	Reader client.Reader
+	// Recorder emits events on the resource.
+	Recorder events.EventRecorder
+	// Clock tells the time; tests inject a fake one.
+	Clock clock.PassiveClock
+	// Kind labels metrics, e.g. "PersonalAccessToken".
+	Kind string
+	// VerifyInterval is how often the upstream token is checked (revoked or expired out of
+	// band, strays to clean up). Zero disables the check.
+	VerifyInterval time.Duration
+	// Metrics receives counters; nil records nothing.
+	Metrics *Metrics
+}
+
+// Reconcile brings the resource's credential to its spec: it finishes an interrupted issue,
+// issues or rotates when needed, keeps the Secret in shape, verifies the token upstream
+// now and then and revokes replaced tokens after their grace period. It returns when to look
+// again. persist is called before every create upstream.
+func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
+	st := obj.CredentialStatus()
+	now := l.Clock.Now()
+	name := SecretName(obj)
+
+	sec, err := l.getSecret(ctx, obj, name)
+	if err != nil {
+		return 0, err
+	}
+	if st.PendingIssue != nil {
+		if err := l.recoverPendingIssue(ctx, obj, iss, sec); err != nil {
+			return 0, err
+		}
+	}
+	if st.Token == nil && st.IssueCount == 0 && sec != nil {
+		// Status was lost (restored from a backup without it, say): the Secret says which
+		// token the resource has.
+		l.adopt(obj, sec, now)
+	}
+	if sec == nil && st.SecretName != "" && st.SecretName != name {
+		if sec, err = l.moveSecret(ctx, obj, st.SecretName, name); err != nil {
+			return 0, err
+		}
+	}
+
+	reason := l.reissueReason(obj, sec, now)
+	if reason == "" && l.VerifyDue(st, now) {
+		if reason, err = l.verify(ctx, obj, iss, now); err != nil {
+			return 0, err
+		}
+	}
+	switch {
+	case reason != "" && isSuspended(obj) && st.Token != nil:
+		// Suspended: keep what is there, revoke nothing new, issue nothing.
+	case reason != "":
+		if sec, err = l.issue(ctx, obj, iss, sec, reason, persist); err != nil {
+			return 0, err
+		}
+	default:
+		if err := l.syncSecret(ctx, obj, sec); err != nil {
+			return 0, err
+		}
+	}
+
+	nextRevoke, err := l.revokeDue(ctx, obj, iss, now)
+	if err != nil {
+		return 0, err
+	}
+	st.SecretName = name
+	st.RenewAt, st.ExpiresAt = nil, nil
+	if st.Token != nil {
+		st.RenewAt = timePtr(RenewAt(obj.Credential(), st.Token))
+		st.ExpiresAt = st.Token.ExpiresAt
+		l.Metrics.observeExpiry(l.Kind, obj, st.Token)
+	}
+	var nextVerify time.Time
+	if l.VerifyInterval > 0 && st.LastVerifiedTime != nil {
+		nextVerify = st.LastVerifiedTime.Add(l.VerifyInterval)
+	}
+	var renew time.Time
+	if st.RenewAt != nil && !isSuspended(obj) {
+		renew = st.RenewAt.Time
+	}
+	return nextWake(now, renew, nextRevoke, nextVerify), nil
+}
+
+// reissueReason says why a new token is needed now, or "" when the current one is fine.
+func (l *Lifecycle) reissueReason(obj Object, sec *corev1.Secret, now time.Time) string {
+	st := obj.CredentialStatus()
+	spec := obj.Credential()
+	switch {
+	case st.Token == nil:
+		return iamv1alpha1.ReasonIssuing
+	case sec == nil:
+		return iamv1alpha1.RotationSecretDeleted
+	}
+	if _, ok := tokenValue(sec, SecretKey(obj), st.SecretHash); !ok {
+		return iamv1alpha1.RotationSecretModified
+	}
+	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" && req != st.RotateRequest {
+		return iamv1alpha1.RotationRequested
+	}
+	if !now.Before(RenewAt(spec, st.Token)) {
+		return iamv1alpha1.RotationRenewal
+	}
+	if lifetimeShortened(spec, st.Token) {
+		return iamv1alpha1.RotationSpecChanged
+	}
+	return ""
+}
+
+// syncSecret keeps the Secret's labels, annotations and data key in line with the template,
+// without touching the token.
+func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, sec *corev1.Secret) error {
+	st := obj.CredentialStatus()
+	if sec == nil || st.Token == nil {
+		return nil
+	}
+	value, ok := tokenValue(sec, SecretKey(obj), st.SecretHash)
+	if !ok || !l.secretNeedsSync(obj, sec, value) {
+		return nil
+	}
+	_, err := l.writeSecret(ctx, obj, sec, sec.Name, value, st.Token)
+	return err
+}
+
+// moveSecret copies the token from the Secret the resource used before to the one its spec
+// now names, and deletes the old one. It returns the new Secret, or nil when the old one
+// does not hold the token any more (a new token is issued then).
+func (l *Lifecycle) moveSecret(ctx context.Context, obj Object, from, to string) (*corev1.Secret, error) {
+	st := obj.CredentialStatus()
+	old, err := l.getSecret(ctx, obj, from)
+	if err != nil || old == nil || st.Token == nil {
+		return nil, ignoreConflict(err)
+	}
+	value, ok := tokenValue(old, SecretKey(obj), st.SecretHash)
+	if !ok {
+		return nil, nil
+	}
+	sec, err := l.writeSecret(ctx, obj, nil, to, value, st.Token)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.deleteSecret(ctx, obj, from); err != nil {
+		return nil, err
+	}
+	ctrl.LoggerFrom(ctx).Info("moved token to new secret", "from", from, "to", to)
+	return sec, nil
+}
+
+func ignoreConflict(err error) error {
+	var p *Problem
+	if err != nil && asProblem(err, &p) && p.Reason == iamv1alpha1.ReasonSecretConflict {
+		return nil
+	}
+	return err
+}
+
+func isSuspended(obj Object) bool { return obj.Suspended() }
+
+func (l *Lifecycle) event(obj Object, eventType, reason, action, note string, args ...any) {
+	if l.Recorder == nil {
+		return
+	}
+	l.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+}
+
+func describe(obj Object) string {
+	return fmt.Sprintf("%s/%s", obj.GetNamespace(), obj.GetName())
+}

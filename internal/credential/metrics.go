@@ -1,0 +1,98 @@
+package credential
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// Metrics are the lifecycle's Prometheus metrics. Labels name resources, never tokens.
+type Metrics struct {
+	Issued         *prometheus.CounterVec
+	Rotated        *prometheus.CounterVec
+	Revoked        *prometheus.CounterVec
+	OrphansRevoked *prometheus.CounterVec
+	Expiry         *prometheus.GaugeVec
+	RenewAt        *prometheus.GaugeVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (when not nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_tokens_issued_total",
+			Help: "Tokens issued for a resource that had none.",
+		}, []string{"kind"}),
+		Rotated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_tokens_rotated_total",
+			Help: "Tokens replaced by a new one, by reason.",
+		}, []string{"kind", "reason"}),
+		Revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_tokens_revoked_total",
+			Help: "Tokens revoked upstream (after a rotation's grace period or on deletion).",
+		}, []string{"kind"}),
+		OrphansRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_orphans_revoked_total",
+			Help: "Tokens found upstream that no Secret held (a lost answer or a crash), revoked.",
+		}, []string{"kind"}),
+		Expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "token_operator_token_expiry_timestamp_seconds",
+			Help: "When the current token of a resource expires (Unix seconds).",
+		}, []string{"kind", "namespace", "name"}),
+		RenewAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "token_operator_token_renewal_timestamp_seconds",
+			Help: "When the current token of a resource is due for rotation (Unix seconds).",
+		}, []string{"kind", "namespace", "name"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.Expiry, m.RenewAt} {
+			if err := reg.Register(c); err != nil {
+				if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+					panic(err)
+				}
+			}
+		}
+	}
+	return m
+}
+
+func (m *Metrics) issued(kind string) {
+	if m != nil {
+		m.Issued.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) rotated(kind, reason string) {
+	if m != nil {
+		m.Rotated.WithLabelValues(kind, reason).Inc()
+	}
+}
+
+func (m *Metrics) revoked(kind string) {
+	if m != nil {
+		m.Revoked.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) orphanRevoked(kind string) {
+	if m != nil {
+		m.OrphansRevoked.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) observeExpiry(kind string, obj Object, tok *iamv1alpha1.IssuedToken) {
+	if m == nil {
+		return
+	}
+	spec := obj.Credential()
+	m.Expiry.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(End(spec, tok).Unix()))
+	m.RenewAt.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(RenewAt(spec, tok).Unix()))
+}
+
+func (m *Metrics) forget(kind string, obj Object) {
+	if m == nil {
+		return
+	}
+	m.Expiry.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
+	m.RenewAt.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
+}

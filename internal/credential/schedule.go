@@ -1,0 +1,96 @@
+package credential
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// Defaults of the CredentialSpec, applied when a field is unset (the CRD defaults them too).
+const (
+	DefaultExpiresAfter        = 2160 * time.Hour
+	DefaultRotationGracePeriod = time.Hour
+)
+
+// Lifetime is how long each token of the spec lives.
+func Lifetime(spec *iamv1alpha1.CredentialSpec) time.Duration {
+	if spec.ExpiresAfter != nil && spec.ExpiresAfter.Duration > 0 {
+		return spec.ExpiresAfter.Duration
+	}
+	return DefaultExpiresAfter
+}
+
+// GracePeriod is how long a replaced token stays valid.
+func GracePeriod(spec *iamv1alpha1.CredentialSpec) time.Duration {
+	if spec.RotationGracePeriod != nil && spec.RotationGracePeriod.Duration >= 0 {
+		return spec.RotationGracePeriod.Duration
+	}
+	return DefaultRotationGracePeriod
+}
+
+// End is when a token should stop being used: its upstream expiry, or the end of the
+// lifetime the spec asks for, whichever comes first (a service user's first key may live
+// longer upstream than the spec wants).
+func End(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) time.Time {
+	end := tok.IssuedAt.Add(Lifetime(spec))
+	if tok.ExpiresAt != nil && tok.ExpiresAt.Time.Before(end) {
+		end = tok.ExpiresAt.Time
+	}
+	return end
+}
+
+// RenewAt is when a token is replaced: renewBefore ahead of its end, by default a third of
+// its life ahead.
+func RenewAt(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) time.Time {
+	end := End(spec, tok)
+	before := end.Sub(tok.IssuedAt.Time) / 3
+	if spec.RenewBefore != nil && spec.RenewBefore.Duration > 0 {
+		before = spec.RenewBefore.Duration
+	}
+	return end.Add(-before)
+}
+
+// RevokeAt is when a token replaced at now is revoked: after the grace period, but no later
+// than its own expiry.
+func RevokeAt(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken, now time.Time) time.Time {
+	at := now.Add(GracePeriod(spec))
+	if tok.ExpiresAt != nil && tok.ExpiresAt.Time.Before(at) {
+		at = tok.ExpiresAt.Time
+	}
+	return at
+}
+
+// lifetimeShortened reports whether the spec now asks for a shorter lifetime than the current
+// token has (the token was issued under an older spec), so that it is replaced at once.
+func lifetimeShortened(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) bool {
+	if tok.ExpiresAt == nil {
+		return false
+	}
+	const slack = time.Minute
+	return tok.ExpiresAt.Sub(tok.IssuedAt.Time) > Lifetime(spec)+slack
+}
+
+// nextWake is the earliest of the times at which the lifecycle must act again.
+func nextWake(now time.Time, times ...time.Time) time.Duration {
+	var next time.Duration
+	for _, t := range times {
+		if t.IsZero() {
+			continue
+		}
+		d := t.Sub(now)
+		if d < time.Second {
+			d = time.Second
+		}
+		if next == 0 || d < next {
+			next = d
+		}
+	}
+	return next
+}
+
+func timePtr(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}

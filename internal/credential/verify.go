@@ -1,0 +1,89 @@
+package credential
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// VerifyDue reports whether the periodic upstream check of the resource is due.
+func (l *Lifecycle) VerifyDue(st *iamv1alpha1.CredentialStatus, now time.Time) bool {
+	if l.VerifyInterval <= 0 || st.Token == nil {
+		return false
+	}
+	return st.LastVerifiedTime == nil || !now.Before(st.LastVerifiedTime.Add(l.VerifyInterval))
+}
+
+// verify checks the resource's tokens upstream: the current one must still be active (it
+// may have been revoked or may have expired out of band), and any other active token of the
+// resource that status does not know (a stray left by a lost answer) is revoked. It returns
+// a rotation reason when the current token is gone.
+func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time.Time) (string, error) {
+	st := obj.CredentialStatus()
+	listing, err := iss.Owned(ctx, false)
+	if err != nil {
+		return "", fmt.Errorf("verify tokens upstream: %w", err)
+	}
+	if listing.At.Before(st.Token.IssuedAt.Time) {
+		// A cached list older than the token cannot tell whether it is alive.
+		if listing, err = iss.Owned(ctx, true); err != nil {
+			return "", fmt.Errorf("verify tokens upstream: %w", err)
+		}
+	}
+	if err := l.revokeStrays(ctx, obj, iss, listing,
+		"revoked token %s: it belongs to this resource but no Secret holds it"); err != nil {
+		return "", err
+	}
+	active := map[string]bool{}
+	for _, k := range listing.Keys {
+		active[k.ID] = true
+	}
+	// Replaced tokens already gone upstream need no revocation.
+	kept := st.PendingRevocations[:0]
+	for _, p := range st.PendingRevocations {
+		if active[p.ID] {
+			kept = append(kept, p)
+		}
+	}
+	st.PendingRevocations = kept
+	st.LastVerifiedTime = timePtr(now)
+	if !active[st.Token.ID] {
+		l.event(obj, corev1.EventTypeWarning, "TokenRevokedUpstream", "Verify",
+			"token %s is no longer active upstream (revoked or expired out of band); issuing a new one", st.Token.ID)
+		ctrl.LoggerFrom(ctx).Info("current token is no longer active upstream", "tokenID", st.Token.ID)
+		return iamv1alpha1.RotationUpstreamRevoked, nil
+	}
+	return "", nil
+}
+
+// revokeDue revokes the replaced tokens whose grace period has ended and returns when the
+// next one is due (zero when none waits).
+func (l *Lifecycle) revokeDue(ctx context.Context, obj Object, iss Issuer, now time.Time) (time.Time, error) {
+	st := obj.CredentialStatus()
+	var next time.Time
+	kept := st.PendingRevocations[:0]
+	var firstErr error
+	for _, p := range st.PendingRevocations {
+		if now.Before(p.RevokeAt.Time) || firstErr != nil {
+			kept = append(kept, p)
+			if next.IsZero() || p.RevokeAt.Time.Before(next) {
+				next = p.RevokeAt.Time
+			}
+			continue
+		}
+		if err := iss.Revoke(ctx, p.ID); err != nil {
+			firstErr = fmt.Errorf("revoke replaced token %s: %w", p.ID, err)
+			kept = append(kept, p)
+			continue
+		}
+		l.Metrics.revoked(l.Kind)
+		l.event(obj, corev1.EventTypeNormal, "TokenRevoked", "Revoke", "revoked replaced token %s after its grace period", p.ID)
+	}
+	st.PendingRevocations = kept
+	return next, firstErr
+}

@@ -1,0 +1,186 @@
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/controllers"
+	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/ttlcache"
+	"github.com/cogtokens/token-operator/internal/version"
+	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
+)
+
+// Scheme is the scheme of every object the operator reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(iamv1alpha1.AddToScheme(s))
+	return s
+}
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// NewManager builds the manager with the Devin API client, both controllers and, when
+// enabled, the webhooks.
+func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
+	scheme := Scheme()
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts, CertDir: o.MetricsCertDir}
+	if o.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              "token-operator.iam.devin.ai",
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir,
+			CertName: o.WebhookCertName, KeyName: o.WebhookKeyName, TLSOpts: tlsOpts,
+		}),
+		Cache: cache.Options{
+			// The operator writes Secrets in every namespace but must not hold every Secret
+			// of the cluster in memory: only those it labelled.
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue})},
+			},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+
+	creds := devinapi.NewSwappableToken(devinapi.Token{})
+	api, err := devinapi.New(devinapi.Options{
+		BaseURL:     o.DevinAPIURL,
+		Credentials: creds,
+		Timeout:     o.APITimeout,
+		QPS:         o.APIQPS,
+		Burst:       o.APIBurst,
+		Registerer:  metrics.Registry,
+		UserAgent:   "token-operator/" + version.Version,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create Devin API client: %w", err)
+	}
+	watcher, err := newCredentialsWatcher(cfg, scheme, o, creds)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(watcher); err != nil {
+		return nil, fmt.Errorf("add credentials watcher: %w", err)
+	}
+
+	lifecycleMetrics := credential.NewMetrics(metrics.Registry)
+	newLifecycle := func(kind string) *credential.Lifecycle {
+		return &credential.Lifecycle{
+			Client:         mgr.GetClient(),
+			Reader:         mgr.GetAPIReader(),
+			Recorder:       mgr.GetEventRecorder("token-operator"),
+			Clock:          clk,
+			Kind:           kind,
+			VerifyInterval: o.VerifyInterval,
+			Metrics:        lifecycleMetrics,
+		}
+	}
+	if err := (&controllers.PersonalAccessTokenReconciler{
+		Client:                  mgr.GetClient(),
+		API:                     api,
+		Lifecycle:               newLifecycle("PersonalAccessToken"),
+		Recorder:                mgr.GetEventRecorder("token-operator"),
+		Clock:                   clk,
+		Users:                   ttlcache.New[*devinapi.User](o.LookupCacheTTL, 4096, clk),
+		Listings:                &credential.ListingCache{TTL: listingTTL(o), Clock: clk},
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up PersonalAccessToken controller: %w", err)
+	}
+	if err := (&controllers.ServiceUserReconciler{
+		Client:                  mgr.GetClient(),
+		API:                     api,
+		Lifecycle:               newLifecycle("ServiceUser"),
+		Recorder:                mgr.GetEventRecorder("token-operator"),
+		Clock:                   clk,
+		Roles:                   ttlcache.New[[]devinapi.Role](o.LookupCacheTTL, 1, clk),
+		DefaultOrganization:     o.DefaultOrganization,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up ServiceUser controller: %w", err)
+	}
+
+	if o.EnableWebhooks {
+		if err := iamwebhook.Setup(mgr, iamwebhook.Options{
+			API:             api,
+			Clock:           clk,
+			PATAdminGroups:  o.PATAdminGroups,
+			CacheTTL:        o.LookupCacheTTL,
+			BackendTimeout:  o.WebhookDeadline,
+			MaxServiceUserTTL: controllers.DefaultServiceUserTTL,
+		}); err != nil {
+			return nil, fmt.Errorf("set up webhooks: %w", err)
+		}
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("credentials", watcher.ReadyCheck); err != nil {
+		return nil, fmt.Errorf("add ready check: %w", err)
+	}
+	if o.EnableWebhooks {
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return nil, fmt.Errorf("add ready check: %w", err)
+		}
+	}
+	return mgr, nil
+}
+
+// listingTTL is how long a user's token listing is shared by the checks of their PATs: a
+// tenth of the check interval, so that checks spread over the interval share most lists.
+func listingTTL(o Options) time.Duration {
+	return o.VerifyInterval / 10
+}
+
+// Run starts the operator and blocks until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	mgr, err := NewManager(cfg, o)
+	if err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("starting token-operator", "version", version.Version, "devinAPI", o.DevinAPIURL)
+	return mgr.Start(ctx)
+}

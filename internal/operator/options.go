@@ -1,0 +1,121 @@
+// Package operator wires token-operator together: flags, the manager, the Devin API client,
+// the controllers and the webhooks. main.go and the local dev environment (hack/dev) both
+// start the operator through it, so there is one copy of the wiring.
+package operator
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Options configure the operator. BindFlags exposes them as command-line flags.
+type Options struct {
+	// Manager.
+	MetricsAddr             string
+	SecureMetrics           bool
+	MetricsCertDir          string
+	ProbeAddr               string
+	EnableHTTP2             bool
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	MaxConcurrentReconciles int
+
+	// Webhook server.
+	EnableWebhooks  bool
+	WebhookHost     string
+	WebhookPort     int
+	WebhookCertDir  string
+	WebhookCertName string
+	WebhookKeyName  string
+
+	// Devin API.
+	DevinAPIURL                string
+	DefaultOrganization        string
+	CredentialsSecretName      string
+	CredentialsSecretNamespace string
+	CredentialsSecretKey       string
+	APIQPS                     float64
+	APIBurst                   int
+	APITimeout                 time.Duration
+
+	// Behaviour.
+	VerifyInterval  time.Duration
+	PATAdminGroups  []string
+	LookupCacheTTL  time.Duration
+	WebhookDeadline time.Duration
+
+	// Clock is the time source of the controllers and webhooks; nil is the real clock.
+	// Tests inject a fake one.
+	Clock clock.PassiveClock
+}
+
+// DefaultOptions returns the defaults of every flag.
+func DefaultOptions() Options {
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "token-operator-system"
+	}
+	return Options{
+		MetricsAddr:                ":8443",
+		SecureMetrics:              true,
+		ProbeAddr:                  ":8081",
+		MaxConcurrentReconciles:    8,
+		EnableWebhooks:             true,
+		WebhookPort:                9443,
+		WebhookCertDir:             "/tmp/k8s-webhook-server/serving-certs",
+		WebhookCertName:            "tls.crt",
+		WebhookKeyName:             "tls.key",
+		DevinAPIURL:                "https://api.devin.ai",
+		CredentialsSecretName:      "token-operator-credentials",
+		CredentialsSecretNamespace: ns,
+		CredentialsSecretKey:       "token",
+		APIQPS:                     10,
+		APIBurst:                   20,
+		APITimeout:                 30 * time.Second,
+		VerifyInterval:             time.Hour,
+		LookupCacheTTL:             time.Minute,
+		WebhookDeadline:            4 * time.Second,
+	}
+}
+
+// BindFlags registers the options as flags on fs, with the current values as defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
+	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", o.MetricsCertDir, "Directory with tls.crt and tls.key for the metrics server; empty uses a self-signed certificate.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the /healthz and /readyz probes.")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve metrics and webhooks over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader among replicas; only the leader reconciles, every replica serves the webhook.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease (default: the pod's namespace).")
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "Reconciles run in parallel, per kind.")
+	fs.BoolVar(&o.EnableWebhooks, "enable-webhooks", o.EnableWebhooks, "Serve the admission webhooks.")
+	fs.StringVar(&o.WebhookHost, "webhook-host", o.WebhookHost, "Address the webhook server binds to (empty: all).")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port of the webhook server.")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory with the webhook serving certificate; reloaded when it changes.")
+	fs.StringVar(&o.WebhookCertName, "webhook-cert-name", o.WebhookCertName, "File name of the webhook certificate.")
+	fs.StringVar(&o.WebhookKeyName, "webhook-key-name", o.WebhookKeyName, "File name of the webhook key.")
+	fs.StringVar(&o.DevinAPIURL, "devin-api-url", o.DevinAPIURL, "Base URL of the Devin API (dedicated deployments have their own).")
+	fs.StringVar(&o.DefaultOrganization, "default-organization", o.DefaultOrganization, "Organization ID (org-...) of ServiceUsers whose spec names none.")
+	fs.StringVar(&o.CredentialsSecretName, "credentials-secret-name", o.CredentialsSecretName, "Secret holding the operator's admin credential for the Devin API; changes are picked up without a restart.")
+	fs.StringVar(&o.CredentialsSecretNamespace, "credentials-secret-namespace", o.CredentialsSecretNamespace, "Namespace of the credentials Secret (default: $POD_NAMESPACE or token-operator-system).")
+	fs.StringVar(&o.CredentialsSecretKey, "credentials-secret-key", o.CredentialsSecretKey, "Data key of the credential in the credentials Secret.")
+	fs.Float64Var(&o.APIQPS, "devin-api-qps", o.APIQPS, "Requests per second to the Devin API, for the whole process (0: unlimited).")
+	fs.IntVar(&o.APIBurst, "devin-api-burst", o.APIBurst, "Burst of requests to the Devin API above --devin-api-qps.")
+	fs.DurationVar(&o.APITimeout, "devin-api-timeout", o.APITimeout, "Timeout of one request to the Devin API.")
+	fs.DurationVar(&o.VerifyInterval, "verify-interval", o.VerifyInterval, "How often each token is checked upstream (revoked or expired out of band); 0 disables.")
+	fs.Func("pat-admin-groups", "Comma-separated groups whose members may create PersonalAccessTokens for other people (e.g. the GitOps controller's service account group).", func(s string) error {
+		o.PATAdminGroups = nil
+		for _, g := range strings.Split(s, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				o.PATAdminGroups = append(o.PATAdminGroups, g)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&o.LookupCacheTTL, "lookup-cache-ttl", o.LookupCacheTTL, "How long user and role lookups are cached (webhook and controllers).")
+	fs.DurationVar(&o.WebhookDeadline, "webhook-backend-timeout", o.WebhookDeadline, "How long the webhook waits for the Devin API before it denies with 'cannot verify' (keep below the webhook's timeoutSeconds).")
+}

@@ -1,0 +1,35 @@
+// Command token-operator runs the operator that manages Devin API credentials
+// (ServiceUser, PersonalAccessToken) as Kubernetes resources.
+package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/cogtokens/token-operator/internal/operator"
+)
+
+func main() {
+	opts := operator.DefaultOptions()
+	opts.BindFlags(flag.CommandLine)
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "cannot load a kubeconfig")
+		os.Exit(1)
+	}
+	ctx := ctrl.LoggerInto(ctrl.SetupSignalHandler(), ctrl.Log)
+	if err := operator.Run(ctx, cfg, opts); err != nil {
+		log.Error(err, "operator stopped")
+		os.Exit(1)
+	}
+}
