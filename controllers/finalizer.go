@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
@@ -35,3 +36,8 @@ func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) er
 }
 
 func isNotFound(err error) bool { return errors.Is(err, devinapi.ErrNotFound) }
+
+func isProblem(err error, reason string) bool {
+	var p *credential.Problem
+	return errors.As(err, &p) && p.Reason == reason
+}

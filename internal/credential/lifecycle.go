@@ -44,14 +44,20 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	now := l.Clock.Now()
 	name := SecretName(obj)
 
-	sec, err := l.getSecret(ctx, obj, name)
-	if err != nil {
-		return 0, err
+	var err error
+	sec, secErr := l.getSecret(ctx, obj, name)
+	if secErr == nil && sec == nil {
+		// Not in the cache: make sure no Secret of that name exists (someone else's, or ours
+		// with its label removed) before a token is minted for it.
+		sec, secErr = l.readAround(ctx, obj, name)
 	}
 	if st.PendingIssue != nil {
 		if err := l.recoverPendingIssue(ctx, obj, iss, sec); err != nil {
 			return 0, err
 		}
+	}
+	if secErr != nil {
+		return 0, secErr
 	}
 	if st.Token == nil && st.IssueCount == 0 && sec != nil {
 		// Status was lost (restored from a backup without it, say): the Secret says which

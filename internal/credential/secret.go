@@ -54,14 +54,17 @@ func secretConflict(name string) *Problem {
 	}
 }
 
-// readAround reads a Secret that is not in the cache; it is ours only if the resource
-// controls it.
+// readAround reads a Secret that is not in the cache: nil when there is none; a conflict
+// when the resource does not control it.
 func (l *Lifecycle) readAround(ctx context.Context, obj Object, name string) (*corev1.Secret, error) {
 	if l.Reader == nil {
-		return nil, secretConflict(name)
+		return nil, nil
 	}
 	sec := &corev1.Secret{}
 	if err := l.Reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("get secret %s: %w", name, err)
 	}
 	if !metav1.IsControlledBy(sec, obj) {
@@ -110,18 +113,26 @@ func (l *Lifecycle) writeSecret(ctx context.Context, obj Object, existing *corev
 		return nil, err
 	}
 	if existing == nil {
-		err := l.Client.Create(ctx, desired)
-		if err == nil {
+		createErr := l.Client.Create(ctx, desired)
+		if createErr == nil {
 			return desired, nil
 		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("create secret %s: %w", name, err)
+		if !apierrors.IsAlreadyExists(createErr) {
+			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
 		}
 		// It exists but is not in the cache, which holds only Secrets the operator labelled:
 		// someone else's Secret, or ours with its label removed.
-		if existing, err = l.readAround(ctx, obj, name); err != nil {
+		live, err := l.readAround(ctx, obj, name)
+		if err != nil {
 			return nil, err
 		}
+		if live == nil {
+			if l.Reader == nil {
+				return nil, secretConflict(name)
+			}
+			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
+		}
+		existing = live
 	}
 	updated := existing.DeepCopy()
 	updated.Labels = desired.Labels

@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -27,6 +28,7 @@ import (
 	"github.com/cogtokens/token-operator/controllers"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/logging"
 	"github.com/cogtokens/token-operator/internal/ttlcache"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
@@ -52,6 +54,11 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
+	logger := o.Logger
+	if logger.GetSink() == nil {
+		logger = ctrl.Log
+	}
+	logger = logging.Safe(logger)
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -72,6 +79,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 			Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir,
 			CertName: o.WebhookCertName, KeyName: o.WebhookKeyName, TLSOpts: tlsOpts,
 		}),
+		Logger:     logger,
+		NewClient:  newClient(o),
+		Controller: config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		Cache: cache.Options{
 			// The operator writes Secrets in every namespace but must not hold every Secret
 			// of the cluster in memory: only those it labelled.
@@ -144,11 +154,11 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 
 	if o.EnableWebhooks {
 		if err := iamwebhook.Setup(mgr, iamwebhook.Options{
-			API:             api,
-			Clock:           clk,
-			PATAdminGroups:  o.PATAdminGroups,
-			CacheTTL:        o.LookupCacheTTL,
-			BackendTimeout:  o.WebhookDeadline,
+			API:               api,
+			Clock:             clk,
+			PATAdminGroups:    o.PATAdminGroups,
+			CacheTTL:          o.LookupCacheTTL,
+			BackendTimeout:    o.WebhookDeadline,
 			MaxServiceUserTTL: controllers.DefaultServiceUserTTL,
 		}); err != nil {
 			return nil, fmt.Errorf("set up webhooks: %w", err)
@@ -167,6 +177,16 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+func newClient(o Options) client.NewClientFunc {
+	return func(cfg *rest.Config, opts client.Options) (client.Client, error) {
+		c, err := client.New(cfg, opts)
+		if err != nil || o.WrapClient == nil {
+			return c, err
+		}
+		return o.WrapClient(c), nil
+	}
 }
 
 // listingTTL is how long a user's token listing is shared by the checks of their PATs: a

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Options configure the operator. BindFlags exposes them as command-line flags.
@@ -51,6 +53,15 @@ type Options struct {
 	// Clock is the time source of the controllers and webhooks; nil is the real clock.
 	// Tests inject a fake one.
 	Clock clock.PassiveClock
+
+	// Logger is the manager's logger; the zero value uses controller-runtime's global one.
+	Logger logr.Logger
+	// WrapClient, when set, wraps the manager's Kubernetes client (tests inject crashes
+	// between two writes with it).
+	WrapClient func(client.Client) client.Client
+	// SkipNameValidation allows several managers in one process (tests, restarts in the
+	// dev environment).
+	SkipNameValidation bool
 }
 
 // DefaultOptions returns the defaults of every flag.

@@ -1,0 +1,250 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/operator"
+)
+
+// The suite runs one control plane, one in-memory Devin API and one operator; tests that
+// crash the operator stop it and start another. Time is a fake clock shared by the operator
+// and the Devin API, advanced by the tests that need it.
+var (
+	env     *devenv.Env
+	k8s     client.Client
+	clk     *clocktesting.FakeClock
+	logs    = &syncBuffer{}
+	running *devenv.Operator
+	opMu    sync.Mutex
+)
+
+const (
+	timeout  = 30 * time.Second
+	interval = 50 * time.Millisecond
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	ctx := context.Background()
+	clk = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
+	var err error
+	env, err = devenv.Start(ctx, devenv.Options{Devin: []devinapitest.Option{devinapitest.WithClock(clk)}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	k8s = env.Client
+	ctrl.SetLogger(logging.Safe(testLogger()))
+	if running, err = startOperator(ctx, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	stopOperator()
+	if leaks := scanForTokens(ctx); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: token values leaked:\n%s\n", strings.Join(leaks, "\n"))
+		return 1
+	}
+	return code
+}
+
+// operatorOptions are the suite's operator options: the fake clock, the most verbose
+// logging (scanned for tokens at the end), a short verification interval.
+func operatorOptions(wrap func(client.Client) client.Client) operator.Options {
+	o := env.OperatorOptions()
+	o.Clock = clk
+	o.Logger = testLogger()
+	o.VerifyInterval = time.Hour
+	o.LookupCacheTTL = time.Minute
+	o.WrapClient = wrap
+	return o
+}
+
+// testLogger writes everything, at the highest verbosity, to the buffer scanned for tokens.
+func testLogger() logr.Logger {
+	return zap.New(zap.WriteTo(logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-10)))
+}
+
+func startOperator(ctx context.Context, wrap func(client.Client) client.Client) (*devenv.Operator, error) {
+	return env.StartOperator(ctx, operatorOptions(wrap))
+}
+
+// restartOperator replaces the suite's operator with a new one (fresh caches).
+func restartOperator(t *testing.T, wrap func(client.Client) client.Client) *devenv.Operator {
+	t.Helper()
+	opMu.Lock()
+	defer opMu.Unlock()
+	if running != nil {
+		running.Crash()
+	}
+	op, err := startOperator(context.Background(), wrap)
+	if err != nil {
+		t.Fatalf("start operator: %v", err)
+	}
+	running = op
+	return op
+}
+
+func stopOperator() {
+	opMu.Lock()
+	defer opMu.Unlock()
+	if running != nil {
+		running.Crash()
+		running = nil
+	}
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	name := "t-" + rand.String(6)
+	if err := env.EnsureNamespace(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// poke changes an annotation to make the operator look at the object again (after the fake
+// clock moved: controller-runtime's requeue timers run on real time).
+func poke(t *testing.T, obj client.Object) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Eventually(func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		a := obj.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a["test.iam.devin.ai/poke"] = rand.String(8)
+		obj.SetAnnotations(a)
+		return k8s.Update(context.Background(), obj)
+	}, timeout, interval).Should(Succeed())
+}
+
+func condition(obj interface {
+	CredentialStatus() *iamv1alpha1.CredentialStatus
+}, t string) *metav1.Condition {
+	return meta.FindStatusCondition(obj.CredentialStatus().Conditions, t)
+}
+
+// liveKeyID tells which upstream token a value is, asking the Devin API as that token.
+func liveKeyID(ctx context.Context, value []byte) (string, error) {
+	self, err := env.Devin.Client().SelfWithToken(ctx, devinapi.NewToken(string(value)))
+	if err != nil {
+		return "", err
+	}
+	return self.APIKeyID, nil
+}
+
+func secretOf(t *testing.T, ns, name string) *corev1.Secret {
+	t.Helper()
+	sec := &corev1.Secret{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, sec); err != nil {
+		t.Fatalf("get secret %s/%s: %v", ns, name, err)
+	}
+	return sec
+}
+
+var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
+
+// scanForTokens looks for token values where none may be: every log line of the operator,
+// every event, and the metadata and status of every resource and Secret.
+func scanForTokens(ctx context.Context) []string {
+	var leaks []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if tokenPattern.MatchString(line) {
+			leaks = append(leaks, "log: "+line)
+		}
+	}
+	evs := &eventsv1.EventList{}
+	if err := k8s.List(ctx, evs); err == nil {
+		for _, ev := range evs.Items {
+			if tokenPattern.MatchString(ev.Note + ev.Reason) {
+				leaks = append(leaks, "event: "+ev.Note)
+			}
+		}
+	}
+	pats := &iamv1alpha1.PersonalAccessTokenList{}
+	sus := &iamv1alpha1.ServiceUserList{}
+	secs := &corev1.SecretList{}
+	_ = k8s.List(ctx, pats)
+	_ = k8s.List(ctx, sus)
+	_ = k8s.List(ctx, secs)
+	for _, p := range pats.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v %v", p.ObjectMeta, p.Status)) {
+			leaks = append(leaks, "PersonalAccessToken "+p.Name)
+		}
+	}
+	for _, s := range sus.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v %v", s.ObjectMeta, s.Status)) {
+			leaks = append(leaks, "ServiceUser "+s.Name)
+		}
+	}
+	for _, s := range secs.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v", s.ObjectMeta)) {
+			leaks = append(leaks, "Secret metadata "+s.Name)
+		}
+	}
+	if len(leaks) == 0 {
+		// Prove the scan would see a leak: the operator's Secrets do hold tokens.
+		found := false
+		for _, s := range secs.Items {
+			for _, v := range s.Data {
+				found = found || tokenPattern.Match(v)
+			}
+		}
+		if !found {
+			leaks = append(leaks, "no Secret holds a token: the scan proves nothing")
+		}
+	}
+	return leaks
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
