@@ -103,6 +103,10 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 			l.scheduleRevocation(obj, previous, now)
 		}
 		st.PendingIssue = nil
+		// The intent answered the rotation request seen when it was recorded.
+		if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
+			st.RotateRequest = req
+		}
 		ctrl.LoggerFrom(ctx).Info("adopted token written before an interruption", "tokenID", st.Token.ID)
 		return nil
 	}

@@ -212,6 +212,11 @@ func (op *Operator) Stop() error {
 // stops at its next call. It waits until the manager has returned.
 func (op *Operator) Crash() { _ = op.Stop() }
 
+// Kill cancels the operator's context and returns at once (call it from inside the
+// operator's own call path, where waiting for the stop would deadlock); Done tells when it
+// has stopped.
+func (op *Operator) Kill() { op.cancel() }
+
 // Done is closed when the operator has stopped.
 func (op *Operator) Done() <-chan struct{} { return op.done }
 

@@ -1,0 +1,316 @@
+package devinapitest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// Kinds of TokenRecord.
+const (
+	kindAPIKey = "api_key"
+	kindPAT    = "pat"
+)
+
+// serviceUserRec is a service user. Deleted ones are kept (inactive) for listings.
+type serviceUserRec struct {
+	id, name  string
+	createdAt time.Time
+	expiresAt *time.Time
+	roleID    string
+	// orgID is set for an organization role.
+	orgID   string
+	deleted bool
+	seq     int64
+}
+
+// active: neither deleted nor past its expiry.
+func (su *serviceUserRec) active(now time.Time) bool {
+	return !su.deleted && (su.expiresAt == nil || now.Before(*su.expiresAt))
+}
+
+// keyRec is an API key or a PAT; its value is kept only as a hash.
+type keyRec struct {
+	kind       string
+	ownerID    string
+	id, name   string
+	createdAt  time.Time
+	expiresAt  *time.Time
+	revokedAt  *time.Time
+	lastUsedAt *time.Time
+	hash       [32]byte
+	// admin marks the admin credentials, current and past.
+	admin bool
+	seq   int64
+}
+
+// TokenRecord describes an issued token, never its value.
+type TokenRecord struct {
+	// Kind is "pat" or "api_key".
+	Kind string `json:"kind"`
+	// OwnerID is the user (PAT) or service user (API key) the token authenticates as.
+	OwnerID   string    `json:"owner_id"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is the effective expiry: an API key stops at the latest when its service
+	// user expires.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Active reports whether the token authenticates at now: not revoked and not expired.
+func (r TokenRecord) Active(now time.Time) bool {
+	return r.RevokedAt == nil && (r.ExpiresAt == nil || now.Before(*r.ExpiresAt))
+}
+
+// newTokenValue returns "cog_" and 40 random characters of [A-Za-z0-9].
+func newTokenValue() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, 44)
+	out = append(out, "cog_"...)
+	var buf [64]byte
+	for len(out) < 44 {
+		_, _ = rand.Read(buf[:])
+		for _, b := range buf {
+			// Rejection sampling keeps the distribution uniform.
+			if b < 248 && len(out) < 44 {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
+
+func newID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func hashToken(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
+
+// addKeyLocked stores a new key whose value is token.
+func (s *Server) addKeyLocked(kind, ownerID, name string, expiresAt *time.Time, token string) *keyRec {
+	prefix := "apk-"
+	if kind == kindPAT {
+		prefix = "pat-"
+	}
+	k := &keyRec{kind: kind, ownerID: ownerID, id: newID(prefix), name: name, createdAt: s.now(),
+		expiresAt: expiresAt, hash: hashToken(token), seq: s.nextSeq()}
+	s.keys[k.id] = k
+	s.keyOrder = append(s.keyOrder, k.id)
+	s.byHash[k.hash] = k
+	return k
+}
+
+// issueKeyLocked creates a key with a fresh value and returns both.
+func (s *Server) issueKeyLocked(kind, ownerID, name string, expiresAt *time.Time) (*keyRec, string) {
+	tok := newTokenValue()
+	return s.addKeyLocked(kind, ownerID, name, expiresAt, tok), tok
+}
+
+// effectiveExpiry is when a key stops working: its own expiry or its service user's.
+func (s *Server) effectiveExpiry(k *keyRec) *time.Time {
+	exp := k.expiresAt
+	if k.kind != kindAPIKey {
+		return exp
+	}
+	if su := s.sus[k.ownerID]; su != nil && su.expiresAt != nil && (exp == nil || su.expiresAt.Before(*exp)) {
+		exp = su.expiresAt
+	}
+	return exp
+}
+
+func (s *Server) record(k *keyRec) TokenRecord {
+	return TokenRecord{Kind: k.kind, OwnerID: k.ownerID, ID: k.id, Name: k.name, CreatedAt: k.createdAt,
+		ExpiresAt: s.effectiveExpiry(k), RevokedAt: k.revokedAt}
+}
+
+// keyStatus is "active", "revoked" or "expired".
+func (s *Server) keyStatus(k *keyRec, now time.Time) string {
+	switch {
+	case k.revokedAt != nil:
+		return "revoked"
+	case !s.record(k).Active(now):
+		return "expired"
+	}
+	return "active"
+}
+
+// keyLive reports whether a key authenticates: active, and its owner exists and is active.
+func (s *Server) keyLive(k *keyRec, now time.Time) bool {
+	if s.keyStatus(k, now) != "active" {
+		return false
+	}
+	if k.kind == kindPAT {
+		return s.users[k.ownerID] != nil
+	}
+	su := s.sus[k.ownerID]
+	return su != nil && su.active(now)
+}
+
+// Tokens returns every token ever issued, in order, excluding the admin credentials.
+func (s *Server) Tokens() []TokenRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []TokenRecord
+	for _, id := range s.keyOrder {
+		if k := s.keys[id]; !k.admin {
+			out = append(out, s.record(k))
+		}
+	}
+	return out
+}
+
+// LiveTokens returns the tokens of Tokens that are active now (by the server's clock).
+func (s *Server) LiveTokens() []TokenRecord {
+	now := s.now()
+	var out []TokenRecord
+	for _, r := range s.Tokens() {
+		if r.Active(now) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ServiceUsers returns the service users that are not deleted (expired ones included, with
+// IsActive false), in creation order, excluding the operator's own admin service user.
+func (s *Server) ServiceUsers() []devinapi.ServiceUser {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []devinapi.ServiceUser
+	for _, id := range s.suOrder {
+		su := s.sus[id]
+		if su.deleted || su.id == AdminServiceUserID {
+			continue
+		}
+		w := s.serviceUserWire(su, now, true)
+		out = append(out, devinapi.ServiceUser{ID: su.id, Name: su.name, ExpiresAt: su.expiresAt,
+			RoleAssignments: w.roleAssignments(), IsActive: su.active(now)})
+	}
+	return out
+}
+
+// RevokeKey revokes a PAT or API key out of band, as a human would in the web UI. It fails
+// with devinapi.ErrNotFound for an unknown key and devinapi.ErrConflict when already revoked.
+func (s *Server) RevokeKey(keyID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.keys[keyID]
+	if k == nil {
+		return fmt.Errorf("revoke key %s: %w", keyID, devinapi.ErrNotFound)
+	}
+	if k.revokedAt != nil {
+		return fmt.Errorf("revoke key %s: %w", keyID, devinapi.ErrConflict)
+	}
+	now := s.now()
+	k.revokedAt = &now
+	return nil
+}
+
+// DeleteServiceUser deletes a service user out of band and revokes its keys. It fails with
+// devinapi.ErrNotFound when the service user does not exist or is already deleted.
+func (s *Server) DeleteServiceUser(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	su := s.sus[id]
+	if su == nil || su.deleted {
+		return fmt.Errorf("delete service user %s: %w", id, devinapi.ErrNotFound)
+	}
+	s.deleteServiceUserLocked(su)
+	return nil
+}
+
+func (s *Server) deleteServiceUserLocked(su *serviceUserRec) {
+	now := s.now()
+	su.deleted = true
+	for _, k := range s.keys {
+		if k.kind == kindAPIKey && k.ownerID == su.id && k.revokedAt == nil {
+			k.revokedAt = &now
+		}
+	}
+}
+
+// SetServiceUserRole changes the role of a service user out of band. An organization role
+// keeps the service user's organization (or takes the first one). It fails with
+// devinapi.ErrNotFound for an unknown service user or role.
+func (s *Server) SetServiceUserRole(id, roleID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	su := s.sus[id]
+	if su == nil || su.deleted {
+		return fmt.Errorf("set role of service user %s: %w", id, devinapi.ErrNotFound)
+	}
+	role, ok := s.role(roleID)
+	if !ok {
+		return fmt.Errorf("set role of service user %s: role %s: %w", id, roleID, devinapi.ErrNotFound)
+	}
+	su.roleID = role.ID
+	switch {
+	case role.Type != "org":
+		su.orgID = ""
+	case su.orgID == "" && len(s.orgs) > 0:
+		su.orgID = s.orgs[0]
+	}
+	return nil
+}
+
+// UpsertUser adds a user or replaces the one with the same ID (derived from the email when
+// empty), e.g. to link an account to SSO after a PAT was issued.
+func (s *Server) UpsertUser(u SeedUser) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.upsertUserLocked(u)
+}
+
+func (s *Server) upsertUserLocked(u SeedUser) {
+	if u.ID == "" {
+		u.ID = userIDFromEmail(u.Email)
+	}
+	u.IDPGroups = append([]string(nil), u.IDPGroups...)
+	if _, ok := s.users[u.ID]; !ok {
+		s.userOrder = append(s.userOrder, u.ID)
+	}
+	s.users[u.ID] = &u
+}
+
+// RotateAdminToken issues a new admin credential and revokes the current one, which stops
+// working at once.
+func (s *Server) RotateAdminToken() devinapi.Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if old := s.keys[s.adminKeyID]; old != nil && old.revokedAt == nil {
+		old.revokedAt = &now
+	}
+	tok := newTokenValue()
+	k := s.addKeyLocked(kindAPIKey, AdminServiceUserID, "admin", nil, tok)
+	k.admin = true
+	s.adminToken, s.adminKeyID = tok, k.id
+	return devinapi.NewToken(tok)
+}
+
+func (s *Server) role(id string) (SeedRole, bool) {
+	for _, r := range s.roles {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return SeedRole{}, false
+}
+
+func (s *Server) hasOrg(id string) bool {
+	for _, o := range s.orgs {
+		if o == id {
+			return true
+		}
+	}
+	return false
+}
