@@ -119,8 +119,9 @@ func TestPATCrashDuringMint(t *testing.T) {
 					oldID = ready.Status.Token.ID
 					env.Devin.SetHook(hook)
 					restartOperator(t, wrap)
-					ready.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
-					g.Expect(k8s.Update(context.Background(), ready)).To(Succeed())
+					update(t, ready, func(p *iamv1alpha1.PersonalAccessToken) {
+						p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
+					})
 				} else {
 					env.Devin.SetHook(hook)
 					restartOperator(t, wrap)

@@ -142,10 +142,9 @@ func TestPATRotationTriggers(t *testing.T) {
 	}{
 		"rotate annotation": {
 			trigger: func(t *testing.T, p *iamv1alpha1.PersonalAccessToken) {
-				p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "2026-11-23"}
-				if err := k8s.Update(context.Background(), p); err != nil {
-					t.Fatal(err)
-				}
+				update(t, p, func(p *iamv1alpha1.PersonalAccessToken) {
+					p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "2026-11-23"}
+				})
 			},
 			reason: iamv1alpha1.RotationRequested,
 		},

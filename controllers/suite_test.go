@@ -124,6 +124,19 @@ func stopOperator() {
 	}
 }
 
+// update re-reads obj, applies mutate and writes it, retrying on conflicts.
+func update[T client.Object](t *testing.T, obj T, mutate func(T)) T {
+	t.Helper()
+	NewWithT(t).Eventually(func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return k8s.Update(context.Background(), obj)
+	}, timeout, interval).Should(Succeed())
+	return obj
+}
+
 // newNamespace creates a namespace for one test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
@@ -138,19 +151,14 @@ func newNamespace(t *testing.T) string {
 // clock moved: controller-runtime's requeue timers run on real time).
 func poke(t *testing.T, obj client.Object) {
 	t.Helper()
-	g := NewWithT(t)
-	g.Eventually(func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		a := obj.GetAnnotations()
+	update(t, obj, func(o client.Object) {
+		a := o.GetAnnotations()
 		if a == nil {
 			a = map[string]string{}
 		}
 		a["test.iam.devin.ai/poke"] = rand.String(8)
-		obj.SetAnnotations(a)
-		return k8s.Update(context.Background(), obj)
-	}, timeout, interval).Should(Succeed())
+		o.SetAnnotations(a)
+	})
 }
 
 func condition(obj interface {

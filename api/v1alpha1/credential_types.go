@@ -159,7 +159,7 @@ type CredentialStatus struct {
 	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
 
 	// LastRotationReason says why: Renewal, RotationRequested, SecretDeleted, SecretModified,
-	// UpstreamRevoked, SpecChanged.
+	// UpstreamRevoked, ServiceUserGone.
 	// +optional
 	LastRotationReason string `json:"lastRotationReason,omitempty"`
 

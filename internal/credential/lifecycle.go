@@ -127,11 +127,9 @@ func (l *Lifecycle) reissueReason(obj Object, sec *corev1.Secret, now time.Time)
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" && req != st.RotateRequest {
 		return iamv1alpha1.RotationRequested
 	}
+	// RenewAt follows the spec: a lifetime shortened in the spec brings it forward.
 	if !now.Before(RenewAt(spec, st.Token)) {
 		return iamv1alpha1.RotationRenewal
-	}
-	if lifetimeShortened(spec, st.Token) {
-		return iamv1alpha1.RotationSpecChanged
 	}
 	return ""
 }

@@ -62,16 +62,6 @@ func RevokeAt(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken, no
 	return at
 }
 
-// lifetimeShortened reports whether the spec now asks for a shorter lifetime than the current
-// token has (the token was issued under an older spec), so that it is replaced at once.
-func lifetimeShortened(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) bool {
-	if tok.ExpiresAt == nil {
-		return false
-	}
-	const slack = time.Minute
-	return tok.ExpiresAt.Sub(tok.IssuedAt.Time) > Lifetime(spec)+slack
-}
-
 // nextWake is the earliest of the times at which the lifecycle must act again.
 func nextWake(now time.Time, times ...time.Time) time.Duration {
 	var next time.Duration
