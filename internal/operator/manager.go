@@ -181,7 +181,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 
 func newClient(o Options) client.NewClientFunc {
 	return func(cfg *rest.Config, opts client.Options) (client.Client, error) {
-		c, err := client.New(cfg, opts)
+		c, err := client.NewWithWatch(cfg, opts)
 		if err != nil || o.WrapClient == nil {
 			return c, err
 		}

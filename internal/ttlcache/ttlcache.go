@@ -84,6 +84,10 @@ func (c *Cache[V]) GetOrFetch(ctx context.Context, key string, fetch func(contex
 		return v, nil
 	}
 	v, err, _ := c.group.Do(key, func() (any, error) {
+		// A fetch that finished between the Get above and here has filled the cache.
+		if v, ok := c.Get(key); ok {
+			return v, nil
+		}
 		v, err := fetch(ctx)
 		if err != nil {
 			return v, err

@@ -1,0 +1,151 @@
+// Package webhook serves the admission webhooks of token-operator: what needs the Devin API
+// or the requester's identity (static rules live in the CRDs as CEL).
+//
+// Three webhooks, configured by the +kubebuilder:webhook markers of this package:
+//   - mpersonalaccesstoken (mutating, CREATE): records the requester in the
+//     iam.devin.ai/requested-by annotation;
+//   - vpersonalaccesstoken (validating, CREATE and UPDATE): the user exists, is not linked to
+//     enterprise SSO, and is the requester (or the requester is a PAT admin); the annotation
+//     names the requester and never changes;
+//   - vserviceuser (validating, CREATE and UPDATE): the role exists upstream for the scope, the
+//     TTL is within the backend's limit.
+//
+// DELETE is never registered, and the configurations' matchConditions keep every UPDATE that
+// leaves the spec (and the requested-by annotation) alone away from the webhooks, so that
+// removing a finalizer never depends on the webhook server or on the Devin API.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// API is what the webhooks need of the Devin API.
+type API interface {
+	GetUser(ctx context.Context, id string) (*devinapi.User, error)
+	FindUserByEmail(ctx context.Context, email string) (*devinapi.User, error)
+	ListRoles(ctx context.Context) ([]devinapi.Role, error)
+}
+
+var _ API = &devinapi.Client{}
+
+// Options configure the webhooks.
+type Options struct {
+	// API answers user and role lookups.
+	API API
+	// Clock is the time source of the lookup caches; nil is the real clock.
+	Clock clock.PassiveClock
+	// PATAdminGroups are groups whose members may create PATs for other people.
+	PATAdminGroups []string
+	// CacheTTL is how long lookups are cached.
+	CacheTTL time.Duration
+	// BackendTimeout bounds the Devin API lookups of one admission request.
+	BackendTimeout time.Duration
+	// MaxServiceUserTTL is the backend's limit on a service user's lifetime.
+	MaxServiceUserTTL time.Duration
+}
+
+// Paths the webhooks are served on; the markers name the same paths.
+const (
+	MutatePersonalAccessTokenPath   = "/mutate-iam-devin-ai-v1alpha1-personalaccesstoken"
+	ValidatePersonalAccessTokenPath = "/validate-iam-devin-ai-v1alpha1-personalaccesstoken"
+	ValidateServiceUserPath         = "/validate-iam-devin-ai-v1alpha1-serviceuser"
+)
+
+const (
+	// defaultBackendTimeout stays below the webhooks' timeoutSeconds (5), so that the API
+	// server gets our "cannot verify" answer rather than a timeout of its own.
+	defaultBackendTimeout = 4 * time.Second
+	// backendMaxServiceUserTTL is the backend's documented limit on a service user's life.
+	backendMaxServiceUserTTL = 8760 * time.Hour
+)
+
+// Setup registers the webhooks with the manager's webhook server.
+func Setup(mgr ctrl.Manager, o Options) error {
+	hooks, err := newWebhooks(mgr.GetScheme(), o)
+	if err != nil {
+		return err
+	}
+	srv := mgr.GetWebhookServer()
+	for _, path := range []string{MutatePersonalAccessTokenPath, ValidatePersonalAccessTokenPath, ValidateServiceUserPath} {
+		srv.Register(path, hooks[path])
+	}
+	return nil
+}
+
+// newWebhooks builds the webhooks by path. Setup serves them; the tests call them directly.
+func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webhook, error) {
+	if o.API == nil {
+		return nil, errors.New("webhook: Options.API is required")
+	}
+	if scheme == nil {
+		return nil, errors.New("webhook: a scheme is required")
+	}
+	for _, obj := range []runtime.Object{&iamv1alpha1.PersonalAccessToken{}, &iamv1alpha1.ServiceUser{}} {
+		if gvks, _, err := scheme.ObjectKinds(obj); err != nil || len(gvks) == 0 {
+			return nil, fmt.Errorf("webhook: the scheme does not know %T: %w", obj, err)
+		}
+	}
+	timeout := o.BackendTimeout
+	if timeout <= 0 {
+		timeout = defaultBackendTimeout
+	}
+	maxTTL := o.MaxServiceUserTTL
+	if maxTTL <= 0 {
+		maxTTL = backendMaxServiceUserTTL
+	}
+	look := newLookup(o.API, o.CacheTTL, o.Clock, timeout)
+
+	mutate := &admission.Webhook{Handler: requestedByHandler{}}
+	validatePAT := admission.WithValidator[*iamv1alpha1.PersonalAccessToken](scheme,
+		&personalAccessTokenValidator{lookup: look, adminGroups: append([]string(nil), o.PATAdminGroups...)})
+	validateSU := admission.WithValidator[*iamv1alpha1.ServiceUser](scheme,
+		&serviceUserValidator{lookup: look, maxTTL: maxTTL})
+
+	mutate.LogConstructor = logConstructor("mpersonalaccesstoken.iam.devin.ai")
+	validatePAT.LogConstructor = logConstructor("vpersonalaccesstoken.iam.devin.ai")
+	validateSU.LogConstructor = logConstructor("vserviceuser.iam.devin.ai")
+	return map[string]*admission.Webhook{
+		MutatePersonalAccessTokenPath:   mutate,
+		ValidatePersonalAccessTokenPath: validatePAT,
+		ValidateServiceUserPath:         validateSU,
+	}, nil
+}
+
+// logConstructor names the webhook in every log line of a request, besides the request's
+// object, user and ID.
+func logConstructor(name string) func(logr.Logger, *admission.Request) logr.Logger {
+	return func(base logr.Logger, req *admission.Request) logr.Logger {
+		return admission.DefaultLogConstructor(base.WithValues("webhook", name), req)
+	}
+}
+
+// decided logs a decision at V(1) and returns err: nil allows, anything else denies.
+func decided(ctx context.Context, check string, err error) error {
+	log := ctrl.LoggerFrom(ctx).V(1)
+	if err != nil {
+		log.Info("denied", "check", check, "reason", err.Error())
+		return err
+	}
+	log.Info("allowed", "check", check)
+	return nil
+}
+
+// beingDeleted reports whether either version of an object has a deletion timestamp: such an
+// update is the controller's cleanup (finalizer removal) and is never blocked.
+func beingDeleted(objs ...metav1.Object) bool {
+	return slices.ContainsFunc(objs, func(o metav1.Object) bool { return o.GetDeletionTimestamp() != nil })
+}
