@@ -18,6 +18,21 @@ DEST="$STORE/${K8S_VERSION}-$(go env GOOS)-$(go env GOARCH)"
 print_path=false
 [[ "${1:-}" == "--print-path" ]] && print_path=true
 
+# with_progress runs a long command in the background and says every 30s that it is still
+# going, so that a first `make run` does not look stuck.
+with_progress() {
+  local what=$1; shift
+  "$@" &
+  local pid=$! start=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    if (( (SECONDS - start) % 30 < 5 )) && kill -0 "$pid" 2>/dev/null; then
+      log "still building $what ($((SECONDS - start))s)"
+    fi
+  done
+  wait "$pid"
+}
+
 log() { if ! $print_path; then echo "setup-envtest: $*"; else echo "setup-envtest: $*" >&2; fi; }
 
 installed() {
@@ -49,7 +64,7 @@ GO
       go mod edit -require="go.etcd.io/etcd/$m@v${ETCD_VERSION}"
     done
     go mod tidy >/dev/null 2>&1 || go mod tidy
-    go build -trimpath -o "$dir/etcd" .
+    with_progress etcd go build -trimpath -o "$dir/etcd" .
   )
   install -m 0755 "$dir/etcd" "$DEST/etcd"
   rm -rf "$dir"
@@ -92,7 +107,7 @@ GO
     ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$K8S_VERSION")"
     ld+=" -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION}"
     ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
-    go build -trimpath -ldflags "$ld" -o "$dir/kube-apiserver" .
+    with_progress kube-apiserver go build -trimpath -ldflags "$ld" -o "$dir/kube-apiserver" .
   )
   install -m 0755 "$dir/kube-apiserver" "$DEST/kube-apiserver"
   rm -rf "$dir"
