@@ -29,8 +29,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from the markers.
+manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from the markers (and their copies in the Helm chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	@$(MAKE) --no-print-directory helm-sync
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -55,7 +56,7 @@ envtest: ## Build (once) the envtest kube-apiserver and etcd from source.
 TEST_FLAGS ?= -race
 TEST_TIMEOUT ?= 30m
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run every test (unit, envtest, webhook, dev-environment smoke).
+test: manifests generate fmt vet envtest kustomize helm ## Run every test (unit, envtest, webhook, dev-environment smoke).
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) hack/setup-envtest.sh --print-path)" \
 		go test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./... -coverprofile cover.out
 
@@ -93,6 +94,21 @@ build-installer: manifests generate kustomize ## Write the install bundle to dis
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default > dist/install.yaml
 	cd config/manager && $(KUSTOMIZE) edit set image controller=token-operator:latest
+
+CHART_DIR ?= dist/chart
+
+.PHONY: helm-sync
+helm-sync: ## Copy the generated CRDs, RBAC rules and webhook configuration into the Helm chart.
+	@rm -f $(CHART_DIR)/crds/*.yaml
+	@mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
+	@cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	@cp config/rbac/role.yaml $(CHART_DIR)/files/role.yaml
+	@cp config/webhook/manifests.yaml $(CHART_DIR)/files/webhook-manifests.yaml
+
+.PHONY: helm-lint
+helm-lint: helm ## Lint the Helm chart (strict), with generated and with cert-manager certificates.
+	$(HELM) lint --strict $(CHART_DIR)
+	$(HELM) lint --strict $(CHART_DIR) --set webhook.certManager.enabled=true --set metrics.serviceMonitor.enabled=true
 
 ##@ Deployment
 

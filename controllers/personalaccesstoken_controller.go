@@ -49,8 +49,8 @@ type PersonalAccessTokenReconciler struct {
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/status,verbs=get;patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

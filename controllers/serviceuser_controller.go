@@ -58,8 +58,8 @@ type ServiceUserReconciler struct {
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/status,verbs=get;patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/finalizers,verbs=update
 
 // Reconcile tells the story of one ServiceUser: finalizer first, then either deletion

@@ -42,10 +42,6 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
-
 // NewManager builds the manager with the Devin API client, both controllers and, when
 // enabled, the webhooks.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
