@@ -25,6 +25,9 @@ const (
 	maxEcho = 256
 )
 
+// errNoUser is an answer without a user and without an error, which the client does not give.
+var errNoUser = errors.New("the Devin API client returned no user")
+
 // lookup answers the webhooks' questions to the Devin API through short-lived caches, so that
 // a burst of admission requests (a GitOps sync) does not become a burst of API calls. Errors,
 // including "not found", are not cached.
@@ -55,6 +58,9 @@ func (l *lookup) withTimeout(ctx context.Context) (context.Context, context.Canc
 func (l *lookup) userByEmail(ctx context.Context, email string) (*devinapi.User, error) {
 	return l.byEmail.GetOrFetch(ctx, strings.ToLower(email), func(ctx context.Context) (*devinapi.User, error) {
 		u, err := l.api.FindUserByEmail(ctx, email)
+		if err == nil && u == nil {
+			err = errNoUser
+		}
 		if err == nil {
 			l.byID.Set(u.ID, u)
 		}
@@ -66,6 +72,9 @@ func (l *lookup) userByEmail(ctx context.Context, email string) (*devinapi.User,
 func (l *lookup) userByID(ctx context.Context, id string) (*devinapi.User, error) {
 	return l.byID.GetOrFetch(ctx, id, func(ctx context.Context) (*devinapi.User, error) {
 		u, err := l.api.GetUser(ctx, id)
+		if err == nil && u == nil {
+			err = errNoUser
+		}
 		if err == nil {
 			l.byEmail.Set(strings.ToLower(u.Email), u)
 		}
@@ -92,7 +101,7 @@ func unverifiable(what string, err error, timeout time.Duration) error {
 	}
 	retry := "retry in a moment"
 	if d, ok := devinapi.RetryAfter(err); ok {
-		retry = fmt.Sprintf("retry in %s", d.Round(time.Second))
+		retry = fmt.Sprintf("retry in %s", max(d.Round(time.Second), time.Second))
 	}
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status: metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,

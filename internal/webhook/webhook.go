@@ -73,7 +73,10 @@ const (
 	backendMaxServiceUserTTL = 8760 * time.Hour
 )
 
-// Setup registers the webhooks with the manager's webhook server.
+// Setup registers the webhooks with the manager's webhook server, on the paths the generated
+// configuration (config/webhook) names. Options.API is required. A zero BackendTimeout means
+// 4s (below the configuration's timeoutSeconds of 5), a zero MaxServiceUserTTL the backend's
+// limit of 8760h, and a zero CacheTTL no caching.
 func Setup(mgr ctrl.Manager, o Options) error {
 	hooks, err := newWebhooks(mgr.GetScheme(), o)
 	if err != nil {
