@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -30,6 +31,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
 	}
+}
+
+// quietLogger writes the operator's logs (token-safe) to w.
+func quietLogger(w io.Writer) logr.Logger {
+	return logging.Safe(zap.New(zap.WriteTo(w), zap.UseDevMode(true)))
 }
 
 type options struct {
@@ -71,7 +77,7 @@ func runWith(ctx context.Context, o options, out io.Writer) error {
 	if o.logTo != nil {
 		logTo = o.logTo
 	}
-	logger := logging.Safe(zap.New(zap.WriteTo(logTo), zap.UseDevMode(true)))
+	logger := quietLogger(logTo)
 	ctrl.SetLogger(logger)
 
 	fmt.Fprintln(out, "▶ starting a local control plane (kube-apiserver, etcd) and the in-memory Devin API")
