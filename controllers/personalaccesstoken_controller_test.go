@@ -178,7 +178,7 @@ func TestPATRotationTriggers(t *testing.T) {
 		},
 		"renewal before expiry": {
 			trigger: func(t *testing.T, p *iamv1alpha1.PersonalAccessToken) {
-				clk.SetTime(p.Status.RenewAt.Time.Add(time.Second))
+				clk.SetTime(p.Status.RenewAt.Add(time.Second))
 				poke(t, p)
 			},
 			reason: iamv1alpha1.RotationRenewal,

@@ -150,7 +150,7 @@ func TestServiceUserRotationTriggers(t *testing.T) {
 			poke(t, s)
 		},
 		"renewal": func(t *testing.T, s *iamv1alpha1.ServiceUser) {
-			clk.SetTime(s.Status.RenewAt.Time.Add(time.Second))
+			clk.SetTime(s.Status.RenewAt.Add(time.Second))
 			poke(t, s)
 		},
 	}

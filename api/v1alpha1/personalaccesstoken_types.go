@@ -85,7 +85,3 @@ type PersonalAccessTokenList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PersonalAccessToken `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PersonalAccessToken{}, &PersonalAccessTokenList{})
-}

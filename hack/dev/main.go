@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -35,7 +36,7 @@ func main() {
 
 // quietLogger writes the operator's logs (token-safe) to w.
 func quietLogger(w io.Writer) logr.Logger {
-	return logging.Safe(zap.New(zap.WriteTo(w), zap.UseDevMode(true)))
+	return logging.Safe(zap.New(zap.WriteTo(zapcore.Lock(zapcore.AddSync(w))), zap.UseDevMode(true)))
 }
 
 type options struct {

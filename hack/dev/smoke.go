@@ -62,7 +62,7 @@ func smoke(ctx context.Context, d *devEnv, out io.Writer) error {
 	bobPAT := `{"apiVersion":"iam.devin.ai/v1alpha1","kind":"PersonalAccessToken","metadata":{"name":"bob"},"spec":{"user":{"email":"bob@example.com"}}}`
 	msg, err := kubectl(ctx, bob, strings.NewReader(bobPAT), "create", "-n", devNamespace, "-f", "-")
 	if err == nil || !strings.Contains(msg, "ServiceUser") {
-		return fmt.Errorf("a PAT for an SSO-linked account was not refused with a hint to use a ServiceUser: %v %s", err, msg)
+		return fmt.Errorf("a PAT for an SSO-linked account was not refused with a hint to use a ServiceUser: %w %s", err, msg)
 	}
 
 	step(out, "deleting them revokes their tokens upstream")
@@ -94,7 +94,7 @@ func checkLive(ctx context.Context, d *devEnv, secretName, wantID string) error 
 		return fmt.Errorf("the token in Secret %s does not authenticate: %w", secretName, err)
 	}
 	if self.APIKeyID != wantID {
-		return fmt.Errorf("Secret %s holds token %s, status says %s", secretName, self.APIKeyID, wantID)
+		return fmt.Errorf("secret %s holds token %s, status says %s", secretName, self.APIKeyID, wantID)
 	}
 	return nil
 }

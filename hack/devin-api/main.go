@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fake.SetFaults(devinapitest.Faults{Latency: *latency})
 	}
 
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,7 @@ func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, intent *
 	if tok.Name == intent.Name {
 		return true
 	}
-	return (st.Token == nil || tok.ID != st.Token.ID) && !tok.IssuedAt.Time.Before(intent.Since.Time.Truncate(time.Second))
+	return (st.Token == nil || tok.ID != st.Token.ID) && !tok.IssuedAt.Time.Before(intent.Since.Truncate(time.Second)) //nolint:staticcheck // metav1.Time.Before takes a *metav1.Time
 }
 
 // revokeStrays revokes every listed token that status does not know (neither current nor

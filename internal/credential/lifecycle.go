@@ -2,7 +2,6 @@ package credential
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,7 +79,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	case reason != "" && isSuspended(obj) && st.Token != nil:
 		// Suspended: keep what is there, revoke nothing new, issue nothing.
 	case reason != "":
-		if sec, err = l.issue(ctx, obj, iss, sec, reason, persist); err != nil {
+		if _, err = l.issue(ctx, obj, iss, sec, reason, persist); err != nil {
 			return 0, err
 		}
 	default:
@@ -188,8 +187,4 @@ func (l *Lifecycle) event(obj Object, eventType, reason, action, note string, ar
 		return
 	}
 	l.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
-}
-
-func describe(obj Object) string {
-	return fmt.Sprintf("%s/%s", obj.GetNamespace(), obj.GetName())
 }

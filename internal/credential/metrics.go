@@ -1,6 +1,8 @@
 package credential
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -47,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.Expiry, m.RenewAt} {
 			if err := reg.Register(c); err != nil {
-				if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+				if !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 					panic(err)
 				}
 			}

@@ -18,9 +18,9 @@ type fakeAPI struct {
 
 var _ API = &fakeAPI{}
 
-// leakyError is an error whose text carries a token, as a careless client's might: no
+// errLeaky is an error whose text carries a token, as a careless client's might: no
 // admission answer may ever repeat it.
-var leakyError = errors.New("upstream said: Authorization: Bearer cog_leakedsecret")
+var errLeaky = errors.New("upstream said: Authorization: Bearer cog_leakedsecret")
 
 var (
 	samlID     = "bob@idp.example.com"

@@ -35,11 +35,11 @@ func FuzzAdmissionReview(f *testing.F) {
 			if strings.EqualFold(email, alice) {
 				return &fakeUsers[0], nil
 			}
-			return nil, &devinapi.RequestError{Op: "FindUserByEmail", Err: leakyError}
+			return nil, &devinapi.RequestError{Op: "FindUserByEmail", Err: errLeaky}
 		},
-		getUser: func(context.Context, string) (*devinapi.User, error) { return nil, leakyError },
+		getUser: func(context.Context, string) (*devinapi.User, error) { return nil, errLeaky },
 		listRoles: func(context.Context) ([]devinapi.Role, error) {
-			return nil, &devinapi.APIError{Op: "ListRoles", Status: http.StatusUnauthorized, Detail: leakyError.Error()}
+			return nil, &devinapi.APIError{Op: "ListRoles", Status: http.StatusUnauthorized, Detail: errLeaky.Error()}
 		},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
