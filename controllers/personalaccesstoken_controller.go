@@ -18,14 +18,13 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/patch"
-	"github.com/cogtokens/token-operator/internal/ttlcache"
 )
 
-// PATAPI is what the PersonalAccessToken controller needs of the Devin API.
+// PATAPI is what the PersonalAccessToken controller needs of the Devin API (users are
+// looked up through the directory).
 type PATAPI interface {
-	GetUser(ctx context.Context, id string) (*devinapi.User, error)
-	FindUserByEmail(ctx context.Context, email string) (*devinapi.User, error)
 	CreatePAT(ctx context.Context, userID string, req devinapi.CreateKeyRequest) (*devinapi.IssuedKey, error)
 	ListPATs(ctx context.Context, userID string, status devinapi.KeyStatus) ([]devinapi.APIKey, error)
 	RevokePAT(ctx context.Context, userID, keyID string) error
@@ -41,16 +40,17 @@ type PersonalAccessTokenReconciler struct {
 	Lifecycle *credential.Lifecycle
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
-	// Users caches user lookups briefly (the SSO check before each mint reads it).
-	Users *ttlcache.Cache[*devinapi.User]
+	// Directory looks users up, through the cache shared with the webhook (the SSO check
+	// before each mint reads it).
+	Directory *directory.Directory
 	// Listings shares the periodic token listing between the PATs of one user.
 	Listings *credential.ListingCache
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/status,verbs=get;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=list;watch;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/status,verbs=patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -125,7 +125,7 @@ func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}).
 		Named("personalaccesstoken").
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
 		Complete(r)
 }
 
@@ -141,16 +141,13 @@ var _ credential.Issuer = &patIssuer{}
 // user resolves the resource's user (cached briefly) and records it in status.
 func (i *patIssuer) user(ctx context.Context) (*devinapi.User, error) {
 	ref := i.pat.Spec.User
-	key := "id:" + ref.ID
+	var u *devinapi.User
+	var err error
 	if ref.Email != "" {
-		key = "email:" + ref.Email
+		u, err = i.r.Directory.UserByEmail(ctx, ref.Email)
+	} else {
+		u, err = i.r.Directory.UserByID(ctx, ref.ID)
 	}
-	u, err := i.r.Users.GetOrFetch(ctx, key, func(ctx context.Context) (*devinapi.User, error) {
-		if ref.Email != "" {
-			return i.r.API.FindUserByEmail(ctx, ref.Email)
-		}
-		return i.r.API.GetUser(ctx, ref.ID)
-	})
 	if isNotFound(err) {
 		return nil, &credential.Problem{Reason: iamv1alpha1.ReasonUserNotFound, Stalled: true, RetryAfter: credential.RefusalRecheck, Err: err,
 			Message: fmt.Sprintf("no user %s exists in the Devin enterprise", describeUser(ref))}

@@ -7,10 +7,13 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
@@ -96,7 +99,24 @@ func withJitter(res ctrl.Result) ctrl.Result {
 	return res
 }
 
-// errDeleting wraps a failure to revoke upstream during deletion, for report().
+// Retry delays of a resource whose reconcile failed (without a Retry-After from the backend):
+// exponential per resource from RetryBaseDelay to RetryMaxDelay, and at most RetryQPS
+// retries a second over all resources. controller-runtime's default grows to 16 minutes,
+// too long for a token that a workload waits for once the backend is back.
+const (
+	RetryBaseDelay = 100 * time.Millisecond
+	RetryMaxDelay  = 15 * time.Second
+	RetryQPS       = 20
+)
+
+func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](RetryBaseDelay, RetryMaxDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(RetryQPS), 10*RetryQPS)},
+	)
+}
+
+// errRevocationPending wraps a failure to revoke upstream during deletion, for report().
 func errRevocationPending(err error) error {
 	p := credential.Classify(err)
 	return &credential.Problem{

@@ -20,8 +20,8 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/patch"
-	"github.com/cogtokens/token-operator/internal/ttlcache"
 )
 
 // ServiceUserAPI is what the ServiceUser controller needs of the Devin API.
@@ -34,7 +34,6 @@ type ServiceUserAPI interface {
 	CreateServiceUserAPIKey(ctx context.Context, serviceUserID string, req devinapi.CreateKeyRequest) (*devinapi.IssuedKey, error)
 	ListServiceUserAPIKeys(ctx context.Context, serviceUserID string, status devinapi.KeyStatus) ([]devinapi.APIKey, error)
 	RevokeServiceUserAPIKey(ctx context.Context, serviceUserID, keyID string) error
-	ListRoles(ctx context.Context) ([]devinapi.Role, error)
 }
 
 var _ ServiceUserAPI = &devinapi.Client{}
@@ -50,16 +49,16 @@ type ServiceUserReconciler struct {
 	Lifecycle *credential.Lifecycle
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
-	// Roles caches the enterprise's roles briefly.
-	Roles *ttlcache.Cache[[]devinapi.Role]
+	// Directory lists the enterprise's roles, through the cache shared with the webhook.
+	Directory *directory.Directory
 	// DefaultOrganization is used when an Organization-scoped spec names none.
 	DefaultOrganization string
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/status,verbs=get;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers,verbs=list;watch;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/status,verbs=patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/finalizers,verbs=update
 
 // Reconcile tells the story of one ServiceUser: finalizer first, then either deletion
@@ -103,10 +102,15 @@ func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1al
 		return ctrl.Result{}, err
 	}
 	iss := &serviceUserIssuer{r: r, su: su, role: role, orgID: orgID}
+	// A provisioning interrupted before its answer was recorded: find the service user by
+	// the name the intent reserved.
+	if _, err := iss.serviceUserID(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.repairUpstream(ctx, iss); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.claimName(ctx, su); err != nil {
+	if err := r.claimName(ctx, iss); err != nil {
 		return ctrl.Result{}, err
 	}
 	wake, err := r.Lifecycle.Reconcile(ctx, su, iss, status.Patch)
@@ -150,7 +154,7 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 
 // resolveRole finds the spec's role (by ID or name) among the roles that fit the scope.
 func (r *ServiceUserReconciler) resolveRole(ctx context.Context, su *iamv1alpha1.ServiceUser) (devinapi.Role, error) {
-	roles, err := r.Roles.GetOrFetch(ctx, "roles", r.API.ListRoles)
+	roles, err := r.Directory.Roles(ctx)
 	if err != nil {
 		return devinapi.Role{}, fmt.Errorf("list roles: %w", err)
 	}
@@ -275,7 +279,8 @@ func roleIn(su *devinapi.ServiceUser, orgID string, scope iamv1alpha1.ServiceUse
 
 // claimName makes sure the name is not taken upstream before a service user is provisioned
 // under it, then records the intent, so that after a crash the one found by that name is ours.
-func (r *ServiceUserReconciler) claimName(ctx context.Context, su *iamv1alpha1.ServiceUser) error {
+func (r *ServiceUserReconciler) claimName(ctx context.Context, iss *serviceUserIssuer) error {
+	su := iss.su
 	st := &su.Status
 	if st.ServiceUserID != "" || st.PendingProvision != nil {
 		return nil
@@ -294,6 +299,7 @@ func (r *ServiceUserReconciler) claimName(ctx context.Context, su *iamv1alpha1.S
 		}
 	}
 	st.PendingProvision = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(r.Clock.Now())}
+	iss.searched = true // nobody has the name: nothing to find under it
 	return nil
 }
 
@@ -340,6 +346,6 @@ func (r *ServiceUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}).
 		Named("serviceuser").
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
 		Complete(r)
 }

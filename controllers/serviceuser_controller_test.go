@@ -83,7 +83,7 @@ func assertSUHoldsLiveKey(t *testing.T, s *iamv1alpha1.ServiceUser) {
 	t.Helper()
 	g := NewWithT(t)
 	sec := secretOf(t, s.Namespace, credential.SecretName(s))
-	self, err := env.Devin.Client().SelfWithToken(context.Background(), devinapi.NewToken(string(sec.Data[credential.SecretKey(s)])))
+	self, err := devinClient().SelfWithToken(context.Background(), devinapi.NewToken(string(sec.Data[credential.SecretKey(s)])))
 	g.Expect(err).NotTo(HaveOccurred(), "the Secret's key must authenticate")
 	g.Expect(self.ServiceUserID).To(Equal(s.Status.ServiceUserID))
 	g.Expect(self.APIKeyID).To(Equal(s.Status.Token.ID))

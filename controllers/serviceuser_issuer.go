@@ -20,6 +20,9 @@ type serviceUserIssuer struct {
 	su    *iamv1alpha1.ServiceUser
 	role  devinapi.Role
 	orgID string
+	// searched is set once this reconcile has looked for the service user by its reserved
+	// name (or has just reserved a name nobody uses): no need to list them all again.
+	searched bool
 }
 
 var _ credential.Issuer = &serviceUserIssuer{}
@@ -88,9 +91,10 @@ func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
 // interrupted before its answer was recorded. "" when there is none upstream.
 func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 	st := &i.su.Status
-	if st.ServiceUserID != "" || st.PendingProvision == nil {
+	if st.ServiceUserID != "" || st.PendingProvision == nil || i.searched {
 		return st.ServiceUserID, nil
 	}
+	i.searched = true
 	all, err := i.r.API.ListServiceUsers(ctx, false)
 	if err != nil {
 		return "", fmt.Errorf("look for service user %q: %w", st.PendingProvision.Name, err)

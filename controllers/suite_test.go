@@ -169,7 +169,7 @@ func condition(obj interface {
 
 // liveKeyID tells which upstream token a value is, asking the Devin API as that token.
 func liveKeyID(ctx context.Context, value []byte) (string, error) {
-	self, err := env.Devin.Client().SelfWithToken(ctx, devinapi.NewToken(string(value)))
+	self, err := devinClient().SelfWithToken(ctx, devinapi.NewToken(string(value)))
 	if err != nil {
 		return "", err
 	}
@@ -183,6 +183,17 @@ func secretOf(t *testing.T, ns, name string) *corev1.Secret {
 		t.Fatalf("get secret %s/%s: %v", ns, name, err)
 	}
 	return sec
+}
+
+var (
+	clientOnce sync.Once
+	client0    *devinapi.Client
+)
+
+// devinClient is one Devin API client for the whole suite (one connection pool).
+func devinClient() *devinapi.Client {
+	clientOnce.Do(func() { client0 = env.Devin.Client() })
+	return client0
 }
 
 var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)

@@ -81,10 +81,8 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 			"rotated token (%s): new token %s in Secret %s; the previous one is revoked after the grace period", reason, tok.ID, written.Name)
 		log.Info("rotated token", "reason", reason, "tokenID", tok.ID, "secret", written.Name)
 	}
-	if err := persist(ctx); err != nil {
-		// The Secret names the token: the next reconcile adopts it even if this write is lost.
-		log.Error(err, "record issued token; it will be adopted from the Secret")
-	}
+	// Status is written by the caller at the end of the reconcile; if that write is lost, the
+	// Secret names the token and the next reconcile adopts it.
 	return written, nil
 }
 

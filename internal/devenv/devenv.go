@@ -181,9 +181,16 @@ type Operator struct {
 	err    error
 }
 
-// StartOperator starts the operator with the given options in the background.
+// StartOperator starts the operator with the given options in the background, as cluster
+// admin.
 func (e *Env) StartOperator(ctx context.Context, o operator.Options) (*Operator, error) {
-	mgr, err := operator.NewManager(e.Config, o)
+	return e.StartOperatorAs(ctx, e.Config, o)
+}
+
+// StartOperatorAs starts the operator with the given REST config (e.g. a user that holds
+// only the operator's RBAC) in the background.
+func (e *Env) StartOperatorAs(ctx context.Context, cfg *rest.Config, o operator.Options) (*Operator, error) {
+	mgr, err := operator.NewManager(cfg, o)
 	if err != nil {
 		return nil, err
 	}

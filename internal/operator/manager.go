@@ -28,8 +28,8 @@ import (
 	"github.com/cogtokens/token-operator/controllers"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/logging"
-	"github.com/cogtokens/token-operator/internal/ttlcache"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
 )
@@ -46,6 +46,16 @@ func Scheme() *runtime.Scheme {
 // enabled, the webhooks.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	scheme := Scheme()
+	cfg = rest.CopyConfig(cfg)
+	switch {
+	case o.KubeAPIQPS > 0:
+		cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), max(o.KubeAPIBurst, int(o.KubeAPIQPS))
+	case cfg.QPS == 0:
+		// No client-side limit (as controller-runtime's GetConfig does): the API server's
+		// Priority and Fairness protects it, and client-go's default of 5 QPS would make a
+		// thousand tokens take minutes.
+		cfg.QPS = -1
+	}
 	clk := o.Clock
 	if clk == nil {
 		clk = clock.RealClock{}
@@ -111,6 +121,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("add credentials watcher: %w", err)
 	}
 
+	dir := directory.New(api, o.LookupCacheTTL, clk)
 	lifecycleMetrics := credential.NewMetrics(metrics.Registry)
 	newLifecycle := func(kind string) *credential.Lifecycle {
 		return &credential.Lifecycle{
@@ -129,7 +140,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Lifecycle:               newLifecycle("PersonalAccessToken"),
 		Recorder:                mgr.GetEventRecorder("token-operator"),
 		Clock:                   clk,
-		Users:                   ttlcache.New[*devinapi.User](o.LookupCacheTTL, 4096, clk),
+		Directory:               dir,
 		Listings:                &credential.ListingCache{TTL: listingTTL(o), Clock: clk},
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
@@ -141,7 +152,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Lifecycle:               newLifecycle("ServiceUser"),
 		Recorder:                mgr.GetEventRecorder("token-operator"),
 		Clock:                   clk,
-		Roles:                   ttlcache.New[[]devinapi.Role](o.LookupCacheTTL, 1, clk),
+		Directory:               dir,
 		DefaultOrganization:     o.DefaultOrganization,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {

@@ -10,43 +10,19 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/ttlcache"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
-const (
-	// maxCachedUsers bounds each user cache (by email, by ID).
-	maxCachedUsers = 4096
-	// rolesKey is the only key of the role cache: the enterprise has one list of roles.
-	rolesKey = "roles"
-	// maxEcho bounds what a message repeats of a value from the request.
-	maxEcho = 256
-)
+// maxEcho bounds what a message repeats of a value from the request.
+const maxEcho = 256
 
-// errNoUser is an answer without a user and without an error, which the client does not give.
-var errNoUser = errors.New("the Devin API client returned no user")
-
-// lookup answers the webhooks' questions to the Devin API through short-lived caches, so that
-// a burst of admission requests (a GitOps sync) does not become a burst of API calls. Errors,
-// including "not found", are not cached.
+// lookup answers the webhooks' questions to the Devin API through the directory shared with
+// the controllers, within the time an admission request may take.
 type lookup struct {
-	api     API
+	dir     *directory.Directory
 	timeout time.Duration
-	byEmail *ttlcache.Cache[*devinapi.User]
-	byID    *ttlcache.Cache[*devinapi.User]
-	roles   *ttlcache.Cache[[]devinapi.Role]
-}
-
-func newLookup(api API, ttl time.Duration, clk clock.PassiveClock, timeout time.Duration) *lookup {
-	return &lookup{
-		api:     api,
-		timeout: timeout,
-		byEmail: ttlcache.New[*devinapi.User](ttl, maxCachedUsers, clk),
-		byID:    ttlcache.New[*devinapi.User](ttl, maxCachedUsers, clk),
-		roles:   ttlcache.New[[]devinapi.Role](ttl, 1, clk),
-	}
 }
 
 // withTimeout bounds the lookups of one admission request.
@@ -54,37 +30,16 @@ func (l *lookup) withTimeout(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, l.timeout)
 }
 
-// userByEmail finds a user by email, ignoring case.
 func (l *lookup) userByEmail(ctx context.Context, email string) (*devinapi.User, error) {
-	return l.byEmail.GetOrFetch(ctx, strings.ToLower(email), func(ctx context.Context) (*devinapi.User, error) {
-		u, err := l.api.FindUserByEmail(ctx, email)
-		if err == nil && u == nil {
-			err = errNoUser
-		}
-		if err == nil {
-			l.byID.Set(u.ID, u)
-		}
-		return u, err
-	})
+	return l.dir.UserByEmail(ctx, email)
 }
 
-// userByID gets a user by its upstream ID.
 func (l *lookup) userByID(ctx context.Context, id string) (*devinapi.User, error) {
-	return l.byID.GetOrFetch(ctx, id, func(ctx context.Context) (*devinapi.User, error) {
-		u, err := l.api.GetUser(ctx, id)
-		if err == nil && u == nil {
-			err = errNoUser
-		}
-		if err == nil {
-			l.byEmail.Set(strings.ToLower(u.Email), u)
-		}
-		return u, err
-	})
+	return l.dir.UserByID(ctx, id)
 }
 
-// listRoles returns every role of the enterprise.
 func (l *lookup) listRoles(ctx context.Context) ([]devinapi.Role, error) {
-	return l.roles.GetOrFetch(ctx, rolesKey, l.api.ListRoles)
+	return l.dir.Roles(ctx)
 }
 
 // unverifiable is the denial of a request whose check needed the Devin API and did not get

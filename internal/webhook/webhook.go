@@ -31,6 +31,7 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
 // API is what the webhooks need of the Devin API.
@@ -46,6 +47,9 @@ var _ API = &devinapi.Client{}
 type Options struct {
 	// API answers user and role lookups.
 	API API
+	// Directory, when set, is the lookup cache shared with the controllers; nil builds one
+	// from API, CacheTTL and Clock.
+	Directory *directory.Directory
 	// Clock is the time source of the lookup caches; nil is the real clock.
 	Clock clock.PassiveClock
 	// PATAdminGroups are groups whose members may create PATs for other people.
@@ -110,7 +114,11 @@ func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webho
 	if maxTTL <= 0 {
 		maxTTL = backendMaxServiceUserTTL
 	}
-	look := newLookup(o.API, o.CacheTTL, o.Clock, timeout)
+	dir := o.Directory
+	if dir == nil {
+		dir = directory.New(o.API, o.CacheTTL, o.Clock)
+	}
+	look := &lookup{dir: dir, timeout: timeout}
 
 	mutate := &admission.Webhook{Handler: requestedByHandler{}}
 	validatePAT := admission.WithValidator[*iamv1alpha1.PersonalAccessToken](scheme,

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/operator"
+)
+
+// cluster is the bench's world: envtest's kube-apiserver and etcd with the CRDs and webhooks,
+// the in-memory Devin API (in this process, so its counters are readable), the bench's own
+// clients, and the operator binary run as a separate process.
+type cluster struct {
+	env *devenv.Env
+	srv *devinapitest.Server
+	// admin is a cluster-admin client with a high rate limit whose writes are counted in
+	// benchWrites, so that they can be told apart from the operator's.
+	admin       client.Client
+	benchWrites *writeCounter
+	// apiHTTP reaches the API server as cluster admin (for /metrics).
+	apiHTTP *http.Client
+	// objects watches PersonalAccessTokens and ServiceUsers for the bench.
+	objects *tracker
+
+	dir          string
+	binary       string
+	kubeconfig   string
+	metricsPort  int
+	probePort    int
+	op           *operatorProcess
+	runs         int
+	logs         []string
+	stopTracking context.CancelFunc
+}
+
+// startCluster starts the control plane (webhooks installed) and the Devin API, writes the
+// operator's kubeconfig and builds its binary.
+func startCluster(ctx context.Context, progress func(string, ...any)) (*cluster, error) {
+	dir, err := os.MkdirTemp("", "token-operator-bench-")
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{dir: dir, benchWrites: &writeCounter{}}
+	progress("building the operator binary")
+	if c.binary, err = buildOperator(ctx, dir); err != nil {
+		return nil, err
+	}
+	progress("starting kube-apiserver and etcd (envtest), webhooks installed")
+	env, err := devenv.Start(ctx, devenv.Options{Webhooks: true})
+	if err != nil {
+		return nil, err
+	}
+	c.env, c.srv = env, env.Devin
+	if err := c.setUp(ctx); err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *cluster) setUp(ctx context.Context) error {
+	cfg := countWrites(c.env.Config, c.benchWrites)
+	cfg.QPS, cfg.Burst = 5000, 10000
+	var err error
+	if c.admin, err = client.New(cfg, client.Options{Scheme: operator.Scheme()}); err != nil {
+		return err
+	}
+	if c.apiHTTP, err = rest.HTTPClientFor(c.env.Config); err != nil {
+		return err
+	}
+	user, err := c.env.Env.AddUser(envtest.User{Name: "bench-operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("add the operator's user: %w", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
+	if err := os.WriteFile(c.kubeconfig, kc, 0o600); err != nil {
+		return err
+	}
+	if c.metricsPort, err = freePort(ctx); err != nil {
+		return err
+	}
+	if c.probePort, err = freePort(ctx); err != nil {
+		return err
+	}
+	trackCtx, cancel := context.WithCancel(context.Background())
+	c.stopTracking = cancel
+	ca, err := cache.New(c.env.Config, cache.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	if c.objects, err = newTracker(trackCtx, ca); err != nil {
+		return err
+	}
+	return nil
+}
+
+// stop stops the operator, the control plane and the Devin API, and removes the temporary
+// directory (the operator's logs are scanned before).
+func (c *cluster) stop() {
+	if c.op != nil {
+		_, _ = c.op.stop(30 * time.Second)
+	}
+	if c.stopTracking != nil {
+		c.stopTracking()
+	}
+	if c.env != nil {
+		_ = c.env.Stop()
+	}
+	_ = os.RemoveAll(c.dir)
+}
+
+// apiserverVersion asks the API server for its version.
+func (c *cluster) apiserverVersion() string {
+	dc, err := discovery.NewDiscoveryClientForConfig(c.env.Config)
+	if err != nil {
+		return "unknown"
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return "unknown"
+	}
+	return v.GitVersion
+}
+
+// apiserverState scrapes the API server's committed writes by resource and its CPU seconds.
+func (c *cluster) apiserverState(ctx context.Context) (Writes, float64, error) {
+	s, err := scrape(ctx, c.apiHTTP, strings.TrimSuffix(c.env.Config.Host, "/")+"/metrics", named("apiserver_request_total", "process_cpu_seconds_total"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("scrape kube-apiserver metrics: %w", err)
+	}
+	return apiserverWrites(s), Sum(s, "process_cpu_seconds_total", nil), nil
+}
+
+// etcdCPU scrapes etcd's CPU seconds.
+func (c *cluster) etcdCPU(ctx context.Context) (float64, error) {
+	u := c.env.Env.ControlPlane.Etcd.URL
+	if u == nil {
+		return 0, errors.New("etcd has no client URL")
+	}
+	s, err := scrape(ctx, http.DefaultClient, strings.TrimSuffix(u.String(), "/")+"/metrics", named("process_cpu_seconds_total"))
+	if err != nil {
+		return 0, fmt.Errorf("scrape etcd metrics: %w", err)
+	}
+	return Sum(s, "process_cpu_seconds_total", nil), nil
+}
+
+// benchCPU is the CPU time this process (the bench, its informers and the in-memory Devin
+// API) has used, in seconds.
+func benchCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+// operatorStats scrapes the running operator's metrics.
+func (c *cluster) operatorStats(ctx context.Context) (operatorStats, error) {
+	s, err := scrape(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), operatorMetricNames)
+	if err != nil {
+		return operatorStats{}, err
+	}
+	return parseOperatorStats(s), nil
+}
+
+// buildOperator builds the manager binary from the repository root.
+func buildOperator(ctx context.Context, dir string) (string, error) {
+	root, err := devenv.FindRepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "token-operator")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build the operator: %w\n%s", err, out.String())
+	}
+	return bin, nil
+}
+
+func freePort(ctx context.Context) (int, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// operatorArgs are the manager's flags for this environment.
+func (c *cluster) operatorArgs(o options, verifyInterval time.Duration) []string {
+	wo := c.env.Env.WebhookInstallOptions
+	return []string{
+		"--kubeconfig=" + c.kubeconfig,
+		"--devin-api-url=" + c.srv.URL,
+		"--credentials-secret-namespace=" + devenv.OperatorNamespace,
+		"--default-organization=" + devinapitest.DefaultOrg,
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", c.metricsPort),
+		"--metrics-secure=false",
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", c.probePort),
+		"--leader-elect=false",
+		"--devin-api-qps=" + strconv.FormatFloat(o.devinQPS, 'f', -1, 64),
+		fmt.Sprintf("--max-concurrent-reconciles=%d", o.concurrency),
+		"--pat-admin-groups=system:masters",
+		"--verify-interval=" + shortDuration(verifyInterval),
+		"--webhook-host=" + wo.LocalServingHost,
+		fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
+		"--webhook-cert-dir=" + wo.LocalServingCertDir,
+	}
+}
+
+// operatorProcess is one run of the manager binary.
+type operatorProcess struct {
+	cmd     *exec.Cmd
+	log     *os.File
+	args    []string
+	started time.Time
+	exited  chan struct{}
+	waitErr error
+}
+
+// startOperator starts the manager with the given verification interval and waits until
+// its /readyz answers (credentials read, webhook server started). It returns how long that
+// took.
+func (c *cluster) startOperator(ctx context.Context, o options, verifyInterval time.Duration) (time.Duration, error) {
+	c.runs++
+	logPath := filepath.Join(c.dir, fmt.Sprintf("operator-%d.log", c.runs))
+	lf, err := os.Create(logPath)
+	if err != nil {
+		return 0, err
+	}
+	c.logs = append(c.logs, logPath)
+	args := c.operatorArgs(o, verifyInterval)
+	// Not tied to ctx: the bench stops the manager itself, with SIGTERM.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), c.binary, args...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	// The manager dies with the bench, whatever happens to the bench.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p := &operatorProcess{cmd: cmd, log: lf, args: args, exited: make(chan struct{})}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		_ = lf.Close()
+		return 0, fmt.Errorf("start the operator: %w", err)
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		_ = lf.Close()
+		close(p.exited)
+	}()
+	c.op = p
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", c.probePort)
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case <-p.exited:
+			return 0, fmt.Errorf("the operator exited at start (%w); its log:\n%s", p.waitErr, tail(logPath, 20))
+		case <-deadline:
+			return 0, fmt.Errorf("the operator did not become ready within 2m; its log:\n%s", tail(logPath, 20))
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		resp, err := http.Get(url) //nolint:gosec,noctx // a local probe
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(p.started), nil
+			}
+		}
+	}
+}
+
+// running reports whether the process has not exited.
+func (p *operatorProcess) running() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM and waits for the process to exit (SIGKILL after timeout). It returns
+// how long the shutdown took.
+func (p *operatorProcess) stop(timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	select {
+	case <-p.exited:
+		return 0, p.waitErr
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return 0, err
+	}
+	select {
+	case <-p.exited:
+		return time.Since(start), p.waitErr
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return time.Since(start), fmt.Errorf("the operator did not stop within %s after SIGTERM; killed", timeout)
+	}
+}
+
+// memory reads the process's resident set (VmRSS) and its peak (VmHWM), in bytes.
+func (p *operatorProcess) memory() (rss, hwm uint64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, 0, fmt.Errorf("unexpected %s line %q", k, v)
+		}
+		n, err := strconv.ParseUint(fields[0], 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		if k == "VmRSS" {
+			rss = n * 1024
+		} else {
+			hwm = n * 1024
+		}
+	}
+	if rss == 0 || hwm == 0 {
+		return 0, 0, errors.New("no VmRSS/VmHWM in /proc status")
+	}
+	return rss, hwm, sc.Err()
+}
+
+// machineCPU is the CPU time spent by the whole machine so far (user, nice, system, irq,
+// softirq and steal of /proc/stat), in seconds; 0 when unknown.
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	return parseProcStatCPU(string(b))
+}
+
+// parseProcStatCPU reads the busy time of the "cpu" line of /proc/stat (in USER_HZ, 100 per
+// second on Linux).
+func parseProcStatCPU(stat string) float64 {
+	for _, line := range strings.Split(stat, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[0] != "cpu" {
+			continue
+		}
+		busy := 0.0
+		// user nice system idle iowait irq softirq steal
+		for _, i := range []int{1, 2, 3, 6, 7, 8} {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return 0
+			}
+			busy += v
+		}
+		return busy / 100
+	}
+	return 0
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

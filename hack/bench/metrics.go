@@ -1,0 +1,450 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Sample is one line of the Prometheus text exposition format: a metric name, its labels and
+// its value (the optional timestamp is dropped).
+type Sample struct {
+	Name   string
+	Labels map[string]string
+	Value  float64
+}
+
+// ParseText reads the Prometheus text format (version 0.0.4) and returns the samples whose
+// name keep accepts (nil keeps everything). Comments and blank lines are skipped.
+func ParseText(r io.Reader, keep func(name string) bool) ([]Sample, error) {
+	var out []Sample
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name := line
+		if i := strings.IndexAny(line, "{ \t"); i >= 0 {
+			name = line[:i]
+		}
+		if keep != nil && !keep(name) {
+			continue
+		}
+		s, err := parseSampleLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// parseSampleLine parses `name{a="b",c="d"} value [timestamp]`.
+func parseSampleLine(line string) (Sample, error) {
+	s := Sample{Labels: map[string]string{}}
+	i := strings.IndexAny(line, "{ \t")
+	if i < 0 {
+		return s, errors.New("no value")
+	}
+	s.Name = line[:i]
+	rest := line[i:]
+	if rest[0] == '{' {
+		var err error
+		if rest, err = parseLabels(rest[1:], s.Labels); err != nil {
+			return s, err
+		}
+	}
+	fields := strings.Fields(rest)
+	if len(fields) < 1 || len(fields) > 2 {
+		return s, fmt.Errorf("want a value and an optional timestamp, got %q", rest)
+	}
+	v, err := parseValue(fields[0])
+	if err != nil {
+		return s, err
+	}
+	s.Value = v
+	return s, nil
+}
+
+// parseLabels parses `a="b",c="d"}` (the opening brace already consumed) into into and
+// returns what follows the closing brace. Label values may hold escaped \\, \" and \n.
+func parseLabels(s string, into map[string]string) (string, error) {
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			return "", errors.New("unterminated label set")
+		}
+		if s[0] == '}' {
+			return s[1:], nil
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			return "", fmt.Errorf("bad label in %q", s)
+		}
+		name := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " \t")
+		if s == "" || s[0] != '"' {
+			return "", fmt.Errorf("label %s: value is not quoted", name)
+		}
+		var b strings.Builder
+		j := 1
+		closed := false
+		for ; j < len(s); j++ {
+			c := s[j]
+			if c == '\\' && j+1 < len(s) {
+				j++
+				switch s[j] {
+				case 'n':
+					b.WriteByte('\n')
+				default:
+					b.WriteByte(s[j])
+				}
+				continue
+			}
+			if c == '"' {
+				closed = true
+				break
+			}
+			b.WriteByte(c)
+		}
+		if !closed {
+			return "", fmt.Errorf("label %s: unterminated value", name)
+		}
+		into[name] = b.String()
+		s = strings.TrimLeft(s[j+1:], " \t")
+		if s != "" && s[0] == ',' {
+			s = s[1:]
+		}
+	}
+}
+
+func parseValue(v string) (float64, error) {
+	switch v {
+	case "+Inf", "Inf":
+		return math.Inf(1), nil
+	case "-Inf":
+		return math.Inf(-1), nil
+	case "NaN":
+		return math.NaN(), nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad value %q", v)
+	}
+	return f, nil
+}
+
+// Sum adds the values of the samples named name whose labels pass match (nil: all).
+func Sum(samples []Sample, name string, match func(map[string]string) bool) float64 {
+	t := 0.0
+	for _, s := range samples {
+		if s.Name == name && (match == nil || match(s.Labels)) {
+			t += s.Value
+		}
+	}
+	return t
+}
+
+// Percentile returns the p-th percentile (0 < p <= 100) of ds by the nearest-rank method:
+// the smallest value such that at least p% of the values are at or below it. Zero for none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	if rank < 1 {
+		rank = 1
+	}
+	if rank > len(s) {
+		rank = len(s)
+	}
+	return s[rank-1]
+}
+
+// Mean is the arithmetic mean of ds, zero for none.
+func Mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t / time.Duration(len(ds))
+}
+
+// writeVerbs are the apiserver_request_total verbs that change state.
+var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
+
+// Writes maps "resource" or "resource/subresource" to a number of write requests.
+type Writes map[string]float64
+
+// Total is the sum over every resource.
+func (w Writes) Total() float64 {
+	t := 0.0
+	for _, v := range w {
+		t += v
+	}
+	return t
+}
+
+// Sub returns w - o, resource by resource, dropping zeroes.
+func (w Writes) Sub(o Writes) Writes {
+	out := Writes{}
+	for k, v := range w {
+		if d := v - o[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	for k, v := range o {
+		if _, ok := w[k]; !ok && v != 0 {
+			out[k] = -v
+		}
+	}
+	return out
+}
+
+// Keys returns the resources, sorted.
+func (w Writes) Keys() []string {
+	ks := make([]string, 0, len(w))
+	for k := range w {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// apiserverWrites extracts the committed (not dry-run) write requests by resource from the
+// kube-apiserver's apiserver_request_total.
+func apiserverWrites(samples []Sample) Writes {
+	out := Writes{}
+	for _, s := range samples {
+		if s.Name != "apiserver_request_total" || !writeVerbs[s.Labels["verb"]] || s.Labels["dry_run"] != "" {
+			continue
+		}
+		key := s.Labels["resource"]
+		if sub := s.Labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		out[key] += s.Value
+	}
+	return out
+}
+
+// operatorResources are the resources the operator writes; the rest of the API server's
+// writes (its own leases and endpoints) are left out of the per-token figures.
+var operatorResources = map[string]bool{
+	"personalaccesstokens": true, "personalaccesstokens/status": true,
+	"serviceusers": true, "serviceusers/status": true,
+	"secrets": true, "events": true,
+}
+
+// onlyOperatorResources keeps the resources of operatorResources.
+func onlyOperatorResources(w Writes) Writes {
+	out := Writes{}
+	for k, v := range w {
+		if operatorResources[k] {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// resourceOfPath tells which resource (and subresource) a Kubernetes API path addresses:
+// /api/v1/namespaces/ns/secrets/name -> "secrets"; /apis/g/v/namespaces/ns/r/name/status ->
+// "r/status"; /api/v1/namespaces/ns -> "namespaces". "" when it is not a resource path.
+func resourceOfPath(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var rest []string
+	switch {
+	case len(parts) >= 3 && parts[0] == "api":
+		rest = parts[2:]
+	case len(parts) >= 4 && parts[0] == "apis":
+		rest = parts[3:]
+	default:
+		return ""
+	}
+	if len(rest) >= 1 && rest[0] == "namespaces" {
+		switch {
+		case len(rest) <= 2:
+			return "namespaces"
+		case len(rest) == 3 && (rest[2] == "finalize" || rest[2] == "status"):
+			return "namespaces/" + rest[2]
+		}
+		rest = rest[2:]
+	}
+	switch len(rest) {
+	case 0:
+		return ""
+	case 1, 2:
+		return rest[0]
+	default:
+		return rest[0] + "/" + rest[2]
+	}
+}
+
+// writeCounter counts the write requests a client sends, by resource, so that the bench can
+// subtract its own writes from the API server's figures.
+type writeCounter struct {
+	mu sync.Mutex
+	w  Writes
+}
+
+func (c *writeCounter) snapshot() Writes {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := Writes{}
+	for k, v := range c.w {
+		out[k] = v
+	}
+	return out
+}
+
+type countingTransport struct {
+	next http.RoundTripper
+	c    *writeCounter
+}
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead && req.URL.Query().Get("dryRun") == "" {
+		t.c.mu.Lock()
+		if t.c.w == nil {
+			t.c.w = Writes{}
+		}
+		t.c.w[resourceOfPath(req.URL.Path)]++
+		t.c.mu.Unlock()
+	}
+	return t.next.RoundTrip(req)
+}
+
+// countWrites makes cfg count its write requests into c.
+func countWrites(cfg *rest.Config, c *writeCounter) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, c: c} })
+	return cfg
+}
+
+// scrape fetches a Prometheus endpoint with hc and parses the samples keep accepts.
+func scrape(ctx context.Context, hc *http.Client, url string, keep func(string) bool) ([]Sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return ParseText(resp.Body, keep)
+}
+
+func named(names ...string) func(string) bool {
+	return func(n string) bool {
+		for _, x := range names {
+			if n == x {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// operatorStats are the manager's own figures, from its metrics endpoint.
+type operatorStats struct {
+	// Reconciles is controller_runtime_reconcile_total, every controller and result.
+	Reconciles float64
+	// Depth is workqueue_depth, every queue; Active is controller_runtime_active_workers.
+	Depth, Active float64
+	// Writes is rest_client_requests_total for POST, PUT, PATCH and DELETE: every write the
+	// manager sent to the API server, whatever the resource.
+	Writes float64
+	// HeapInuse is go_memstats_heap_inuse_bytes.
+	HeapInuse float64
+	// ReconcileSeconds and DevinSeconds are the sums of the reconcile and Devin API request
+	// durations; DevinRequests counts the latter.
+	ReconcileSeconds, DevinSeconds, DevinRequests float64
+	// CPU is process_cpu_seconds_total.
+	CPU float64
+}
+
+func parseOperatorStats(samples []Sample) operatorStats {
+	isWrite := func(l map[string]string) bool {
+		switch l["method"] {
+		case "POST", "PUT", "PATCH", "DELETE":
+			return true
+		}
+		return false
+	}
+	return operatorStats{
+		Reconciles: Sum(samples, "controller_runtime_reconcile_total", nil),
+		Depth:      Sum(samples, "workqueue_depth", nil),
+		Active:     Sum(samples, "controller_runtime_active_workers", nil),
+		Writes:     Sum(samples, "rest_client_requests_total", isWrite),
+		HeapInuse:  Sum(samples, "go_memstats_heap_inuse_bytes", nil),
+
+		ReconcileSeconds: Sum(samples, "controller_runtime_reconcile_time_seconds_sum", nil),
+		DevinSeconds:     Sum(samples, "devinapi_request_duration_seconds_sum", nil),
+		DevinRequests:    Sum(samples, "devinapi_request_duration_seconds_count", nil),
+		CPU:              Sum(samples, "process_cpu_seconds_total", nil),
+	}
+}
+
+var operatorMetricNames = named("controller_runtime_reconcile_total", "workqueue_depth",
+	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
+	"controller_runtime_reconcile_time_seconds_sum", "devinapi_request_duration_seconds_sum",
+	"devinapi_request_duration_seconds_count", "process_cpu_seconds_total")
+
+// Calls maps a Devin API route pattern to a number of requests.
+type Calls map[string]int
+
+// Sub returns c - o, route by route, dropping zeroes.
+func (c Calls) Sub(o Calls) Calls {
+	out := Calls{}
+	for k, v := range c {
+		if d := v - o[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// Total is the number of requests over every route.
+func (c Calls) Total() int {
+	t := 0
+	for _, v := range c {
+		t += v
+	}
+	return t
+}
+
+// Keys returns the routes, sorted.
+func (c Calls) Keys() []string {
+	ks := make([]string, 0, len(c))
+	for k := range c {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// benchNamespacePrefix marks the namespaces of the measured resources.
+const benchNamespacePrefix = "bench-"
+
+// credentialObject is a PersonalAccessToken or a ServiceUser.
+type credentialObject interface {
+	client.Object
+	CredentialStatus() *iamv1alpha1.CredentialStatus
+}
+
+// tracker watches the bench's PersonalAccessTokens and ServiceUsers through an informer and
+// records, for the goal set by expect, the moment each object first met it: phases wait on
+// it instead of polling the API server. It also counts status.lastVerifiedTime changes (one
+// per periodic check the operator made).
+type tracker struct {
+	cache cache.Cache
+
+	mu   sync.Mutex
+	goal func(credentialObject) bool
+	want int
+	hits map[types.NamespacedName]time.Time
+	done chan struct{}
+	// verified counts lastVerifiedTime changes of PersonalAccessTokens and ServiceUsers.
+	verified checks
+}
+
+// checks counts periodic checks by kind.
+type checks struct{ pats, serviceUsers int }
+
+func (c checks) total() int { return c.pats + c.serviceUsers }
+
+func (c checks) sub(o checks) checks {
+	return checks{pats: c.pats - o.pats, serviceUsers: c.serviceUsers - o.serviceUsers}
+}
+
+func newTracker(ctx context.Context, ca cache.Cache) (*tracker, error) {
+	t := &tracker{cache: ca, hits: map[types.NamespacedName]time.Time{}, done: make(chan struct{})}
+	for _, obj := range []client.Object{&iamv1alpha1.PersonalAccessToken{}, &iamv1alpha1.ServiceUser{}} {
+		inf, err := ca.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { t.observe(nil, o) },
+			UpdateFunc: func(old, o any) { t.observe(old, o) },
+		}); err != nil {
+			return nil, err
+		}
+	}
+	go func() { _ = ca.Start(ctx) }()
+	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if !ca.WaitForCacheSync(syncCtx) {
+		return nil, fmt.Errorf("the bench's informers did not sync")
+	}
+	return t, nil
+}
+
+func (t *tracker) observe(oldObj, newObj any) {
+	obj, ok := newObj.(credentialObject)
+	if !ok || !strings.HasPrefix(obj.GetNamespace(), benchNamespacePrefix) {
+		return
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := oldObj.(credentialObject); ok {
+		a, b := old.CredentialStatus().LastVerifiedTime, obj.CredentialStatus().LastVerifiedTime
+		if b != nil && (a == nil || !a.Equal(b)) {
+			if _, ok := obj.(*iamv1alpha1.ServiceUser); ok {
+				t.verified.serviceUsers++
+			} else {
+				t.verified.pats++
+			}
+		}
+	}
+	t.hitLocked(obj, now)
+}
+
+func (t *tracker) hitLocked(obj credentialObject, now time.Time) {
+	if t.goal == nil {
+		return
+	}
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	if _, seen := t.hits[key]; seen || !t.goal(obj) {
+		return
+	}
+	t.hits[key] = now
+	if len(t.hits) == t.want {
+		close(t.done)
+	}
+}
+
+// expect sets a new goal for want objects and checks the objects already known.
+func (t *tracker) expect(ctx context.Context, want int, goal func(credentialObject) bool) error {
+	t.mu.Lock()
+	t.goal, t.want = goal, want
+	t.hits = map[types.NamespacedName]time.Time{}
+	t.done = make(chan struct{})
+	t.mu.Unlock()
+	objs, err := t.list(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range objs {
+		t.hitLocked(o, now)
+	}
+	return nil
+}
+
+// wait blocks until want objects met the goal, and returns when each did.
+func (t *tracker) wait(ctx context.Context, timeout time.Duration) (map[types.NamespacedName]time.Time, error) {
+	t.mu.Lock()
+	done := t.done
+	t.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(timeout):
+		t.mu.Lock()
+		n, want := len(t.hits), t.want
+		t.mu.Unlock()
+		return nil, fmt.Errorf("only %d of %d resources reached the goal within %s", n, want, timeout)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[types.NamespacedName]time.Time, len(t.hits))
+	for k, v := range t.hits {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// verifications is the number of status.lastVerifiedTime changes seen so far.
+func (t *tracker) verifications() checks {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.verified
+}
+
+// list returns the bench's resources as the informer holds them.
+func (t *tracker) list(ctx context.Context) ([]credentialObject, error) {
+	var out []credentialObject
+	pats := &iamv1alpha1.PersonalAccessTokenList{}
+	if err := t.cache.List(ctx, pats); err != nil {
+		return nil, err
+	}
+	for i := range pats.Items {
+		if strings.HasPrefix(pats.Items[i].Namespace, benchNamespacePrefix) {
+			out = append(out, &pats.Items[i])
+		}
+	}
+	sus := &iamv1alpha1.ServiceUserList{}
+	if err := t.cache.List(ctx, sus); err != nil {
+		return nil, err
+	}
+	for i := range sus.Items {
+		if strings.HasPrefix(sus.Items[i].Namespace, benchNamespacePrefix) {
+			out = append(out, &sus.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// isReady: Ready=True for the current generation, with a token.
+func isReady(o credentialObject) bool {
+	st := o.CredentialStatus()
+	c := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == o.GetGeneration() && st.Token != nil
+}
