@@ -219,7 +219,7 @@ func TestRetryAfterStorm(t *testing.T) {
 			calls := env.Devin.TotalCalls()
 			t.Logf("%d calls in %s", calls, elapsed)
 
-			g.Expect(env.Devin.EarlyRequests() - early).To(BeZero(), "a request arrived before the Retry-After the server announced")
+			g.Expect(env.Devin.EarlyRequests()-early).To(BeZero(), "a request arrived before the Retry-After the server announced")
 			// The limiter allows at most burst + QPS × elapsed requests in any window that
 			// long; the measured time only makes this bound looser, never flaky.
 			limit := 10 + int(10*elapsed.Seconds()) + 1

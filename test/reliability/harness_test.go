@@ -2,11 +2,11 @@ package reliability
 
 import (
 	"bytes"
-	"os"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -336,7 +336,9 @@ func waitSettledWithin(t *testing.T, within time.Duration, namespaces ...string)
 // adminTokenSource reads the in-memory Devin API's current admin credential on each request.
 type adminTokenSource struct{}
 
-func (adminTokenSource) Token(context.Context) (devinapi.Token, error) { return env.Devin.AdminToken(), nil }
+func (adminTokenSource) Token(context.Context) (devinapi.Token, error) {
+	return env.Devin.AdminToken(), nil
+}
 
 var (
 	clientOnce sync.Once
