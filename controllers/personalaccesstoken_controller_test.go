@@ -39,19 +39,25 @@ func create(t *testing.T, obj client.Object) {
 	}
 }
 
-// waitPAT waits until the PAT satisfies cond and returns it.
-func waitPAT(t *testing.T, pat *iamv1alpha1.PersonalAccessToken, cond func(*iamv1alpha1.PersonalAccessToken) bool) *iamv1alpha1.PersonalAccessToken {
+// waitFor waits until the object satisfies cond and returns it as last read.
+func waitFor[T client.Object](t *testing.T, obj T, cond func(T) bool) T {
 	t.Helper()
-	got := &iamv1alpha1.PersonalAccessToken{}
+	got := obj.DeepCopyObject().(T)
 	NewWithT(t).Eventually(func() bool {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pat), got); err != nil {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), got); err != nil {
 			return false
 		}
 		return cond(got)
 	}, timeout, interval).Should(BeTrue(), func() string {
-		return fmt.Sprintf("PersonalAccessToken %s/%s never reached the expected state; last status: %+v", pat.Namespace, pat.Name, got.Status)
+		return fmt.Sprintf("%T %s/%s never reached the expected state; last: %+v", obj, obj.GetNamespace(), obj.GetName(), got)
 	})
 	return got
+}
+
+// waitPAT waits until the PAT satisfies cond and returns it.
+func waitPAT(t *testing.T, pat *iamv1alpha1.PersonalAccessToken, cond func(*iamv1alpha1.PersonalAccessToken) bool) *iamv1alpha1.PersonalAccessToken {
+	t.Helper()
+	return waitFor(t, pat, cond)
 }
 
 func isReady(p *iamv1alpha1.PersonalAccessToken) bool {

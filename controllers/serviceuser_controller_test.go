@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -31,16 +30,7 @@ func newSU(ns, name, role string, mutate ...func(*iamv1alpha1.ServiceUser)) *iam
 
 func waitSU(t *testing.T, su *iamv1alpha1.ServiceUser, cond func(*iamv1alpha1.ServiceUser) bool) *iamv1alpha1.ServiceUser {
 	t.Helper()
-	got := &iamv1alpha1.ServiceUser{}
-	NewWithT(t).Eventually(func() bool {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(su), got); err != nil {
-			return false
-		}
-		return cond(got)
-	}, timeout, interval).Should(BeTrue(), func() string {
-		return fmt.Sprintf("ServiceUser %s/%s never reached the expected state; last status: %+v", su.Namespace, su.Name, got.Status)
-	})
-	return got
+	return waitFor(t, su, cond)
 }
 
 func suReady(s *iamv1alpha1.ServiceUser) bool {

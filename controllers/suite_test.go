@@ -1,11 +1,9 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -39,7 +36,7 @@ var (
 	env     *devenv.Env
 	k8s     client.Client
 	clk     *clocktesting.FakeClock
-	logs    = &syncBuffer{}
+	logs    = &devenv.LogBuffer{}
 	running *devenv.Operator
 	opMu    sync.Mutex
 )
@@ -71,7 +68,7 @@ func runSuite(m *testing.M) int {
 	}
 	code := m.Run()
 	stopOperator()
-	if leaks := scanForTokens(ctx); len(leaks) > 0 {
+	if leaks := devenv.FindTokens(ctx, k8s, logs.String()); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: token values leaked:\n%s\n", strings.Join(leaks, "\n"))
 		return 1
 	}
@@ -194,76 +191,4 @@ var (
 func devinClient() *devinapi.Client {
 	clientOnce.Do(func() { client0 = env.Devin.Client() })
 	return client0
-}
-
-var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
-
-// scanForTokens looks for token values where none may be: every log line of the operator,
-// every event, and the metadata and status of every resource and Secret.
-func scanForTokens(ctx context.Context) []string {
-	var leaks []string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if tokenPattern.MatchString(line) {
-			leaks = append(leaks, "log: "+line)
-		}
-	}
-	evs := &eventsv1.EventList{}
-	if err := k8s.List(ctx, evs); err == nil {
-		for _, ev := range evs.Items {
-			if tokenPattern.MatchString(ev.Note + ev.Reason) {
-				leaks = append(leaks, "event: "+ev.Note)
-			}
-		}
-	}
-	pats := &iamv1alpha1.PersonalAccessTokenList{}
-	sus := &iamv1alpha1.ServiceUserList{}
-	secs := &corev1.SecretList{}
-	_ = k8s.List(ctx, pats)
-	_ = k8s.List(ctx, sus)
-	_ = k8s.List(ctx, secs)
-	for _, p := range pats.Items {
-		if tokenPattern.MatchString(fmt.Sprintf("%v %v", p.ObjectMeta, p.Status)) {
-			leaks = append(leaks, "PersonalAccessToken "+p.Name)
-		}
-	}
-	for _, s := range sus.Items {
-		if tokenPattern.MatchString(fmt.Sprintf("%v %v", s.ObjectMeta, s.Status)) {
-			leaks = append(leaks, "ServiceUser "+s.Name)
-		}
-	}
-	for _, s := range secs.Items {
-		if tokenPattern.MatchString(fmt.Sprintf("%v", s.ObjectMeta)) {
-			leaks = append(leaks, "Secret metadata "+s.Name)
-		}
-	}
-	if len(leaks) == 0 {
-		// Prove the scan would see a leak: the operator's Secrets do hold tokens.
-		found := false
-		for _, s := range secs.Items {
-			for _, v := range s.Data {
-				found = found || tokenPattern.Match(v)
-			}
-		}
-		if !found {
-			leaks = append(leaks, "no Secret holds a token: the scan proves nothing")
-		}
-	}
-	return leaks
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

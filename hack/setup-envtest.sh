@@ -35,11 +35,21 @@ with_progress() {
 
 log() { if ! $print_path; then echo "setup-envtest: $*"; else echo "setup-envtest: $*" >&2; fi; }
 
-installed() {
-  [[ -x "$DEST/kube-apiserver" && -x "$DEST/etcd" ]] || return 1
-  "$DEST/kube-apiserver" --version 2>/dev/null | grep -q "v${K8S_VERSION}\$" || return 1
-  "$DEST/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION}\$" || return 1
+# The version checks read the whole output first: with pipefail, `etcd --version | grep -q`
+# fails when grep exits before etcd has written its last line (SIGPIPE).
+apiserver_ok() {
+  [[ -x "$DEST/kube-apiserver" ]] || return 1
+  local v; v=$("$DEST/kube-apiserver" --version 2>/dev/null) || return 1
+  [[ "$v" == *"v${K8S_VERSION}" ]]
 }
+
+etcd_ok() {
+  [[ -x "$DEST/etcd" ]] || return 1
+  local v; v=$("$DEST/etcd" --version 2>/dev/null) || return 1
+  grep -qx "etcd Version: ${ETCD_VERSION}" <<<"$v"
+}
+
+installed() { apiserver_ok && etcd_ok; }
 
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 
@@ -115,12 +125,8 @@ GO
 
 if ! installed; then
   mkdir -p "$DEST"
-  if [[ ! -x "$DEST/etcd" ]] || ! "$DEST/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION}\$"; then
-    build_etcd
-  fi
-  if [[ ! -x "$DEST/kube-apiserver" ]] || ! "$DEST/kube-apiserver" --version 2>/dev/null | grep -q "v${K8S_VERSION}\$"; then
-    build_kube_apiserver
-  fi
+  etcd_ok || build_etcd
+  apiserver_ok || build_kube_apiserver
   # envtest also looks for kubectl next to the control plane; use the machine's own.
   if [[ ! -e "$DEST/kubectl" ]] && command -v kubectl >/dev/null 2>&1; then
     ln -sf "$(command -v kubectl)" "$DEST/kubectl"

@@ -34,12 +34,8 @@ import (
 	"github.com/cogtokens/token-operator/internal/directory"
 )
 
-// API is what the webhooks need of the Devin API.
-type API interface {
-	GetUser(ctx context.Context, id string) (*devinapi.User, error)
-	FindUserByEmail(ctx context.Context, email string) (*devinapi.User, error)
-	ListRoles(ctx context.Context) ([]devinapi.Role, error)
-}
+// API is what the webhooks need of the Devin API: user and role lookups.
+type API = directory.API
 
 var _ API = &devinapi.Client{}
 

@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,15 +14,12 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
@@ -465,66 +461,6 @@ func deleteAll(t *testing.T, namespaces ...string) {
 		}
 		return n
 	}, timeout, interval).Should(BeZero())
-}
-
-var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
-
-// scanForTokens looks for token values where none may be: every log line (highest
-// verbosity), every event, the metadata and status of every resource and Secret, and the
-// metrics output.
-func scanForTokens(ctx context.Context) []string {
-	var leaks []string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if tokenPattern.MatchString(line) {
-			leaks = append(leaks, "log: "+line)
-		}
-	}
-	evs := &eventsv1.EventList{}
-	if err := k8s.List(ctx, evs); err != nil {
-		leaks = append(leaks, "cannot list events: "+err.Error())
-	}
-	for _, ev := range evs.Items {
-		if tokenPattern.MatchString(ev.Note + ev.Reason) {
-			leaks = append(leaks, "event: "+ev.Note)
-		}
-	}
-	pats := &iamv1alpha1.PersonalAccessTokenList{}
-	sus := &iamv1alpha1.ServiceUserList{}
-	secs := &corev1.SecretList{}
-	_ = k8s.List(ctx, pats)
-	_ = k8s.List(ctx, sus)
-	_ = k8s.List(ctx, secs)
-	for _, p := range pats.Items {
-		if tokenPattern.MatchString(fmt.Sprintf("%v %v", p.ObjectMeta, p.Status)) {
-			leaks = append(leaks, "PersonalAccessToken "+p.Name)
-		}
-	}
-	for _, s := range sus.Items {
-		if tokenPattern.MatchString(fmt.Sprintf("%v %v", s.ObjectMeta, s.Status)) {
-			leaks = append(leaks, "ServiceUser "+s.Name)
-		}
-	}
-	for _, s := range secs.Items {
-		if tokenPattern.MatchString(fmt.Sprintf("%v", s.ObjectMeta)) {
-			leaks = append(leaks, "Secret metadata "+s.Namespace+"/"+s.Name)
-		}
-	}
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		leaks = append(leaks, "cannot gather metrics: "+err.Error())
-	}
-	var out bytes.Buffer
-	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		_ = enc.Encode(f)
-	}
-	if tokenPattern.Match(out.Bytes()) {
-		leaks = append(leaks, "metrics output")
-	}
-	if !strings.Contains(out.String(), "devinapi_requests_total") {
-		leaks = append(leaks, "the metrics scan saw no Devin API metrics: it proves nothing")
-	}
-	return leaks
 }
 
 func debugf(format string, args ...any) {

@@ -6,13 +6,11 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -39,7 +37,7 @@ var (
 	k8s         client.Client
 	operatorCfg *rest.Config
 	auditLog    string
-	logs        = &lockedBuffer{}
+	logs        = &devenv.LogBuffer{}
 )
 
 func TestMain(m *testing.M) {
@@ -90,7 +88,7 @@ func runSuite(m *testing.M) int {
 		}
 	}
 	if code == 0 {
-		if leaks := scanForTokens(ctx); len(leaks) > 0 {
+		if leaks := devenv.FindTokens(ctx, k8s, logs.String()); len(leaks) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: token values where none may be:\n%s\n", strings.Join(leaks, "\n"))
 			return 1
 		}
@@ -161,22 +159,3 @@ func readYAML(path string, into any) error {
 func testLogger() logr.Logger {
 	return logging.Safe(zap.New(zap.WriteTo(logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-10))))
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var _ = testing.Verbose

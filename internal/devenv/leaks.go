@@ -1,0 +1,110 @@
+package devenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/common/expfmt"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// tokenPattern is what a token value looks like.
+var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
+
+// FindTokens looks for token values where none may be: every line of logs, every event,
+// the metadata and status of every PersonalAccessToken, ServiceUser and Secret (Secret data
+// is where tokens belong), and the output of the process's metrics registry. It returns
+// what it found; it also reports a scan that could prove nothing (no Secret holds a token,
+// no operator metric was gathered).
+func FindTokens(ctx context.Context, c client.Client, logs string) []string {
+	var leaks []string
+	for _, line := range strings.Split(logs, "\n") {
+		if tokenPattern.MatchString(line) {
+			leaks = append(leaks, "log: "+line)
+		}
+	}
+	evs := &eventsv1.EventList{}
+	if err := c.List(ctx, evs); err != nil {
+		leaks = append(leaks, "cannot list events: "+err.Error())
+	}
+	for _, ev := range evs.Items {
+		if tokenPattern.MatchString(ev.Note + ev.Reason) {
+			leaks = append(leaks, "event: "+ev.Note)
+		}
+	}
+	pats := &iamv1alpha1.PersonalAccessTokenList{}
+	sus := &iamv1alpha1.ServiceUserList{}
+	secs := &corev1.SecretList{}
+	for _, l := range []client.ObjectList{pats, sus, secs} {
+		if err := c.List(ctx, l); err != nil {
+			leaks = append(leaks, "cannot list: "+err.Error())
+		}
+	}
+	for _, p := range pats.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v %v", p.ObjectMeta, p.Status)) {
+			leaks = append(leaks, "PersonalAccessToken "+p.Namespace+"/"+p.Name)
+		}
+	}
+	for _, s := range sus.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v %v", s.ObjectMeta, s.Status)) {
+			leaks = append(leaks, "ServiceUser "+s.Namespace+"/"+s.Name)
+		}
+	}
+	holdsToken := false
+	for _, s := range secs.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v", s.ObjectMeta)) {
+			leaks = append(leaks, "Secret metadata "+s.Namespace+"/"+s.Name)
+		}
+		for _, v := range s.Data {
+			holdsToken = holdsToken || tokenPattern.Match(v)
+		}
+	}
+	if !holdsToken {
+		leaks = append(leaks, "no Secret holds a token: the scan proves nothing")
+	}
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		leaks = append(leaks, "cannot gather metrics: "+err.Error())
+	}
+	var out bytes.Buffer
+	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		_ = enc.Encode(f)
+	}
+	if tokenPattern.Match(out.Bytes()) {
+		leaks = append(leaks, "metrics output")
+	}
+	if !strings.Contains(out.String(), "devinapi_requests_total") {
+		leaks = append(leaks, "no Devin API metric was gathered: the metrics scan proves nothing")
+	}
+	return leaks
+}
+
+// LogBuffer collects log output from many goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
