@@ -75,7 +75,7 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 	status := patch.NewStatusPatcher(r.Client, pat)
 	defer func() {
 		result, retErr = report(ctx, r.Recorder, pat, result, retErr)
-		if err := status.Patch(ctx); err != nil && retErr == nil {
+		if err := status.PatchIfExists(ctx); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()

@@ -81,7 +81,7 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	status := patch.NewStatusPatcher(r.Client, su)
 	defer func() {
 		result, retErr = report(ctx, r.Recorder, su, result, retErr)
-		if err := status.Patch(ctx); err != nil && retErr == nil {
+		if err := status.PatchIfExists(ctx); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
@@ -132,6 +132,11 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 		r.Recorder.Eventf(su, nil, corev1.EventTypeNormal, "ServiceUserOrphaned", "Delete",
 			"left service user %s and its keys upstream (deletionPolicy Orphan)", su.Status.ServiceUserID)
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, su)
+	}
+	// A provisioning or key create whose answer was lost may still land: wait for it, so
+	// that the service user found (or deleted) below is the last one.
+	if err := r.Lifecycle.WaitSettled(su); err != nil {
+		return ctrl.Result{}, err
 	}
 	iss := &serviceUserIssuer{r: r, su: su}
 	id, err := iss.serviceUserID(ctx)

@@ -128,6 +128,12 @@ type CredentialStatus struct {
 	// +optional
 	PendingIssue *PendingIssue `json:"pendingIssue,omitempty"`
 
+	// LastInterruptedIssue is when the last create whose answer was lost was sent. Such a
+	// create may still land upstream for a while; the operator checks again once that time
+	// has passed, and waits for it before revoking on deletion.
+	// +optional
+	LastInterruptedIssue *metav1.Time `json:"lastInterruptedIssue,omitempty"`
+
 	// IssueCount counts the tokens issued for this resource; it makes upstream names unique.
 	// +optional
 	IssueCount int64 `json:"issueCount,omitempty"`

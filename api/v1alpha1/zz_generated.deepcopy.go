@@ -80,6 +80,10 @@ func (in *CredentialStatus) DeepCopyInto(out *CredentialStatus) {
 		*out = new(PendingIssue)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.LastInterruptedIssue != nil {
+		in, out := &in.LastInterruptedIssue, &out.LastInterruptedIssue
+		*out = (*in).DeepCopy()
+	}
 	if in.ExpiresAt != nil {
 		in, out := &in.ExpiresAt, &out.ExpiresAt
 		*out = (*in).DeepCopy()

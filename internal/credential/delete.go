@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,6 +18,9 @@ import (
 // the controller to retry and report; tokens already gone count as revoked.
 func (l *Lifecycle) Revoke(ctx context.Context, obj Object, iss Issuer) error {
 	st := obj.CredentialStatus()
+	if err := l.WaitSettled(obj); err != nil {
+		return err
+	}
 	listing, err := iss.Owned(ctx, true)
 	if err != nil {
 		return fmt.Errorf("list tokens to revoke: %w", err)
@@ -42,6 +46,22 @@ func (l *Lifecycle) Revoke(ctx context.Context, obj Object, iss Issuer) error {
 	}
 	st.Token, st.PendingRevocations, st.PendingIssue = nil, nil, nil
 	return l.Forget(ctx, obj)
+}
+
+// WaitSettled returns a RevocationPending problem while an interrupted create of the
+// resource may still land upstream: revoking before then could miss its token, which no
+// resource would own afterwards.
+func (l *Lifecycle) WaitSettled(obj Object) error {
+	wait := l.Unsettled(obj)
+	if wait <= 0 {
+		return nil
+	}
+	return &Problem{
+		Reason:     iamv1alpha1.ReasonRevocationPending,
+		RetryAfter: wait,
+		Message: fmt.Sprintf("a create upstream was interrupted (its answer was lost); waiting %s for it to settle "+
+			"so that whatever it created is revoked too", wait.Round(time.Second)),
+	}
 }
 
 // Forget deletes the resource's Secret and its metrics, leaving the upstream tokens alone

@@ -116,6 +116,9 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 		"revoked token %s: it was created but its value was lost before it reached the Secret"); err != nil {
 		return err
 	}
+	// A create whose answer was lost may also land after this list: look again once it has
+	// settled (see VerifyDue), and make deletion wait for it.
+	st.LastInterruptedIssue = intent.Since.DeepCopy()
 	st.PendingIssue = nil
 	return nil
 }

@@ -32,6 +32,36 @@ type Lifecycle struct {
 	VerifyInterval time.Duration
 	// Metrics receives counters; nil records nothing.
 	Metrics *Metrics
+	// Settle is how long a create whose answer was lost may still land upstream: the Devin
+	// API client's timeout and a margin. Zero means DefaultSettle.
+	Settle time.Duration
+}
+
+// DefaultSettle is the Settle of a Lifecycle that names none.
+const DefaultSettle = time.Minute
+
+func (l *Lifecycle) settle() time.Duration {
+	if l.Settle > 0 {
+		return l.Settle
+	}
+	return DefaultSettle
+}
+
+// Unsettled returns how long until no interrupted create of the resource can still land
+// upstream (zero when none can).
+func (l *Lifecycle) Unsettled(obj Object) time.Duration {
+	st := obj.CredentialStatus()
+	var since time.Time
+	if st.PendingIssue != nil {
+		since = st.PendingIssue.Since.Time
+	}
+	if st.LastInterruptedIssue != nil && st.LastInterruptedIssue.After(since) {
+		since = st.LastInterruptedIssue.Time
+	}
+	if since.IsZero() {
+		return 0
+	}
+	return max(since.Add(l.settle()).Sub(l.Clock.Now()), 0)
 }
 
 // Reconcile brings the resource's credential to its spec: it finishes an interrupted issue,
@@ -102,6 +132,9 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	var nextVerify time.Time
 	if l.VerifyInterval > 0 && st.LastVerifiedTime != nil {
 		nextVerify = st.LastVerifiedTime.Add(l.VerifyInterval)
+	}
+	if st.LastInterruptedIssue != nil {
+		nextVerify = st.LastInterruptedIssue.Add(l.settle())
 	}
 	var renew time.Time
 	if st.RenewAt != nil && !isSuspended(obj) {

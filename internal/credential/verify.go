@@ -12,8 +12,15 @@ import (
 )
 
 // VerifyDue reports whether the periodic upstream check of the resource is due.
+// An interrupted create makes a check due once it has settled, whatever the interval.
 func (l *Lifecycle) VerifyDue(st *iamv1alpha1.CredentialStatus, now time.Time) bool {
-	if l.VerifyInterval <= 0 || st.Token == nil {
+	if st.Token == nil {
+		return false
+	}
+	if st.LastInterruptedIssue != nil {
+		return !now.Before(st.LastInterruptedIssue.Add(l.settle()))
+	}
+	if l.VerifyInterval <= 0 {
 		return false
 	}
 	return st.LastVerifiedTime == nil || !now.Before(st.LastVerifiedTime.Add(l.VerifyInterval))
@@ -52,6 +59,9 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 	}
 	st.PendingRevocations = kept
 	st.LastVerifiedTime = timePtr(now)
+	if st.LastInterruptedIssue != nil && !now.Before(st.LastInterruptedIssue.Add(l.settle())) {
+		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
+	}
 	if !active[st.Token.ID] {
 		l.event(obj, corev1.EventTypeWarning, "TokenRevokedUpstream", "Verify",
 			"token %s is no longer active upstream (revoked or expired out of band); issuing a new one", st.Token.ID)

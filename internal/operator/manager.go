@@ -132,6 +132,8 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 			Kind:           kind,
 			VerifyInterval: o.VerifyInterval,
 			Metrics:        lifecycleMetrics,
+			// A create whose answer was lost cannot land later than the client's timeout.
+			Settle: o.APITimeout + 10*time.Second,
 		}
 	}
 	if err := (&controllers.PersonalAccessTokenReconciler{

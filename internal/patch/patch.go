@@ -25,8 +25,19 @@ func NewStatusPatcher(c client.Client, obj client.Object) *StatusPatcher {
 }
 
 // Patch writes the status changes made since the last Patch. It does nothing when nothing
-// changed, and ignores an object that is gone.
+// changed. An object that is gone is an error: the caller must not go on as if its status
+// were durable (e.g. before creating something upstream).
 func (p *StatusPatcher) Patch(ctx context.Context) error {
+	return p.patch(ctx, false)
+}
+
+// PatchIfExists is Patch for the last write of a reconcile: an object that is gone (its
+// finalizer was just removed) is not an error.
+func (p *StatusPatcher) PatchIfExists(ctx context.Context) error {
+	return p.patch(ctx, true)
+}
+
+func (p *StatusPatcher) patch(ctx context.Context, ignoreGone bool) error {
 	mp := client.MergeFrom(p.base)
 	data, err := mp.Data(p.obj)
 	if err != nil {
@@ -36,7 +47,7 @@ func (p *StatusPatcher) Patch(ctx context.Context) error {
 		return nil
 	}
 	if err := p.c.Status().Patch(ctx, p.obj, mp); err != nil {
-		if apierrors.IsNotFound(err) {
+		if ignoreGone && apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("patch status: %w", err)
