@@ -106,7 +106,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 		}
 	}
 	switch {
-	case reason != "" && isSuspended(obj) && st.Token != nil:
+	case reason != "" && obj.Suspended() && st.Token != nil:
 		// Suspended: keep what is there, revoke nothing new, issue nothing.
 	case reason != "":
 		if _, err = l.issue(ctx, obj, iss, sec, reason, persist); err != nil {
@@ -137,7 +137,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 		nextVerify = st.LastInterruptedIssue.Add(l.settle())
 	}
 	var renew time.Time
-	if st.RenewAt != nil && !isSuspended(obj) {
+	if st.RenewAt != nil && !obj.Suspended() {
 		renew = st.RenewAt.Time
 	}
 	return nextWake(now, renew, nextRevoke, nextVerify), nil
@@ -212,8 +212,6 @@ func ignoreConflict(err error) error {
 	}
 	return err
 }
-
-func isSuspended(obj Object) bool { return obj.Suspended() }
 
 func (l *Lifecycle) event(obj Object, eventType, reason, action, note string, args ...any) {
 	if l.Recorder == nil {
