@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
@@ -331,7 +332,8 @@ func TestNewWebhooksNeedsAnAPIAndTheTypes(t *testing.T) {
 }
 
 func TestDecisionsAreLoggedAtV1(t *testing.T) {
-	const argocd = "system:serviceaccount:argocd:decision-logger"
+	// A service account of its own, so that the log lines of an earlier run (-count) differ.
+	argocd := "system:serviceaccount:argocd:decision-logger-" + utilrand.String(6)
 	resp, _ := serve(t, &fakeAPI{}, ValidatePersonalAccessTokenPath,
 		rev{op: admissionv1.Create, user: argocd, groups: []string{adminGroup}, object: pat(argocd, byID("user-bob"))}.body())
 	if resp.Allowed {

@@ -322,6 +322,7 @@ func TestPATInOperatorNamespaceIsNotAdmitted(t *testing.T) {
 	// The operator's own namespace is outside every webhook's namespaceSelector.
 	pat := newPAT(operatorNamespace, "not-admitted", byEmail("alice@example.com"))
 	mustCreate(t, e.clientAs("mallory@example.com"), pat)
+	t.Cleanup(func() { _ = e.admin.Delete(context.Background(), pat) })
 	if by, ok := pat.Annotations[iamv1alpha1.RequestedByAnnotation]; ok {
 		t.Errorf("the mutating webhook ran in %s: requested-by = %q", operatorNamespace, by)
 	}

@@ -107,8 +107,10 @@ func TestServiceUserUpdateChecksTheRoleOnlyWhenItChanged(t *testing.T) {
 	if err := update(func(su *iamv1alpha1.ServiceUser) { su.Spec.Suspend = true }); err != nil {
 		t.Fatalf("suspend while the Devin API is down: %v", err)
 	}
-	if n := e.probe.Calls(ValidateServiceUserPath) - before; n != 1 {
-		t.Errorf("the spec change reached the webhook %d times; want 1", n)
+	// At least once: the API server calls the webhook again when it retries the update
+	// (its first attempt may start from a watch cache that has not seen the previous write).
+	if n := e.probe.Calls(ValidateServiceUserPath) - before; n < 1 {
+		t.Errorf("the spec change did not reach the webhook")
 	}
 	if n := e.devin.TotalCalls() - calls; n != 0 {
 		t.Errorf("an update that keeps the role made %d Devin API calls", n)

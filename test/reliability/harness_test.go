@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientretry "k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -97,9 +99,10 @@ func (s *supervisor) loop() {
 			return
 		}
 		debugf("operator restarting")
-		for s.start() != nil {
-			time.Sleep(100 * time.Millisecond) // the previous one is still releasing its ports
-		}
+		// The previous one may still be releasing its ports: try again, as a kubelet would.
+		_ = wait.PollUntilContextCancel(context.Background(), interval, true, func(context.Context) (bool, error) {
+			return s.start() == nil, nil
+		})
 	}
 }
 
@@ -254,15 +257,10 @@ func createAll(t *testing.T, objs []client.Object) {
 	}
 }
 
+// retry calls f until it succeeds, 50 times at most, 100 ms apart: the API server may refuse
+// a write for a moment (a conflict, the webhook restarting with the operator).
 func retry(f func() error) error {
-	var err error
-	for range 50 {
-		if err = f(); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
+	return clientretry.OnError(wait.Backoff{Duration: interval, Factor: 1, Steps: 50}, func(error) bool { return true }, f)
 }
 
 // mutate re-reads obj and writes it with change, retrying conflicts.

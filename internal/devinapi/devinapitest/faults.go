@@ -118,10 +118,29 @@ type faultState struct {
 	f       Faults
 	rng     *rand.Rand
 	limiter *rate.Limiter
-	// retryUntil is the end of the latest Retry-After announced; early counts the calls that
-	// arrived before it.
-	retryUntil time.Time
-	early      int
+	// retryUntil is the end of the latest Retry-After announced and announcedAt when it was
+	// announced; told holds, per connection (the client's address), the end of the latest
+	// Retry-After answered on it; early counts the calls that arrived too soon (see isEarly).
+	retryUntil  time.Time
+	announcedAt time.Time
+	told        map[string]time.Time
+	early       int
+}
+
+// inFlightAllowance is how long after a Retry-After was announced a call on another
+// connection may still arrive without being early: the client may have sent it before the
+// answer reached it, and a request on its way cannot be recalled.
+const inFlightAllowance = 250 * time.Millisecond
+
+// isEarly reports whether a call from the connection remote, arriving at now, ignored a
+// Retry-After: it arrived before the latest one elapsed, and either on a connection that had
+// itself been answered with it (an HTTP/1.1 client reuses a connection only once it has read
+// the previous answer) or so long after it was announced that the client must have known.
+func (fs *faultState) isEarly(remote string, now time.Time) bool {
+	if !now.Before(fs.retryUntil) {
+		return false
+	}
+	return now.Before(fs.told[remote]) || now.Sub(fs.announcedAt) >= inFlightAllowance
 }
 
 func (fs *faultState) reset(f Faults) {
@@ -167,7 +186,7 @@ func (fs *faultState) errorRate(pattern string) float64 {
 
 // announce returns a Retry-After header value and remembers until when it holds. An HTTP
 // date is rounded up to the second, so that a client waiting until the date is never early.
-func (fs *faultState) announce(now time.Time) string {
+func (fs *faultState) announce(remote string, now time.Time) string {
 	d := fs.f.RetryAfter
 	if d <= 0 {
 		d = time.Second
@@ -189,6 +208,16 @@ func (fs *faultState) announce(now time.Time) string {
 	if until.After(fs.retryUntil) {
 		fs.retryUntil = until
 	}
+	fs.announcedAt = now
+	if fs.told == nil {
+		fs.told = map[string]time.Time{}
+	}
+	for conn, end := range fs.told {
+		if !now.Before(end) {
+			delete(fs.told, conn) // elapsed: keeps the map as small as the connections in use
+		}
+	}
+	fs.told[remote] = until
 	return header
 }
 
@@ -208,8 +237,10 @@ func (s *Server) Faults() Faults {
 	return f
 }
 
-// EarlyRequests returns how many API calls arrived before a Retry-After this server
-// announced had elapsed. The operator is the only client, so any such call is its fault.
+// EarlyRequests returns how many API calls ignored a Retry-After this server announced:
+// they arrived before it elapsed, on a connection that had been answered with it or after
+// the client must have known of it. The operator is the only client, so any such call is its
+// fault.
 func (s *Server) EarlyRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,7 +253,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, pattern str
 	s.mu.Lock()
 	fs := &s.faults
 	s.calls[pattern]++
-	if time.Now().Before(fs.retryUntil) {
+	if fs.isEarly(r.RemoteAddr, time.Now()) {
 		fs.early++
 	}
 	delay := fs.f.Latency
@@ -241,10 +272,10 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, pattern str
 	switch {
 	case fs.f.Down:
 		p = &problem{status: http.StatusServiceUnavailable, typ: "unavailable", detail: "the service is down"}
-		retryAfter = fs.announce(now)
+		retryAfter = fs.announce(r.RemoteAddr, now)
 	case fs.limiter != nil && !fs.limiter.AllowN(now, 1):
 		p = &problem{status: http.StatusTooManyRequests, typ: "rate-limited", detail: "too many requests"}
-		retryAfter = fs.announce(now)
+		retryAfter = fs.announce(r.RemoteAddr, now)
 	case fs.chance(fs.errorRate(pattern)):
 		p = &problem{status: fs.f.ErrorStatus, typ: "injected-fault", detail: fs.f.ErrorDetail}
 		if p.status == 0 {
@@ -254,7 +285,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, pattern str
 			p.detail = "injected fault"
 		}
 		if fs.f.RetryAfter > 0 && (p.status == http.StatusTooManyRequests || p.status == http.StatusServiceUnavailable) {
-			retryAfter = fs.announce(now)
+			retryAfter = fs.announce(r.RemoteAddr, now)
 		}
 		rawBody = fs.f.ErrorBody
 	}
