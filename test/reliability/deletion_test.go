@@ -109,8 +109,10 @@ func TestNamespaceDeletionWaitsForTheBackend(t *testing.T) {
 				}
 				g.Expect(live).To(Equal(50), "Orphan leaves the tokens upstream")
 				env.Devin.SetFaults(devinapitest.Faults{})
-				for _, r := range env.Devin.LiveTokens() { // clean up what was orphaned on purpose
-					_ = env.Devin.RevokeKey(r.ID)
+				for _, r := range env.Devin.LiveTokens() { // clean up what was orphaned on purpose, only that
+					if m := ownerMarker.FindStringSubmatch(r.Name); m != nil && orphaned[m[1]] {
+						_ = env.Devin.RevokeKey(r.ID)
+					}
 				}
 				return
 			}

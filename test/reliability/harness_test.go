@@ -207,6 +207,14 @@ func newNamespace(t *testing.T) string {
 	if err := env.EnsureNamespace(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
+	// A test that failed half-way leaves its resources to nobody: delete them (while its
+	// operator still runs: cleanups run in reverse), so that the invariant of the next test
+	// is about that test only.
+	t.Cleanup(func() {
+		if t.Failed() {
+			deleteAll(t, name)
+		}
+	})
 	return name
 }
 
@@ -298,18 +306,25 @@ func settled(ctx context.Context, namespaces ...string) (bool, string) {
 		}
 		for i := range pats.Items {
 			p := &pats.Items[i]
-			if !p.DeletionTimestamp.IsZero() || !ready(p) || len(p.Status.PendingRevocations) > 0 {
+			if !p.DeletionTimestamp.IsZero() || !ready(p) || busy(&p.Status.CredentialStatus) {
 				return false, fmt.Sprintf("pat %s/%s: %+v", p.Namespace, p.Name, p.Status.Conditions)
 			}
 		}
 		for i := range sus.Items {
 			s := &sus.Items[i]
-			if !s.DeletionTimestamp.IsZero() || !ready(s) || len(s.Status.PendingRevocations) > 0 {
+			if !s.DeletionTimestamp.IsZero() || !ready(s) || busy(&s.Status.CredentialStatus) || s.Status.PendingProvision != nil {
 				return false, fmt.Sprintf("su %s/%s: %+v", s.Namespace, s.Name, s.Status.Conditions)
 			}
 		}
 	}
 	return true, ""
+}
+
+// busy reports whether the operator still has work scheduled for a Ready resource: a
+// replaced token waiting for its grace period, an intent not yet resolved, or the check
+// that follows a create whose answer was lost.
+func busy(st *iamv1alpha1.CredentialStatus) bool {
+	return len(st.PendingRevocations) > 0 || st.PendingIssue != nil || st.LastInterruptedIssue != nil
 }
 
 func waitSettled(t *testing.T, namespaces ...string) {
@@ -324,7 +339,30 @@ func waitSettledWithin(t *testing.T, within time.Duration, namespaces ...string)
 		ok, why := settled(context.Background(), namespaces...)
 		last = why
 		return ok
-	}, within, interval).Should(BeTrue(), func() string { return "not settled: " + last })
+	}, within, interval).Should(BeTrue(), func() string { return "not settled: " + last + "\n" + logsAbout(last) })
+}
+
+// logsAbout returns the last operator log lines about the resource a "not settled" message
+// names (its first word after the kind is namespace/name), to tell why from CI output alone.
+func logsAbout(why string) string {
+	fields := strings.Fields(why)
+	if len(fields) < 2 {
+		return ""
+	}
+	ns, name, ok := strings.Cut(strings.TrimSuffix(fields[1], ":"), "/")
+	if !ok {
+		return ""
+	}
+	var about []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"`+ns+`"`) && strings.Contains(l, `"`+name+`"`) {
+			about = append(about, l)
+		}
+	}
+	if len(about) > 40 {
+		about = about[len(about)-40:]
+	}
+	return "operator log lines about it:\n" + strings.Join(about, "\n")
 }
 
 // adminTokenSource reads the in-memory Devin API's current admin credential on each request.
