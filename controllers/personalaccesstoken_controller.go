@@ -134,6 +134,8 @@ func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error
 type patIssuer struct {
 	r   *PersonalAccessTokenReconciler
 	pat *iamv1alpha1.PersonalAccessToken
+	// owner is the user Prepare found, not linked to SSO.
+	owner *devinapi.User
 }
 
 var _ credential.Issuer = &patIssuer{}
@@ -171,18 +173,29 @@ func (i *patIssuer) userID(ctx context.Context) (string, error) {
 	return u.ID, nil
 }
 
-// Issue checks again that the user is not linked to SSO (the webhook may not be installed),
-// then creates the PAT.
-func (i *patIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {
+// Prepare looks the user up and checks again that it is not linked to SSO (the webhook may
+// not be installed).
+func (i *patIssuer) Prepare(ctx context.Context) error {
 	u, err := i.user(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if u.SSOLinked() {
-		return nil, fmt.Errorf("user %s: %w", u.Email, devinapi.ErrSSOAccount)
+		return fmt.Errorf("user %s: %w", u.Email, devinapi.ErrSSOAccount)
 	}
-	defer i.r.Listings.Invalidate(u.ID)
-	return i.r.API.CreatePAT(ctx, u.ID, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
+	i.owner = u
+	return nil
+}
+
+// Issue creates the PAT for the user Prepare found.
+func (i *patIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {
+	if i.owner == nil {
+		if err := i.Prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
+	defer i.r.Listings.Invalidate(i.owner.ID)
+	return i.r.API.CreatePAT(ctx, i.owner.ID, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
 }
 
 // Owned lists the user's active PATs that carry this resource's UID.

@@ -384,3 +384,28 @@ func expectEvent(t *testing.T, obj client.Object, reason string) {
 	t.Helper()
 	NewWithT(t).Eventually(func() []string { return eventReasons(obj) }, timeout, interval).Should(ContainElement(reason))
 }
+
+// TestPATLookupFailureLeavesNoIntent: when looking the user up fails, nothing that could
+// create a token was sent, so the operator drops its intent at once: no search upstream for
+// a token that cannot exist, and no wait for a lost create to settle.
+func TestPATLookupFailureLeavesNoIntent(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	email := ns + "@example.com" // a user no cache has seen
+	env.Devin.UpsertUser(devinapitest.SeedUser{ID: "user-" + ns, Email: email, Name: ns, PATEnabled: true})
+	env.Devin.SetFaults(devinapitest.Faults{ErrorRate: map[string]float64{"GET /v3/enterprise/members/users": 1}, ErrorStatus: 500})
+	t.Cleanup(func() { env.Devin.SetFaults(devinapitest.Faults{}) })
+	pat := newPAT(ns, "lookup", email)
+	create(t, pat)
+	got := waitPAT(t, pat, hasReason(iamv1alpha1.ConditionReconciling, iamv1alpha1.ReasonBackendError))
+	g.Expect(condition(got, iamv1alpha1.ConditionReconciling).Message).To(ContainSubstring("look up user " + email))
+	g.Consistently(func() *iamv1alpha1.CredentialStatus {
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(pat), got)).To(Succeed())
+		return &got.Status.CredentialStatus
+	}, time.Second, 100*time.Millisecond).Should(And(
+		HaveField("PendingIssue", BeNil()), HaveField("LastInterruptedIssue", BeNil())))
+
+	env.Devin.SetFaults(devinapitest.Faults{})
+	poke(t, got)
+	assertHoldsLiveToken(t, waitPAT(t, pat, isReady))
+}

@@ -27,6 +27,13 @@ type serviceUserIssuer struct {
 
 var _ credential.Issuer = &serviceUserIssuer{}
 
+// Prepare finds the service user by the name its intent reserved, when a provisioning was
+// interrupted before its answer was recorded.
+func (i *serviceUserIssuer) Prepare(ctx context.Context) error {
+	_, err := i.serviceUserID(ctx)
+	return err
+}
+
 // Issue provisions the service user when there is none (keeping the key that comes with
 // it), else creates an API key.
 func (i *serviceUserIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {

@@ -23,6 +23,9 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	spec := obj.Credential()
 	now := l.Clock.Now()
 
+	if err := iss.Prepare(ctx); err != nil {
+		return nil, err
+	}
 	st.IssueCount++
 	name := UpstreamName(displayName(obj), obj.GetUID(), st.IssueCount)
 	st.PendingIssue = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(now)}

@@ -24,6 +24,10 @@ type Object interface {
 // Issuer is the upstream side of one resource's credential: the personal access tokens of
 // one user, or the API keys of one service user. Implementations are built per reconcile.
 type Issuer interface {
+	// Prepare looks up what Issue needs (the user, the service user) before the intent to
+	// issue is recorded. Nothing it sends can create a token, so when it fails there is no
+	// intent to resolve and nothing to look for upstream.
+	Prepare(ctx context.Context) error
 	// Issue creates a token with the given unique name, expiring at expiresAt, and returns it
 	// with its one-time value.
 	Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error)
