@@ -3,6 +3,8 @@ package devenv
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,19 +19,25 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
-// tokenPattern is what a token value looks like.
-var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
+// tokenPattern is what a token value looks like; tokenValue is all of one, to mask it.
+var (
+	tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
+	tokenValue   = regexp.MustCompile(`cog_[A-Za-z0-9_-]+`)
+)
+
+// masked is s with every token value replaced: a report of a leak must not leak it again.
+func masked(s string) string { return tokenValue.ReplaceAllString(s, "cog_[MASKED]") }
 
 // FindTokens looks for token values where none may be: every line of logs, every event,
 // the metadata and status of every PersonalAccessToken, ServiceUser and Secret (Secret data
 // is where tokens belong), and the output of the process's metrics registry. It returns
-// what it found; it also reports a scan that could prove nothing (no Secret holds a token,
-// no operator metric was gathered).
+// where it found them (values masked); it also reports a scan that could prove nothing (no
+// Secret holds a token, no operator metric was gathered).
 func FindTokens(ctx context.Context, c client.Client, logs string) []string {
 	var leaks []string
 	for _, line := range strings.Split(logs, "\n") {
 		if tokenPattern.MatchString(line) {
-			leaks = append(leaks, "log: "+line)
+			leaks = append(leaks, "log: "+masked(line))
 		}
 	}
 	evs := &eventsv1.EventList{}
@@ -38,7 +46,7 @@ func FindTokens(ctx context.Context, c client.Client, logs string) []string {
 	}
 	for _, ev := range evs.Items {
 		if tokenPattern.MatchString(ev.Note + ev.Reason) {
-			leaks = append(leaks, "event: "+ev.Note)
+			leaks = append(leaks, "event: "+masked(ev.Note+" ("+ev.Reason+")"))
 		}
 	}
 	pats := &iamv1alpha1.PersonalAccessTokenList{}
@@ -107,4 +115,15 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Fingerprints maps each key of a Secret's data to a SHA-256 of its value, for tests that
+// compare or show Secret contents: a failed assertion prints fingerprints, never a token.
+func Fingerprints(data map[string][]byte) map[string]string {
+	out := make(map[string]string, len(data))
+	for k, v := range data {
+		sum := sha256.Sum256(v)
+		out[k] = hex.EncodeToString(sum[:8])
+	}
+	return out
 }

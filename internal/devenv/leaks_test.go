@@ -1,0 +1,21 @@
+package devenv
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMaskedHidesTokenValues: a leak report says where a token was, never what it was.
+func TestMaskedHidesTokenValues(t *testing.T) {
+	tok := "cog_" + strings.Repeat("aB3-_", 8)
+	got := masked("event: issued token " + tok + ", expiring never")
+	if strings.Contains(got, tok) || strings.Contains(got, "aB3") {
+		t.Errorf("masked(...) = %q still holds the token", got)
+	}
+	if want := "event: issued token cog_[MASKED], expiring never"; got != want {
+		t.Errorf("masked(...) = %q, want %q", got, want)
+	}
+	if !tokenPattern.MatchString(tok) {
+		t.Errorf("the scan pattern does not match %q", tok)
+	}
+}
