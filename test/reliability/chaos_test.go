@@ -66,7 +66,7 @@ func workload(t *testing.T, ns string, nPAT, nSU int) (rotated, kept []client.Ob
 // deleted resources are gone.
 func expectWorkloadDone(t *testing.T, ns string, rotated, kept []client.Object) {
 	t.Helper()
-	g := NewWithT(t)
+	g := newG(t)
 	ctx := context.Background()
 	pats := &iamv1alpha1.PersonalAccessTokenList{}
 	sus := &iamv1alpha1.ServiceUserList{}
@@ -105,7 +105,7 @@ func TestCrashesAtRandomPoints(t *testing.T) {
 			t.Logf("workload applied in %s", time.Since(start))
 			waitSettled(t, ns)
 			t.Logf("seed %d: settled after %s with %d kills, %d restarts", seed, time.Since(start), 6-c.Remaining(), sup.Restarts())
-			NewWithT(t).Expect(sup.Restarts()).To(BeNumerically(">=", 1), "the chaos never struck: the test proves nothing")
+			newG(t).Expect(sup.Restarts()).To(BeNumerically(">=", 1), "the chaos never struck: the test proves nothing")
 			expectWorkloadDone(t, ns, rotated, kept)
 			expectInvariant(t)
 
@@ -124,7 +124,7 @@ func TestCrashesAtRandomPoints(t *testing.T) {
 func TestBackendFaults(t *testing.T) {
 	for _, mode := range []string{"502", "hang"} {
 		t.Run("lost answers: "+mode, func(t *testing.T) {
-			g := NewWithT(t)
+			g := newG(t)
 			opts := operatorOptions()
 			opts.APITimeout = 2 * time.Second // a hung answer costs this much
 			supervise(t, opts)
@@ -182,7 +182,7 @@ func TestBackendFaults(t *testing.T) {
 func TestRetryAfterStorm(t *testing.T) {
 	for _, httpDate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("HTTP date %v", httpDate), func(t *testing.T) {
-			g := NewWithT(t)
+			g := newG(t)
 			opts := operatorOptions()
 			opts.APIQPS, opts.APIBurst = 10, 10
 			opts.MaxConcurrentReconciles = 1

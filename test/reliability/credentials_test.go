@@ -15,7 +15,7 @@ import (
 // one stops working) and then in its Secret, while the operator runs. It picks up the new
 // one without a restart.
 func TestAdminCredentialRotation(t *testing.T) {
-	g := NewWithT(t)
+	g := newG(t)
 	ctx := context.Background()
 	sup := supervise(t, operatorOptions())
 	ns := newNamespace(t)

@@ -68,7 +68,7 @@ func deleteNamespace(ctx context.Context, ns string) error {
 func TestNamespaceDeletionWaitsForTheBackend(t *testing.T) {
 	for _, policy := range []iamv1alpha1.DeletionPolicy{iamv1alpha1.DeletionPolicyDelete, iamv1alpha1.DeletionPolicyOrphan} {
 		t.Run(string(policy), func(t *testing.T) {
-			g := NewWithT(t)
+			g := newG(t)
 			ctx := context.Background()
 			supervise(t, operatorOptions())
 			ns := newNamespace(t)
@@ -132,14 +132,14 @@ func TestNamespaceDeletionWaitsForTheBackend(t *testing.T) {
 			}, timeout, interval).Should(Equal(50))
 			// A Terminating namespace accepts no new objects, events included (the API server's
 			// NamespaceLifecycle admission): the condition above and the operator's log say why.
-			g.Eventually(func() bool {
+			g.Eventually(func() error {
 				for _, l := range strings.Split(logs.String(), "\n") {
 					if strings.Contains(l, iamv1alpha1.ReasonRevocationPending) && strings.Contains(l, ns) {
-						return true
+						return nil
 					}
 				}
-				return false
-			}, timeout, interval).Should(BeTrue())
+				return fmt.Errorf("no operator log line about namespace %s says %s", ns, iamv1alpha1.ReasonRevocationPending)
+			}, timeout, interval).Should(Succeed())
 			g.Consistently(done, 2*time.Second, 200*time.Millisecond).ShouldNot(Receive(), "the namespace went while its tokens were still live")
 
 			env.Devin.SetFaults(devinapitest.Faults{})

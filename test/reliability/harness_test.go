@@ -36,6 +36,17 @@ const (
 	interval = 100 * time.Millisecond
 )
 
+// newG is NewWithT whose failures end with the test's name: CI often keeps only the last
+// lines of a log, and they should say which test failed, and why.
+func newG(t *testing.T) *WithT { return NewWithT(named{t}) }
+
+type named struct{ *testing.T }
+
+func (n named) Fatalf(format string, args ...any) {
+	n.Helper()
+	n.T.Fatalf(format+"\n(in %s)", append(args, n.Name())...)
+}
+
 // operatorOptions are the operator's options in this suite: the real webhooks, leader
 // election, the admin group allowed to create PATs for others, the most verbose logging.
 func operatorOptions() operator.Options {
@@ -335,11 +346,14 @@ func waitSettled(t *testing.T, namespaces ...string) {
 func waitSettledWithin(t *testing.T, within time.Duration, namespaces ...string) {
 	t.Helper()
 	var last string
-	NewWithT(t).Eventually(func() bool {
+	newG(t).Eventually(func() error {
 		ok, why := settled(context.Background(), namespaces...)
+		if ok {
+			return nil
+		}
 		last = why
-		return ok
-	}, within, interval).Should(BeTrue(), func() string { return "not settled: " + last + "\n" + logsAbout(last) })
+		return errors.New("not settled: " + why)
+	}, within, interval).Should(Succeed(), func() string { return logsAbout(last) })
 }
 
 // logsAbout returns the last operator log lines about the resource a "not settled" message
@@ -471,7 +485,7 @@ func invariant(ctx context.Context) []string {
 func expectInvariant(t *testing.T) {
 	t.Helper()
 	var last []string
-	NewWithT(t).Eventually(func() []string {
+	newG(t).Eventually(func() []string {
 		last = invariant(context.Background())
 		return last
 	}, timeout, interval).Should(BeEmpty(), func() string { return strings.Join(last, "\n") })
@@ -486,7 +500,7 @@ func deleteAll(t *testing.T, namespaces ...string) {
 		_ = k8s.DeleteAllOf(ctx, &iamv1alpha1.PersonalAccessToken{}, client.InNamespace(ns))
 		_ = k8s.DeleteAllOf(ctx, &iamv1alpha1.ServiceUser{}, client.InNamespace(ns))
 	}
-	NewWithT(t).Eventually(func() int {
+	newG(t).Eventually(func() int {
 		n := 0
 		for _, ns := range namespaces {
 			pats := &iamv1alpha1.PersonalAccessTokenList{}

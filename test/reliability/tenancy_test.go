@@ -23,7 +23,7 @@ import (
 // service-account-token Secret), cannot mint a PAT for another person, and cannot read the
 // operator's admin credentials.
 func TestTenantIsolation(t *testing.T) {
-	g := NewWithT(t)
+	g := newG(t)
 	ctx := context.Background()
 	supervise(t, operatorOptions())
 	a, b := newNamespace(t), newNamespace(t)
@@ -54,18 +54,18 @@ func TestTenantIsolation(t *testing.T) {
 
 	t.Run("no token into another namespace", func(t *testing.T) {
 		err := erin.Create(ctx, newPAT(b, "sneaky", tenant))
-		NewWithT(t).Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+		newG(t).Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 	})
 
 	t.Run("no PAT for another person", func(t *testing.T) {
 		err := erin.Create(ctx, newPAT(a, "for-alice", "alice@example.com"))
-		g := NewWithT(t)
+		g := newG(t)
 		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 		g.Expect(err.Error()).To(ContainSubstring("may not create a PersonalAccessToken for alice@example.com"))
 	})
 
 	t.Run("the operator never overwrites a Secret it does not own", func(t *testing.T) {
-		g := NewWithT(t)
+		g := newG(t)
 		app := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "app-config", Namespace: a},
 			Data:       map[string][]byte{"password": []byte("hunter2")},
@@ -105,7 +105,7 @@ func TestTenantIsolation(t *testing.T) {
 	})
 
 	t.Run("the admin credential is out of reach", func(t *testing.T) {
-		g := NewWithT(t)
+		g := newG(t)
 		o := operator.DefaultOptions()
 		err := erin.Get(ctx, client.ObjectKey{Namespace: devenv.OperatorNamespace, Name: o.CredentialsSecretName}, &corev1.Secret{})
 		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)

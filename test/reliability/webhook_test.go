@@ -15,7 +15,7 @@ import (
 // answering (failurePolicy Fail), creates are refused at once with a clear message, and
 // deleting a resource, which removes its finalizer, still completes.
 func TestWebhookUnreachable(t *testing.T) {
-	g := NewWithT(t)
+	g := newG(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
 	up := supervise(t, operatorOptions())
