@@ -75,9 +75,7 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 	status := patch.NewStatusPatcher(r.Client, pat)
 	defer func() {
 		result, retErr = report(ctx, r.Recorder, pat, result, retErr)
-		if err := status.PatchIfExists(ctx); err != nil && retErr == nil {
-			retErr = err
-		}
+		result, retErr = writeStatus(ctx, status, result, retErr)
 	}()
 
 	if !pat.DeletionTimestamp.IsZero() {

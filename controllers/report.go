@@ -18,6 +18,7 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/patch"
 )
 
 // report is the one place where the outcome of a reconcile becomes conditions, an event, a
@@ -63,6 +64,21 @@ func report(ctx context.Context, rec events.EventRecorder, obj credential.Object
 		return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
 	}
 	return ctrl.Result{}, err
+}
+
+// writeStatus writes what the reconcile changed in status. A conflict means the reconcile
+// worked from a state that is no longer the latest (a stale cache, another writer): nothing
+// it computed is written, and the resource is read again, quietly.
+func writeStatus(ctx context.Context, status *patch.StatusPatcher, res ctrl.Result, err error) (ctrl.Result, error) {
+	werr := status.PatchIfExists(ctx)
+	switch {
+	case werr == nil || err != nil:
+		return res, err
+	case apierrors.IsConflict(werr):
+		return ctrl.Result{Requeue: true}, nil //nolint:staticcheck // an immediate requeue is what we want
+	default:
+		return res, werr
+	}
 }
 
 func readyReason(obj credential.Object) string {

@@ -81,9 +81,7 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	status := patch.NewStatusPatcher(r.Client, su)
 	defer func() {
 		result, retErr = report(ctx, r.Recorder, su, result, retErr)
-		if err := status.PatchIfExists(ctx); err != nil && retErr == nil {
-			retErr = err
-		}
+		result, retErr = writeStatus(ctx, status, result, retErr)
 	}()
 
 	if !su.DeletionTimestamp.IsZero() {

@@ -238,7 +238,7 @@ func TestServiceUserExpiry(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionTrue
 	})
 	g.Expect(condition(warned, iamv1alpha1.ConditionExpiringSoon).Reason).To(Equal(iamv1alpha1.ReasonServiceUserExpiring))
-	g.Expect(suReady(warned)).To(BeTrue(), "a warning does not make the resource unready")
+	g.Expect(suReady(warned)).To(BeTrue(), "a warning does not make the resource unready: %+v, token %v", warned.Status.Conditions, warned.Status.Token)
 	expectEvent(t, warned, "ExpiringSoon")
 
 	// Once it has expired, a new service user takes its place.

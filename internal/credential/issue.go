@@ -93,7 +93,7 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 // recording the result: the Secret already holds a token issued under the intent (adopt
 // it), or the token's value is lost (find every token of the resource that no Secret holds,
 // and revoke it).
-func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret) error {
+func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, persist Persister) error {
 	st := obj.CredentialStatus()
 	intent := st.PendingIssue
 	now := l.Clock.Now()
@@ -115,7 +115,7 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 	if err != nil {
 		return fmt.Errorf("look for token %q whose value was lost: %w", intent.Name, err)
 	}
-	if err := l.revokeStrays(ctx, obj, iss, listing,
+	if err := l.revokeStrays(ctx, obj, iss, listing, persist,
 		"revoked token %s: it was created but its value was lost before it reached the Secret"); err != nil {
 		return err
 	}
@@ -140,8 +140,10 @@ func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, intent *
 }
 
 // revokeStrays revokes every listed token that status does not know (neither current nor
-// waiting for its grace period).
-func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, listing Listing, note string) error {
+// waiting for its grace period). Before the first, persist confirms that status is the
+// latest: a reconcile working from a stale cache would not know a token that another
+// reconcile has just issued and written to the Secret, and must not revoke it.
+func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, listing Listing, persist Persister, note string) error {
 	st := obj.CredentialStatus()
 	known := map[string]bool{}
 	if st.Token != nil {
@@ -150,9 +152,16 @@ func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, li
 	for _, p := range st.PendingRevocations {
 		known[p.ID] = true
 	}
+	confirmed := false
 	for _, k := range listing.Keys {
 		if known[k.ID] {
 			continue
+		}
+		if !confirmed {
+			if err := persist(ctx); err != nil {
+				return fmt.Errorf("confirm status before revoking token %s: %w", k.ID, err)
+			}
+			confirmed = true
 		}
 		if err := iss.Revoke(ctx, k.ID); err != nil {
 			return fmt.Errorf("revoke stray token %s: %w", k.ID, err)

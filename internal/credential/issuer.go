@@ -44,6 +44,9 @@ type Listing struct {
 	At   time.Time
 }
 
-// Persister makes the status written so far durable. The lifecycle calls it before every
-// create upstream, so that the intent survives a crash.
+// Persister makes the status written so far durable, and fails (with a conflict) when the
+// resource changed since the reconcile read it. The lifecycle calls it before every create
+// upstream, so that the intent survives a crash, and before revoking a token that status
+// does not name, so that a reconcile working from a stale cache cannot revoke a token it
+// has not heard of yet.
 type Persister func(ctx context.Context) error

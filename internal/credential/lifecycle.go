@@ -81,7 +81,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 		sec, secErr = l.readAround(ctx, obj, name)
 	}
 	if st.PendingIssue != nil {
-		if err := l.recoverPendingIssue(ctx, obj, iss, sec); err != nil {
+		if err := l.recoverPendingIssue(ctx, obj, iss, sec, persist); err != nil {
 			return 0, err
 		}
 	}
@@ -101,7 +101,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 
 	reason := l.reissueReason(obj, sec, now)
 	if reason == "" && l.VerifyDue(st, now) {
-		if reason, err = l.verify(ctx, obj, iss, now); err != nil {
+		if reason, err = l.verify(ctx, obj, iss, now, persist); err != nil {
 			return 0, err
 		}
 	}
