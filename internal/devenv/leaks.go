@@ -17,16 +17,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/logging"
 )
 
-// tokenPattern is what a token value looks like; tokenValue is all of one, to mask it.
-var (
-	tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
-	tokenValue   = regexp.MustCompile(`cog_[A-Za-z0-9_-]+`)
-)
+// tokenPattern is what a token value looks like.
+var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
 
-// masked is s with every token value replaced: a report of a leak must not leak it again.
-func masked(s string) string { return tokenValue.ReplaceAllString(s, "cog_[MASKED]") }
+// masked is s with every token value replaced (as the operator's logger does): a report of a
+// leak must not leak it again.
+func masked(s string) string { return logging.Scrub(s) }
 
 // FindTokens looks for token values where none may be: every line of logs, every event,
 // the metadata and status of every PersonalAccessToken, ServiceUser and Secret (Secret data

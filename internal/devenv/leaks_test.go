@@ -3,6 +3,8 @@ package devenv
 import (
 	"strings"
 	"testing"
+
+	"github.com/cogtokens/token-operator/internal/logging"
 )
 
 // TestMaskedHidesTokenValues: a leak report says where a token was, never what it was.
@@ -12,10 +14,13 @@ func TestMaskedHidesTokenValues(t *testing.T) {
 	if strings.Contains(got, tok) || strings.Contains(got, "aB3") {
 		t.Errorf("masked(...) = %q still holds the token", got)
 	}
-	if want := "event: issued token cog_[MASKED], expiring never"; got != want {
+	if want := "event: issued token " + logging.Redacted + ", expiring never"; got != want {
 		t.Errorf("masked(...) = %q, want %q", got, want)
 	}
 	if !tokenPattern.MatchString(tok) {
 		t.Errorf("the scan pattern does not match %q", tok)
+	}
+	if tokenPattern.MatchString(got) {
+		t.Errorf("the scan pattern matches the masked report %q", got)
 	}
 }
