@@ -1,0 +1,33 @@
+package argocd
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// TestDocsExamples: the YAML examples of docs/argocd.md parse, and the doc names every
+// argocd-cm key the snippet has.
+func TestDocsExamples(t *testing.T) {
+	doc := string(readFile(t, filepath.Join(root, "docs", "argocd.md")))
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(doc, -1)
+	if len(blocks) < 4 {
+		t.Fatalf("docs/argocd.md has %d yaml examples", len(blocks))
+	}
+	for _, b := range blocks {
+		var v any
+		if err := yaml.Unmarshal([]byte(b[1]), &v); err != nil {
+			t.Errorf("docs/argocd.md example does not parse: %v\n%s", err, b[1])
+		}
+	}
+	for _, kind := range kinds {
+		for _, key := range []string{healthKey(kind), actionsKey(kind)} {
+			if !strings.Contains(doc, key) {
+				t.Errorf("docs/argocd.md does not mention %s", key)
+			}
+		}
+	}
+}
