@@ -13,6 +13,20 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
+// ensureFinalizer persists the finalizer of an object that is not being deleted, before
+// anything happens upstream (as Cluster API's controllers do). It reports whether the
+// reconcile goes on: an object being deleted without the finalizer has nothing left to do.
+func ensureFinalizer(ctx context.Context, c client.Client, obj client.Object) (bool, error) {
+	has := controllerutil.ContainsFinalizer(obj, iamv1alpha1.Finalizer)
+	switch {
+	case has:
+		return true, nil
+	case !obj.GetDeletionTimestamp().IsZero():
+		return false, nil
+	}
+	return true, addFinalizer(ctx, c, obj)
+}
+
 // addFinalizer persists the finalizer before anything happens upstream.
 func addFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
 	base := obj.DeepCopyObject().(client.Object)

@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
@@ -12,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -63,13 +60,8 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !pat.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(pat, iamv1alpha1.Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	if pat.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(pat, iamv1alpha1.Finalizer) {
-		if err := addFinalizer(ctx, r.Client, pat); err != nil {
-			return ctrl.Result{}, err
-		}
+	if proceed, err := ensureFinalizer(ctx, r.Client, pat); !proceed || err != nil {
+		return ctrl.Result{}, err
 	}
 
 	status := patch.NewStatusPatcher(r.Client, pat)
@@ -97,7 +89,7 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 		if err := r.Lifecycle.Forget(ctx, pat); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(pat, nil, corev1.EventTypeNormal, "TokenOrphaned", "Delete",
+		r.Recorder.Eventf(pat, nil, corev1.EventTypeNormal, iamv1alpha1.EventTokenOrphaned, "Delete",
 			"left the token upstream (deletionPolicy Orphan)")
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 	}
@@ -112,7 +104,7 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 }
 
 func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessToken) *patIssuer {
-	return &patIssuer{r: r, pat: pat}
+	return &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, pat: pat}
 }
 
 // SetupWithManager registers the controller: PersonalAccessTokens, and the Secrets they own
@@ -125,121 +117,4 @@ func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error
 		Named("personalaccesstoken").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
 		Complete(r)
-}
-
-// patIssuer is the upstream side of one PersonalAccessToken: the PATs of its user whose
-// names carry the resource's UID.
-type patIssuer struct {
-	r   *PersonalAccessTokenReconciler
-	pat *iamv1alpha1.PersonalAccessToken
-	// owner is the user Prepare found, not linked to SSO.
-	owner *devinapi.User
-}
-
-var _ credential.Issuer = &patIssuer{}
-
-// user resolves the resource's user (cached briefly) and records it in status.
-func (i *patIssuer) user(ctx context.Context) (*devinapi.User, error) {
-	ref := i.pat.Spec.User
-	var u *devinapi.User
-	var err error
-	if ref.Email != "" {
-		u, err = i.r.Directory.UserByEmail(ctx, ref.Email)
-	} else {
-		u, err = i.r.Directory.UserByID(ctx, ref.ID)
-	}
-	if isNotFound(err) {
-		return nil, &credential.Problem{Reason: iamv1alpha1.ReasonUserNotFound, Stalled: true, RetryAfter: credential.RefusalRecheck, Err: err,
-			Message: fmt.Sprintf("no user %s exists in the Devin enterprise", describeUser(ref))}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up user %s: %w", describeUser(ref), err)
-	}
-	i.pat.Status.UserID = u.ID
-	i.pat.Status.UserEmail = u.Email
-	return u, nil
-}
-
-func (i *patIssuer) userID(ctx context.Context) (string, error) {
-	if i.pat.Status.UserID != "" {
-		return i.pat.Status.UserID, nil
-	}
-	u, err := i.user(ctx)
-	if err != nil {
-		return "", err
-	}
-	return u.ID, nil
-}
-
-// Prepare looks the user up and checks again that it is not linked to SSO (the webhook may
-// not be installed).
-func (i *patIssuer) Prepare(ctx context.Context) error {
-	u, err := i.user(ctx)
-	if err != nil {
-		return err
-	}
-	if u.SSOLinked() {
-		return fmt.Errorf("user %s: %w", u.Email, devinapi.ErrSSOAccount)
-	}
-	i.owner = u
-	return nil
-}
-
-// Issue creates the PAT for the user Prepare found.
-func (i *patIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {
-	if i.owner == nil {
-		if err := i.Prepare(ctx); err != nil {
-			return nil, err
-		}
-	}
-	defer i.r.Listings.Invalidate(i.owner.ID)
-	return i.r.API.CreatePAT(ctx, i.owner.ID, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
-}
-
-// Owned lists the user's active PATs that carry this resource's UID.
-func (i *patIssuer) Owned(ctx context.Context, fresh bool) (credential.Listing, error) {
-	uid, err := i.userID(ctx)
-	if isProblem(err, iamv1alpha1.ReasonUserNotFound) {
-		return credential.Listing{At: i.r.Clock.Now()}, nil // no user, no tokens
-	}
-	if err != nil {
-		return credential.Listing{}, err
-	}
-	all, err := i.r.Listings.Get(ctx, uid, fresh, func(ctx context.Context) ([]devinapi.APIKey, error) {
-		keys, err := i.r.API.ListPATs(ctx, uid, devinapi.KeyStatusActive)
-		if isNotFound(err) {
-			return nil, nil // the user is gone, and so are their tokens
-		}
-		return keys, err
-	})
-	if err != nil {
-		return credential.Listing{}, err
-	}
-	own := credential.Listing{At: all.At}
-	for _, k := range all.Keys {
-		if credential.OwnedBy(k.Name, i.pat.UID) {
-			own.Keys = append(own.Keys, k)
-		}
-	}
-	return own, nil
-}
-
-// Revoke revokes one PAT; one already gone is fine.
-func (i *patIssuer) Revoke(ctx context.Context, id string) error {
-	uid, err := i.userID(ctx)
-	if err != nil {
-		return err
-	}
-	defer i.r.Listings.Invalidate(uid)
-	if err := i.r.API.RevokePAT(ctx, uid, id); err != nil && !devinapi.IsGone(err) {
-		return err
-	}
-	return nil
-}
-
-func describeUser(ref iamv1alpha1.UserReference) string {
-	if ref.Email != "" {
-		return ref.Email
-	}
-	return "with ID " + ref.ID
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
@@ -14,10 +17,14 @@ import (
 
 // serviceUserIssuer is the upstream side of one ServiceUser: the service user itself, whose
 // first key comes with its provisioning, and its API keys (all of which belong to the
-// resource).
+// resource). It is built per reconcile.
 type serviceUserIssuer struct {
-	r     *ServiceUserReconciler
-	su    *iamv1alpha1.ServiceUser
+	api      ServiceUserAPI
+	recorder events.EventRecorder
+	clock    clock.PassiveClock
+	su       *iamv1alpha1.ServiceUser
+	// role and orgID are what the spec asks for, resolved by the controller (unset when
+	// the resource is being deleted).
 	role  devinapi.Role
 	orgID string
 	// searched is set once this reconcile has looked for the service user by its reserved
@@ -42,32 +49,27 @@ func (i *serviceUserIssuer) Issue(ctx context.Context, name string, expiresAt ti
 		return nil, err
 	}
 	if id != "" {
-		return i.r.API.CreateServiceUserAPIKey(ctx, id, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
+		return i.api.CreateServiceUserAPIKey(ctx, id, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
 	}
 	return i.provision(ctx)
 }
 
 func (i *serviceUserIssuer) provision(ctx context.Context) (*devinapi.IssuedKey, error) {
-	st := &i.su.Status
-	ttl := DefaultServiceUserTTL
-	if i.su.Spec.TTL != nil && i.su.Spec.TTL.Duration > 0 {
-		ttl = i.su.Spec.TTL.Duration
-	}
 	name := i.su.UpstreamName()
-	if st.PendingProvision != nil {
-		name = st.PendingProvision.Name
+	if p := i.su.Status.PendingProvision; p != nil {
+		name = p.Name
 	}
-	p, err := i.r.API.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
-		Scope: devinapi.Scope(scopeOf(i.su)), OrgID: i.orgID, Name: name, RoleID: i.role.ID, TTL: ttl,
+	p, err := i.api.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
+		Scope: devinapi.Scope(i.su.EffectiveScope()), OrgID: i.orgID, Name: name, RoleID: i.role.ID, TTL: i.su.EffectiveTTL(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provision service user %q: %w", name, err)
 	}
 	i.adoptServiceUser(&p.ServiceUser)
-	i.r.Recorder.Eventf(i.su, nil, "Normal", "ServiceUserProvisioned", "Provision",
+	i.recorder.Eventf(i.su, nil, corev1.EventTypeNormal, iamv1alpha1.EventServiceUserProvisioned, "Provision",
 		"provisioned service user %s (%s) with role %s", p.ServiceUser.ID, name, i.role.Name)
 	// The backend does not say which key came with the service user: it is its only one.
-	keys, err := i.r.API.ListServiceUserAPIKeys(ctx, p.ServiceUser.ID, devinapi.KeyStatusActive)
+	keys, err := i.api.ListServiceUserAPIKeys(ctx, p.ServiceUser.ID, devinapi.KeyStatusActive)
 	if err != nil {
 		return nil, fmt.Errorf("find the first key of service user %s: %w", p.ServiceUser.ID, err)
 	}
@@ -102,7 +104,7 @@ func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 		return st.ServiceUserID, nil
 	}
 	i.searched = true
-	all, err := i.r.API.ListServiceUsers(ctx, false)
+	all, err := i.api.ListServiceUsers(ctx, false)
 	if err != nil {
 		return "", fmt.Errorf("look for service user %q: %w", st.PendingProvision.Name, err)
 	}
@@ -117,12 +119,12 @@ func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 
 // Owned lists the service user's active keys: every one belongs to this resource.
 func (i *serviceUserIssuer) Owned(ctx context.Context, _ bool) (credential.Listing, error) {
-	at := i.r.Clock.Now()
+	at := i.clock.Now()
 	id, err := i.serviceUserID(ctx)
 	if err != nil || id == "" {
 		return credential.Listing{At: at}, err
 	}
-	keys, err := i.r.API.ListServiceUserAPIKeys(ctx, id, devinapi.KeyStatusActive)
+	keys, err := i.api.ListServiceUserAPIKeys(ctx, id, devinapi.KeyStatusActive)
 	if isNotFound(err) {
 		return credential.Listing{At: at}, nil
 	}
@@ -137,7 +139,7 @@ func (i *serviceUserIssuer) Revoke(ctx context.Context, id string) error {
 	if i.su.Status.ServiceUserID == "" {
 		return nil
 	}
-	if err := i.r.API.RevokeServiceUserAPIKey(ctx, i.su.Status.ServiceUserID, id); err != nil && !devinapi.IsGone(err) {
+	if err := i.api.RevokeServiceUserAPIKey(ctx, i.su.Status.ServiceUserID, id); err != nil && !devinapi.IsGone(err) {
 		return err
 	}
 	return nil

@@ -17,10 +17,6 @@ const (
 	ReasonTokenIssued = "TokenIssued"
 	// ReasonIssuing: a token is being issued or the Secret written.
 	ReasonIssuing = "Issuing"
-	// ReasonRotating: a token is being replaced.
-	ReasonRotating = "Rotating"
-	// ReasonProvisioning: a service user is being provisioned.
-	ReasonProvisioning = "Provisioning"
 	// ReasonSuspended: spec.suspend is true.
 	ReasonSuspended = "Suspended"
 	// ReasonSSOAccount: the user is linked to enterprise SSO and cannot have a PAT; use a
@@ -48,6 +44,9 @@ const (
 	ReasonServiceUserExpiring = "ServiceUserExpiring"
 	// ReasonServiceUserValid: the service user is far from its expiry.
 	ReasonServiceUserValid = "ServiceUserValid"
+	// ReasonReconcileError: something other than the Devin API failed (the Kubernetes API,
+	// say); the operator retries with backoff.
+	ReasonReconcileError = "ReconcileError"
 )
 
 // Rotation reasons, recorded in status.lastRotationReason and in the rotation event.
@@ -57,7 +56,43 @@ const (
 	RotationSecretDeleted   = "SecretDeleted"
 	RotationSecretModified  = "SecretModified"
 	RotationUpstreamRevoked = "UpstreamRevoked"
-	RotationSpecChanged     = "SpecChanged"
 	RotationServiceUserGone = "ServiceUserGone"
-	RotationLostIssue       = "LostIssue"
+)
+
+// Event reasons of the events the operator emits on its resources (besides these, the
+// Warning event of a failed reconcile carries the condition reason). Like condition
+// reasons, they are part of the API: alerts match them.
+const (
+	// EventTokenIssued (Normal): the first token was issued into the Secret.
+	EventTokenIssued = "TokenIssued"
+	// EventTokenRotated (Normal): a new token replaced the previous one in the Secret.
+	EventTokenRotated = "TokenRotated"
+	// EventTokenRevoked (Normal): replaced tokens (after their grace period) or every token
+	// (on deletion) were revoked upstream.
+	EventTokenRevoked = "TokenRevoked"
+	// EventOrphanRevoked (Normal): a token of the resource that no Secret held (its value
+	// was lost) was revoked upstream.
+	EventOrphanRevoked = "OrphanRevoked"
+	// EventTokenRevokedUpstream (Warning): the current token was revoked or expired out of
+	// band.
+	EventTokenRevokedUpstream = "TokenRevokedUpstream"
+	// EventTokenOrphaned (Normal): the resource was deleted with deletionPolicy Orphan and
+	// its token left upstream.
+	EventTokenOrphaned = "TokenOrphaned"
+	// EventServiceUserProvisioned (Normal): a service user was provisioned upstream.
+	EventServiceUserProvisioned = "ServiceUserProvisioned"
+	// EventServiceUserDeleted (Normal): the service user and its keys were deleted upstream.
+	EventServiceUserDeleted = "ServiceUserDeleted"
+	// EventServiceUserOrphaned (Normal): deleted with deletionPolicy Orphan; the service
+	// user and its keys were left upstream.
+	EventServiceUserOrphaned = "ServiceUserOrphaned"
+	// EventServiceUserGone (Warning): the service user was deleted or expired upstream; a
+	// new one is provisioned.
+	EventServiceUserGone = "ServiceUserGone"
+	// EventRoleUpdated (Normal): the service user's role was changed to the spec's.
+	EventRoleUpdated = "RoleUpdated"
+	// EventRoleDriftRepaired (Warning): the role was changed upstream and set back.
+	EventRoleDriftRepaired = "RoleDriftRepaired"
+	// EventExpiringSoon (Warning): the service user nears its own expiry.
+	EventExpiringSoon = "ExpiringSoon"
 )

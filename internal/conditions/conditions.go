@@ -50,7 +50,9 @@ func Stalled(conds *[]metav1.Condition, generation int64, reason, message string
 	meta.RemoveStatusCondition(conds, iamv1alpha1.ConditionReconciling)
 }
 
-// IsReady reports whether Ready is True.
-func IsReady(conds []metav1.Condition) bool {
-	return meta.IsStatusConditionTrue(conds, iamv1alpha1.ConditionReady)
+// IsReady reports whether Ready is True for the given generation of the resource: a Ready
+// condition observed for an older spec says nothing about the current one.
+func IsReady(conds []metav1.Condition, generation int64) bool {
+	c := meta.FindStatusCondition(conds, iamv1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }

@@ -17,37 +17,46 @@ import (
 
 // issue creates a new token and stores it, in the crash-safe order: intent persisted, token
 // created, Secret written, status updated. The token it replaces waits for its grace period.
-func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, reason string, persist Persister) (*corev1.Secret, error) {
-	log := ctrl.LoggerFrom(ctx)
+func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, reason string, persist Persister) error {
 	st := obj.CredentialStatus()
-	spec := obj.Credential()
 	now := l.Clock.Now()
-
 	if err := iss.Prepare(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	st.IssueCount++
 	name := UpstreamName(displayName(obj), obj.GetUID(), st.IssueCount)
 	st.PendingIssue = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(now)}
 	if err := persist(ctx); err != nil {
-		return nil, fmt.Errorf("record intent to issue %q: %w", name, err)
+		return fmt.Errorf("record intent to issue %q: %w", name, err)
 	}
 
-	key, err := iss.Issue(ctx, name, now.Add(Lifetime(spec)))
+	key, err := iss.Issue(ctx, name, now.Add(obj.Credential().Lifetime()))
 	if err != nil {
 		if !mayHaveCreated(err) {
 			st.PendingIssue = nil
 		}
-		return nil, fmt.Errorf("issue token %q: %w", name, err)
+		return fmt.Errorf("issue token %q: %w", name, err)
 	}
 	tok := issuedToken(key, now)
 	value := []byte(key.Token.Reveal())
+	written, err := l.store(ctx, obj, sec, value, tok)
+	if err != nil {
+		return fmt.Errorf("store token %s: %w", tok.ID, err)
+	}
+	previous := st.Token
+	l.recordIssued(obj, tok, value, written.Name, now)
+	l.announce(ctx, obj, reason, previous, tok, written.Name)
+	// Status is written by the caller at the end of the reconcile; if that write is lost, the
+	// Secret names the token and the next reconcile adopts it.
+	return nil
+}
 
-	// The value exists only in memory now. Retry the write a few times on conflicts or
-	// transient API errors; if it still fails, the intent stays and the next reconcile revokes
-	// this token by its name and issues another.
+// store writes a new token's value into the Secret. The value exists only in memory: the
+// write is retried a few times on conflicts or transient API errors; if it still fails, the
+// intent stays and the next reconcile revokes this token by its name and issues another.
+func (l *Lifecycle) store(ctx context.Context, obj Object, sec *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
 	var written *corev1.Secret
-	err = retry.OnError(retry.DefaultBackoff, retriableWrite, func() error {
+	err := retry.OnError(retry.DefaultBackoff, retriableWrite, func() error {
 		var werr error
 		written, werr = l.writeSecret(ctx, obj, sec, SecretName(obj), value, tok)
 		if werr != nil && sec != nil {
@@ -55,15 +64,18 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 		}
 		return werr
 	})
-	if err != nil {
-		return nil, fmt.Errorf("store token %s: %w", tok.ID, err)
-	}
+	return written, err
+}
 
+// recordIssued makes tok the resource's current token, held by the Secret secretName, and
+// schedules the revocation of the one it replaces.
+func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value []byte, secretName string, now time.Time) {
+	st := obj.CredentialStatus()
 	previous := st.Token
 	st.Token = tok
 	st.PendingIssue = nil
 	st.SecretHash = hashToken(value)
-	st.SecretName = written.Name
+	st.SecretName = secretName
 	st.LastVerifiedTime = timePtr(now)
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
 		st.RotateRequest = req
@@ -71,22 +83,25 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	if previous != nil && previous.ID != tok.ID {
 		l.scheduleRevocation(obj, previous, now)
 	}
+}
+
+// announce counts, logs and reports a new token: the first one, or a rotation for reason.
+func (l *Lifecycle) announce(ctx context.Context, obj Object, reason string, previous, tok *iamv1alpha1.IssuedToken, secretName string) {
+	log := ctrl.LoggerFrom(ctx)
+	st := obj.CredentialStatus()
 	if reason == iamv1alpha1.ReasonIssuing && previous == nil {
 		l.Metrics.issued(l.Kind)
-		l.event(obj, corev1.EventTypeNormal, "TokenIssued", "Issue",
-			"issued token %s, expiring %s, into Secret %s", tok.ID, formatExpiry(tok), written.Name)
-		log.Info("issued token", "tokenID", tok.ID, "secret", written.Name)
-	} else {
-		st.LastRotationTime = timePtr(now)
-		st.LastRotationReason = reason
-		l.Metrics.rotated(l.Kind, reason)
-		l.event(obj, corev1.EventTypeNormal, "TokenRotated", "Rotate",
-			"rotated token (%s): new token %s in Secret %s; the previous one is revoked after the grace period", reason, tok.ID, written.Name)
-		log.Info("rotated token", "reason", reason, "tokenID", tok.ID, "secret", written.Name)
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenIssued, "Issue",
+			"issued token %s, expiring %s, into Secret %s", tok.ID, formatExpiry(tok), secretName)
+		log.Info("issued token", "tokenID", tok.ID, "secret", secretName)
+		return
 	}
-	// Status is written by the caller at the end of the reconcile; if that write is lost, the
-	// Secret names the token and the next reconcile adopts it.
-	return written, nil
+	st.LastRotationTime = timePtr(l.Clock.Now())
+	st.LastRotationReason = reason
+	l.Metrics.rotated(l.Kind, reason)
+	l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRotated, "Rotate",
+		"rotated token (%s): new token %s in Secret %s; the previous one is revoked after the grace period", reason, tok.ID, secretName)
+	log.Info("rotated token", "reason", reason, "tokenID", tok.ID, "secret", secretName)
 }
 
 // recoverPendingIssue finishes a mint that was interrupted between recording the intent and
@@ -139,40 +154,6 @@ func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, intent *
 	return (st.Token == nil || tok.ID != st.Token.ID) && !tok.IssuedAt.Time.Before(intent.Since.Truncate(time.Second)) //nolint:staticcheck // metav1.Time.Before takes a *metav1.Time
 }
 
-// revokeStrays revokes every listed token that status does not know (neither current nor
-// waiting for its grace period). Before the first, persist confirms that status is the
-// latest: a reconcile working from a stale cache would not know a token that another
-// reconcile has just issued and written to the Secret, and must not revoke it.
-func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, listing Listing, persist Persister, note string) error {
-	st := obj.CredentialStatus()
-	known := map[string]bool{}
-	if st.Token != nil {
-		known[st.Token.ID] = true
-	}
-	for _, p := range st.PendingRevocations {
-		known[p.ID] = true
-	}
-	confirmed := false
-	for _, k := range listing.Keys {
-		if known[k.ID] {
-			continue
-		}
-		if !confirmed {
-			if err := persist(ctx); err != nil {
-				return fmt.Errorf("confirm status before revoking token %s: %w", k.ID, err)
-			}
-			confirmed = true
-		}
-		if err := iss.Revoke(ctx, k.ID); err != nil {
-			return fmt.Errorf("revoke stray token %s: %w", k.ID, err)
-		}
-		l.Metrics.orphanRevoked(l.Kind)
-		l.event(obj, corev1.EventTypeNormal, "OrphanRevoked", "Revoke", note, k.ID)
-		ctrl.LoggerFrom(ctx).Info("revoked stray token", "tokenID", k.ID)
-	}
-	return nil
-}
-
 // adopt takes the token the Secret holds as the resource's current token (status was lost
 // or not yet written). The Secret is controlled by the resource, so its token is too.
 func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) {
@@ -194,20 +175,6 @@ func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) {
 	if st.LastVerifiedTime == nil {
 		st.LastVerifiedTime = timePtr(now)
 	}
-}
-
-func (l *Lifecycle) scheduleRevocation(obj Object, tok *iamv1alpha1.IssuedToken, now time.Time) {
-	st := obj.CredentialStatus()
-	for _, p := range st.PendingRevocations {
-		if p.ID == tok.ID {
-			return
-		}
-	}
-	st.PendingRevocations = append(st.PendingRevocations, iamv1alpha1.PendingRevocation{
-		ID:       tok.ID,
-		Name:     tok.Name,
-		RevokeAt: metav1.NewTime(RevokeAt(obj.Credential(), tok, now)),
-	})
 }
 
 // mayHaveCreated reports whether a failed create could still have created the token: the

@@ -71,34 +71,10 @@ func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
 	st := obj.CredentialStatus()
 	now := l.Clock.Now()
-	name := SecretName(obj)
-
-	var err error
-	sec, secErr := l.getSecret(ctx, obj, name)
-	if secErr == nil && sec == nil {
-		// Not in the cache: make sure no Secret of that name exists (someone else's, or ours
-		// with its label removed) before a token is minted for it.
-		sec, secErr = l.readAround(ctx, obj, name)
+	sec, err := l.currentSecret(ctx, obj, iss, persist)
+	if err != nil {
+		return 0, err
 	}
-	if st.PendingIssue != nil {
-		if err := l.recoverPendingIssue(ctx, obj, iss, sec, persist); err != nil {
-			return 0, err
-		}
-	}
-	if secErr != nil {
-		return 0, secErr
-	}
-	if st.Token == nil && st.IssueCount == 0 && sec != nil {
-		// Status was lost (restored from a backup without it, say): the Secret says which
-		// token the resource has.
-		l.adopt(obj, sec, now)
-	}
-	if sec == nil && st.SecretName != "" && st.SecretName != name {
-		if sec, err = l.moveSecret(ctx, obj, st.SecretName, name); err != nil {
-			return 0, err
-		}
-	}
-
 	reason := l.reissueReason(obj, sec, now)
 	if reason == "" && l.VerifyDue(st, now) {
 		if reason, err = l.verify(ctx, obj, iss, now, persist); err != nil {
@@ -109,20 +85,56 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	case reason != "" && obj.Suspended() && st.Token != nil:
 		// Suspended: keep what is there, revoke nothing new, issue nothing.
 	case reason != "":
-		if _, err = l.issue(ctx, obj, iss, sec, reason, persist); err != nil {
-			return 0, err
-		}
+		err = l.issue(ctx, obj, iss, sec, reason, persist)
 	default:
-		if err := l.syncSecret(ctx, obj, sec); err != nil {
-			return 0, err
-		}
+		err = l.syncSecret(ctx, obj, sec)
 	}
-
+	if err != nil {
+		return 0, err
+	}
 	nextRevoke, err := l.revokeDue(ctx, obj, iss, now)
 	if err != nil {
 		return 0, err
 	}
-	st.SecretName = name
+	return l.schedule(obj, now, nextRevoke), nil
+}
+
+// currentSecret reads the resource's Secret and brings status in line with it first: an
+// interrupted issue is finished, a status that was lost is adopted from the Secret, and a
+// Secret the spec renamed is moved.
+func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, persist Persister) (*corev1.Secret, error) {
+	st := obj.CredentialStatus()
+	name := SecretName(obj)
+	sec, secErr := l.getSecret(ctx, obj, name)
+	if secErr == nil && sec == nil {
+		// Not in the cache: make sure no Secret of that name exists (someone else's, or ours
+		// with its label removed) before a token is minted for it.
+		sec, secErr = l.readAround(ctx, obj, name)
+	}
+	if st.PendingIssue != nil {
+		if err := l.recoverPendingIssue(ctx, obj, iss, sec, persist); err != nil {
+			return nil, err
+		}
+	}
+	if secErr != nil {
+		return nil, secErr
+	}
+	if st.Token == nil && st.IssueCount == 0 && sec != nil {
+		// Status was lost (restored from a backup without it, say): the Secret says which
+		// token the resource has.
+		l.adopt(obj, sec, l.Clock.Now())
+	}
+	if sec == nil && st.SecretName != "" && st.SecretName != name {
+		return l.moveSecret(ctx, obj, st.SecretName, name)
+	}
+	return sec, nil
+}
+
+// schedule records where the token is, when it expires and when it is renewed, and returns
+// when the lifecycle must act again: the renewal, the next revocation or the next check.
+func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time) time.Duration {
+	st := obj.CredentialStatus()
+	st.SecretName = SecretName(obj)
 	st.RenewAt, st.ExpiresAt = nil, nil
 	if st.Token != nil {
 		st.RenewAt = timePtr(RenewAt(obj.Credential(), st.Token))
@@ -140,7 +152,16 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if st.RenewAt != nil && !obj.Suspended() {
 		renew = st.RenewAt.Time
 	}
-	return nextWake(now, renew, nextRevoke, nextVerify), nil
+	return nextWake(now, renew, nextRevoke, nextVerify)
+}
+
+// OwnerGone forgets the tokens of an upstream owner that is gone and took them with it (a
+// service user deleted or expired upstream): nothing is left to keep or revoke, and the
+// next token is issued for reason.
+func (l *Lifecycle) OwnerGone(obj Object, reason string) {
+	st := obj.CredentialStatus()
+	st.Token, st.PendingRevocations = nil, nil
+	st.LastRotationReason = reason
 }
 
 // reissueReason says why a new token is needed now, or "" when the current one is fine.

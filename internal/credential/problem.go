@@ -70,7 +70,7 @@ func Classify(err error) *Problem {
 		if errors.As(err, &apiErr) {
 			return &Problem{Reason: iamv1alpha1.ReasonBackendError, Err: err, RetryAfter: retryAfter, Message: "the Devin API failed; retrying"}
 		}
-		return &Problem{Reason: "ReconcileError", Err: err, Message: "reconcile failed; retrying"}
+		return &Problem{Reason: iamv1alpha1.ReasonReconcileError, Err: err, Message: "reconcile failed; retrying"}
 	}
 }
 

@@ -48,7 +48,7 @@ func TestClassify(t *testing.T) {
 		},
 		"anything else": {
 			err:    errors.New("boom"),
-			reason: "ReconcileError",
+			reason: iamv1alpha1.ReasonReconcileError,
 		},
 	}
 	for name, tc := range cases {

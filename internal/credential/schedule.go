@@ -8,33 +8,11 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
-// Defaults of the CredentialSpec, applied when a field is unset (the CRD defaults them too).
-const (
-	DefaultExpiresAfter        = 2160 * time.Hour
-	DefaultRotationGracePeriod = time.Hour
-)
-
-// Lifetime is how long each token of the spec lives.
-func Lifetime(spec *iamv1alpha1.CredentialSpec) time.Duration {
-	if spec.ExpiresAfter != nil && spec.ExpiresAfter.Duration > 0 {
-		return spec.ExpiresAfter.Duration
-	}
-	return DefaultExpiresAfter
-}
-
-// GracePeriod is how long a replaced token stays valid.
-func GracePeriod(spec *iamv1alpha1.CredentialSpec) time.Duration {
-	if spec.RotationGracePeriod != nil && spec.RotationGracePeriod.Duration >= 0 {
-		return spec.RotationGracePeriod.Duration
-	}
-	return DefaultRotationGracePeriod
-}
-
 // End is when a token should stop being used: its upstream expiry, or the end of the
 // lifetime the spec asks for, whichever comes first (a service user's first key may live
 // longer upstream than the spec wants).
 func End(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) time.Time {
-	end := tok.IssuedAt.Add(Lifetime(spec))
+	end := tok.IssuedAt.Add(spec.Lifetime())
 	if tok.ExpiresAt != nil && tok.ExpiresAt.Time.Before(end) {
 		end = tok.ExpiresAt.Time
 	}
@@ -55,7 +33,7 @@ func RenewAt(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) tim
 // RevokeAt is when a token replaced at now is revoked: after the grace period, but no later
 // than its own expiry.
 func RevokeAt(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken, now time.Time) time.Time {
-	at := now.Add(GracePeriod(spec))
+	at := now.Add(spec.GracePeriod())
 	if tok.ExpiresAt != nil && tok.ExpiresAt.Time.Before(at) {
 		at = tok.ExpiresAt.Time
 	}

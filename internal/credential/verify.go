@@ -63,37 +63,10 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
 	}
 	if !active[st.Token.ID] {
-		l.event(obj, corev1.EventTypeWarning, "TokenRevokedUpstream", "Verify",
+		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventTokenRevokedUpstream, "Verify",
 			"token %s is no longer active upstream (revoked or expired out of band); issuing a new one", st.Token.ID)
 		ctrl.LoggerFrom(ctx).Info("current token is no longer active upstream", "tokenID", st.Token.ID)
 		return iamv1alpha1.RotationUpstreamRevoked, nil
 	}
 	return "", nil
-}
-
-// revokeDue revokes the replaced tokens whose grace period has ended and returns when the
-// next one is due (zero when none waits).
-func (l *Lifecycle) revokeDue(ctx context.Context, obj Object, iss Issuer, now time.Time) (time.Time, error) {
-	st := obj.CredentialStatus()
-	var next time.Time
-	kept := st.PendingRevocations[:0]
-	var firstErr error
-	for _, p := range st.PendingRevocations {
-		if now.Before(p.RevokeAt.Time) || firstErr != nil {
-			kept = append(kept, p)
-			if next.IsZero() || p.RevokeAt.Time.Before(next) {
-				next = p.RevokeAt.Time
-			}
-			continue
-		}
-		if err := iss.Revoke(ctx, p.ID); err != nil {
-			firstErr = fmt.Errorf("revoke replaced token %s: %w", p.ID, err)
-			kept = append(kept, p)
-			continue
-		}
-		l.Metrics.revoked(l.Kind)
-		l.event(obj, corev1.EventTypeNormal, "TokenRevoked", "Revoke", "revoked replaced token %s after its grace period", p.ID)
-	}
-	st.PendingRevocations = kept
-	return next, firstErr
 }

@@ -43,9 +43,51 @@ func Scheme() *runtime.Scheme {
 }
 
 // NewManager builds the manager with the Devin API client, both controllers and, when
-// enabled, the webhooks.
+// enabled, the webhooks: one step each, in the order they depend on each other.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
-	scheme := Scheme()
+	o = o.withDefaults()
+	mgr, err := newControllerManager(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	api, creds, err := newDevinClient(o)
+	if err != nil {
+		return nil, err
+	}
+	watcher, err := addCredentialsWatcher(mgr, cfg, o, creds)
+	if err != nil {
+		return nil, err
+	}
+	// One directory for the controllers and the webhooks: a user looked up at admission is
+	// not looked up again before the mint.
+	dir := directory.New(api, o.LookupCacheTTL, o.Clock)
+	if err := addControllers(mgr, o, api, dir); err != nil {
+		return nil, err
+	}
+	if err := addWebhooks(mgr, o, dir); err != nil {
+		return nil, err
+	}
+	if err := addChecks(mgr, o, watcher); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// withDefaults fills what the caller may leave unset: the real clock and the global logger.
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Logger.GetSink() == nil {
+		o.Logger = ctrl.Log
+	}
+	o.Logger = logging.Safe(o.Logger)
+	return o
+}
+
+// newControllerManager creates the controller-runtime manager: its client, cache, metrics
+// and webhook servers and leader election.
+func newControllerManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	switch {
 	case o.KubeAPIQPS > 0:
@@ -56,26 +98,13 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		// thousand tokens take minutes.
 		cfg.QPS = -1
 	}
-	clk := o.Clock
-	if clk == nil {
-		clk = clock.RealClock{}
-	}
-	logger := o.Logger
-	if logger.GetSink() == nil {
-		logger = ctrl.Log
-	}
-	logger = logging.Safe(logger)
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
-	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts, CertDir: o.MetricsCertDir}
-	if o.SecureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metricsOpts,
+		Scheme:                        Scheme(),
+		Metrics:                       metricsOptions(o, tlsOpts),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              "token-operator.iam.devin.ai",
@@ -85,7 +114,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 			Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir,
 			CertName: o.WebhookCertName, KeyName: o.WebhookKeyName, TLSOpts: tlsOpts,
 		}),
-		Logger:     logger,
+		Logger:     o.Logger,
 		NewClient:  newClient(o),
 		Controller: config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		Cache: cache.Options{
@@ -99,7 +128,20 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
+	return mgr, nil
+}
 
+func metricsOptions(o Options, tlsOpts []func(*tls.Config)) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts, CertDir: o.MetricsCertDir}
+	if o.SecureMetrics {
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
+}
+
+// newDevinClient creates the Devin API client, whose credential the credentials watcher
+// sets and swaps.
+func newDevinClient(o Options) (*devinapi.Client, *devinapi.SwappableToken, error) {
 	creds := devinapi.NewSwappableToken(devinapi.Token{})
 	api, err := devinapi.New(devinapi.Options{
 		BaseURL:     o.DevinAPIURL,
@@ -111,81 +153,85 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		UserAgent:   "token-operator/" + version.Version,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create Devin API client: %w", err)
+		return nil, nil, fmt.Errorf("create Devin API client: %w", err)
 	}
-	watcher, err := newCredentialsWatcher(cfg, scheme, o, creds)
+	return api, creds, nil
+}
+
+// addCredentialsWatcher keeps the client's credential in step with the credentials Secret.
+func addCredentialsWatcher(mgr manager.Manager, cfg *rest.Config, o Options, creds *devinapi.SwappableToken) (*credentialsWatcher, error) {
+	watcher, err := newCredentialsWatcher(cfg, mgr.GetScheme(), o, creds)
 	if err != nil {
 		return nil, err
 	}
 	if err := mgr.Add(watcher); err != nil {
 		return nil, fmt.Errorf("add credentials watcher: %w", err)
 	}
+	return watcher, nil
+}
 
-	dir := directory.New(api, o.LookupCacheTTL, clk)
+// addControllers sets up the PersonalAccessToken and ServiceUser controllers, each with a
+// token lifecycle of its own kind.
+func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *directory.Directory) error {
 	lifecycleMetrics := credential.NewMetrics(metrics.Registry)
 	newLifecycle := func(kind string) *credential.Lifecycle {
 		return &credential.Lifecycle{
-			Client:         mgr.GetClient(),
-			Reader:         mgr.GetAPIReader(),
-			Recorder:       mgr.GetEventRecorder("token-operator"),
-			Clock:          clk,
-			Kind:           kind,
-			VerifyInterval: o.VerifyInterval,
-			Metrics:        lifecycleMetrics,
+			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("token-operator"),
+			Clock: o.Clock, Kind: kind, VerifyInterval: o.VerifyInterval, Metrics: lifecycleMetrics,
 			// A create whose answer was lost cannot land later than the client's timeout.
 			Settle: o.APITimeout + 10*time.Second,
 		}
 	}
 	if err := (&controllers.PersonalAccessTokenReconciler{
-		Client:                  mgr.GetClient(),
-		API:                     api,
-		Lifecycle:               newLifecycle("PersonalAccessToken"),
-		Recorder:                mgr.GetEventRecorder("token-operator"),
-		Clock:                   clk,
-		Directory:               dir,
-		Listings:                &credential.ListingCache{TTL: listingTTL(o), Clock: clk},
+		Client: mgr.GetClient(), API: api, Lifecycle: newLifecycle("PersonalAccessToken"),
+		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
+		Listings:                &credential.ListingCache{TTL: listingTTL(o), Clock: o.Clock},
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("set up PersonalAccessToken controller: %w", err)
+		return fmt.Errorf("set up PersonalAccessToken controller: %w", err)
 	}
 	if err := (&controllers.ServiceUserReconciler{
-		Client:                  mgr.GetClient(),
-		API:                     api,
-		Lifecycle:               newLifecycle("ServiceUser"),
-		Recorder:                mgr.GetEventRecorder("token-operator"),
-		Clock:                   clk,
-		Directory:               dir,
+		Client: mgr.GetClient(), API: api, Lifecycle: newLifecycle("ServiceUser"),
+		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
 		DefaultOrganization:     o.DefaultOrganization,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("set up ServiceUser controller: %w", err)
+		return fmt.Errorf("set up ServiceUser controller: %w", err)
 	}
+	return nil
+}
 
-	if o.EnableWebhooks {
-		if err := iamwebhook.Setup(mgr, iamwebhook.Options{
-			API:               api,
-			Clock:             clk,
-			PATAdminGroups:    o.PATAdminGroups,
-			CacheTTL:          o.LookupCacheTTL,
-			BackendTimeout:    o.WebhookDeadline,
-			MaxServiceUserTTL: controllers.DefaultServiceUserTTL,
-		}); err != nil {
-			return nil, fmt.Errorf("set up webhooks: %w", err)
-		}
+// addWebhooks serves the admission webhooks, when enabled, with the controllers' directory.
+func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory) error {
+	if !o.EnableWebhooks {
+		return nil
 	}
+	if err := iamwebhook.Setup(mgr, iamwebhook.Options{
+		Directory:         dir,
+		PATAdminGroups:    o.PATAdminGroups,
+		BackendTimeout:    o.WebhookDeadline,
+		MaxServiceUserTTL: iamv1alpha1.MaxServiceUserTTL,
+	}); err != nil {
+		return fmt.Errorf("set up webhooks: %w", err)
+	}
+	return nil
+}
 
+// addChecks adds the liveness check and the readiness checks: the credential is loaded and,
+// with webhooks, their server has started.
+func addChecks(mgr manager.Manager, o Options, watcher *credentialsWatcher) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return nil, fmt.Errorf("add health check: %w", err)
+		return fmt.Errorf("add health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("credentials", watcher.ReadyCheck); err != nil {
-		return nil, fmt.Errorf("add ready check: %w", err)
+		return fmt.Errorf("add ready check: %w", err)
 	}
 	if o.EnableWebhooks {
 		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
-			return nil, fmt.Errorf("add ready check: %w", err)
+			return fmt.Errorf("add ready check: %w", err)
 		}
 	}
-	return mgr, nil
+	return nil
 }
 
 func newClient(o Options) client.NewClientFunc {

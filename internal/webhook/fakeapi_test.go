@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
 // fakeAPI answers lookups with its function fields; nil fields use the fake directory.
@@ -16,7 +17,7 @@ type fakeAPI struct {
 	listRoles       func(ctx context.Context) ([]devinapi.Role, error)
 }
 
-var _ API = &fakeAPI{}
+var _ directory.API = &fakeAPI{}
 
 // errLeaky is an error whose text carries a token, as a careless client's might: no
 // admission answer may ever repeat it.

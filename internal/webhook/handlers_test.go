@@ -21,13 +21,14 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
 // serve sends one raw AdmissionReview body to the webhook at path, built for api, and returns
 // the answer. Panics are not recovered, so that one fails the test.
-func serve(t testing.TB, api API, path string, body []byte) (*admissionv1.AdmissionResponse, []byte) {
+func serve(t testing.TB, api directory.API, path string, body []byte) (*admissionv1.AdmissionResponse, []byte) {
 	t.Helper()
-	hooks, err := newWebhooks(testScheme(), Options{API: api, PATAdminGroups: []string{adminGroup}, BackendTimeout: time.Second})
+	hooks, err := newWebhooks(testScheme(), Options{Directory: directory.New(api, 0, nil), PATAdminGroups: []string{adminGroup}, BackendTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestHandlersAnswerMalformedAndEdgeRequests(t *testing.T) {
 	const alice = "alice@example.com"
 	type testCase struct {
 		path    string
-		api     API // nil: the fake directory
+		api     directory.API // nil: the fake directory
 		body    []byte
 		allowed bool
 		code    int32 // checked when not zero
@@ -302,15 +303,15 @@ func TestCannotVerifyWhenTheOperatorsCredentialIsRevoked(t *testing.T) {
 	}
 }
 
-func TestNewWebhooksNeedsAnAPIAndTheTypes(t *testing.T) {
+func TestNewWebhooksNeedsADirectoryAndTheTypes(t *testing.T) {
 	tests := map[string]struct {
 		scheme *runtime.Scheme
 		o      Options
 		want   string
 	}{
-		"no API":          {scheme: testScheme(), want: "Options.API is required"},
-		"no scheme":       {o: Options{API: &fakeAPI{}}, want: "a scheme is required"},
-		"types not known": {scheme: runtime.NewScheme(), o: Options{API: &fakeAPI{}}, want: "the scheme does not know"},
+		"no directory":    {scheme: testScheme(), o: Options{}, want: "Options.Directory is required"},
+		"no scheme":       {o: Options{Directory: directory.New(&fakeAPI{}, 0, nil)}, want: "a scheme is required"},
+		"types not known": {scheme: runtime.NewScheme(), o: Options{Directory: directory.New(&fakeAPI{}, 0, nil)}, want: "the scheme does not know"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -320,7 +321,7 @@ func TestNewWebhooksNeedsAnAPIAndTheTypes(t *testing.T) {
 			}
 		})
 	}
-	hooks, err := newWebhooks(testScheme(), Options{API: &fakeAPI{}})
+	hooks, err := newWebhooks(testScheme(), Options{Directory: directory.New(&fakeAPI{}, 0, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

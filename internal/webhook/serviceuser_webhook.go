@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/controllers"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
 // The matchConditions keep away every UPDATE that leaves the spec alone (finalizers,
@@ -70,11 +70,8 @@ func (v *serviceUserValidator) checkRole(ctx context.Context, su *iamv1alpha1.Se
 		ctrl.LoggerFrom(ctx).V(1).Info("Devin API lookup failed", "lookup", what, "error", err.Error())
 		return unverifiable(what, err, v.lookup.timeout)
 	}
-	scope := su.Spec.Scope
-	if scope == "" {
-		scope = iamv1alpha1.ScopeOrganization
-	}
-	if _, ok, names := controllers.MatchRole(roles, scope, want); !ok {
+	scope := su.EffectiveScope()
+	if _, ok, names := directory.MatchRole(roles, scope.RoleType(), want); !ok {
 		kind := "organization"
 		if scope == iamv1alpha1.ScopeEnterprise {
 			kind = "enterprise (account-level)"
@@ -99,12 +96,7 @@ func (v *serviceUserValidator) checkTTL(su *iamv1alpha1.ServiceUser) error {
 }
 
 // ttlOf is the lifetime the controller will ask for.
-func ttlOf(su *iamv1alpha1.ServiceUser) time.Duration {
-	if su.Spec.TTL == nil {
-		return controllers.DefaultServiceUserTTL
-	}
-	return su.Spec.TTL.Duration
-}
+func ttlOf(su *iamv1alpha1.ServiceUser) time.Duration { return su.EffectiveTTL() }
 
 func invalidSU(su *iamv1alpha1.ServiceUser, errs ...*field.Error) error {
 	return apierrors.NewInvalid(iamv1alpha1.GroupVersion.WithKind("ServiceUser").GroupKind(), su.Name, errs)

@@ -31,6 +31,7 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
 // Settings of the shared environment.
@@ -165,10 +166,8 @@ func startEnv() (_ *testEnv, err error) {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	if err := Setup(mgr, Options{
-		API:               e.devin.Client(),
-		Clock:             e.clock,
+		Directory:         directory.New(e.devin.Client(), testCacheTTL, e.clock),
 		PATAdminGroups:    []string{adminGroup},
-		CacheTTL:          testCacheTTL,
 		BackendTimeout:    testBackendTimeout,
 		MaxServiceUserTTL: 8760 * time.Hour,
 	}); err != nil {

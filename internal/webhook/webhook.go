@@ -25,33 +25,20 @@ import (
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
 )
 
-// API is what the webhooks need of the Devin API: user and role lookups.
-type API = directory.API
-
-var _ API = &devinapi.Client{}
-
 // Options configure the webhooks.
 type Options struct {
-	// API answers user and role lookups.
-	API API
-	// Directory, when set, is the lookup cache shared with the controllers; nil builds one
-	// from API, CacheTTL and Clock.
+	// Directory answers user and role lookups through the cache the controllers use too, so
+	// that a user looked up at admission is not looked up again before the mint. Required.
 	Directory *directory.Directory
-	// Clock is the time source of the lookup caches; nil is the real clock.
-	Clock clock.PassiveClock
 	// PATAdminGroups are groups whose members may create PATs for other people.
 	PATAdminGroups []string
-	// CacheTTL is how long lookups are cached.
-	CacheTTL time.Duration
 	// BackendTimeout bounds the Devin API lookups of one admission request.
 	BackendTimeout time.Duration
 	// MaxServiceUserTTL is the backend's limit on a service user's lifetime.
@@ -69,14 +56,12 @@ const (
 	// defaultBackendTimeout stays below the webhooks' timeoutSeconds (5), so that the API
 	// server gets our "cannot verify" answer rather than a timeout of its own.
 	defaultBackendTimeout = 4 * time.Second
-	// backendMaxServiceUserTTL is the backend's documented limit on a service user's life.
-	backendMaxServiceUserTTL = 8760 * time.Hour
 )
 
 // Setup registers the webhooks with the manager's webhook server, on the paths the generated
-// configuration (config/webhook) names. Options.API is required. A zero BackendTimeout means
-// 4s (below the configuration's timeoutSeconds of 5), a zero MaxServiceUserTTL the backend's
-// limit of 8760h, and a zero CacheTTL no caching.
+// configuration (config/webhook) names. Options.Directory is required. A zero BackendTimeout
+// means 4s (below the configuration's timeoutSeconds of 5), a zero MaxServiceUserTTL the
+// backend's limit of 8760h.
 func Setup(mgr ctrl.Manager, o Options) error {
 	hooks, err := newWebhooks(mgr.GetScheme(), o)
 	if err != nil {
@@ -91,8 +76,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 
 // newWebhooks builds the webhooks by path. Setup serves them; the tests call them directly.
 func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webhook, error) {
-	if o.API == nil {
-		return nil, errors.New("webhook: Options.API is required")
+	if o.Directory == nil {
+		return nil, errors.New("webhook: Options.Directory is required")
 	}
 	if scheme == nil {
 		return nil, errors.New("webhook: a scheme is required")
@@ -108,13 +93,9 @@ func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webho
 	}
 	maxTTL := o.MaxServiceUserTTL
 	if maxTTL <= 0 {
-		maxTTL = backendMaxServiceUserTTL
+		maxTTL = iamv1alpha1.MaxServiceUserTTL
 	}
-	dir := o.Directory
-	if dir == nil {
-		dir = directory.New(o.API, o.CacheTTL, o.Clock)
-	}
-	look := &lookup{dir: dir, timeout: timeout}
+	look := &lookup{dir: o.Directory, timeout: timeout}
 
 	mutate := &admission.Webhook{Handler: requestedByHandler{}}
 	validatePAT := admission.WithValidator[*iamv1alpha1.PersonalAccessToken](scheme,

@@ -1,0 +1,136 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
+)
+
+// patIssuer is the upstream side of one PersonalAccessToken: the PATs of its user whose
+// names carry the resource's UID.
+type patIssuer struct {
+	api PATAPI
+	// users looks users up through the cache shared with the webhook.
+	users *directory.Directory
+	// listings shares the periodic token listing between the PATs of one user.
+	listings *credential.ListingCache
+	clock    clock.PassiveClock
+	pat      *iamv1alpha1.PersonalAccessToken
+	// owner is the user Prepare found, not linked to SSO.
+	owner *devinapi.User
+}
+
+var _ credential.Issuer = &patIssuer{}
+
+// user resolves the resource's user (cached briefly) and records it in status.
+func (i *patIssuer) user(ctx context.Context) (*devinapi.User, error) {
+	ref := i.pat.Spec.User
+	var u *devinapi.User
+	var err error
+	if ref.Email != "" {
+		u, err = i.users.UserByEmail(ctx, ref.Email)
+	} else {
+		u, err = i.users.UserByID(ctx, ref.ID)
+	}
+	if isNotFound(err) {
+		return nil, &credential.Problem{Reason: iamv1alpha1.ReasonUserNotFound, Stalled: true, RetryAfter: credential.RefusalRecheck, Err: err,
+			Message: fmt.Sprintf("no user %s exists in the Devin enterprise", describeUser(ref))}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up user %s: %w", describeUser(ref), err)
+	}
+	i.pat.Status.UserID = u.ID
+	i.pat.Status.UserEmail = u.Email
+	return u, nil
+}
+
+func (i *patIssuer) userID(ctx context.Context) (string, error) {
+	if i.pat.Status.UserID != "" {
+		return i.pat.Status.UserID, nil
+	}
+	u, err := i.user(ctx)
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
+
+// Prepare looks the user up and checks again that it is not linked to SSO (the webhook may
+// not be installed).
+func (i *patIssuer) Prepare(ctx context.Context) error {
+	u, err := i.user(ctx)
+	if err != nil {
+		return err
+	}
+	if u.SSOLinked() {
+		return fmt.Errorf("user %s: %w", u.Email, devinapi.ErrSSOAccount)
+	}
+	i.owner = u
+	return nil
+}
+
+// Issue creates the PAT for the user Prepare found.
+func (i *patIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {
+	if i.owner == nil {
+		if err := i.Prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
+	defer i.listings.Invalidate(i.owner.ID)
+	return i.api.CreatePAT(ctx, i.owner.ID, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
+}
+
+// Owned lists the user's active PATs that carry this resource's UID.
+func (i *patIssuer) Owned(ctx context.Context, fresh bool) (credential.Listing, error) {
+	uid, err := i.userID(ctx)
+	if isProblem(err, iamv1alpha1.ReasonUserNotFound) {
+		return credential.Listing{At: i.clock.Now()}, nil // no user, no tokens
+	}
+	if err != nil {
+		return credential.Listing{}, err
+	}
+	all, err := i.listings.Get(ctx, uid, fresh, func(ctx context.Context) ([]devinapi.APIKey, error) {
+		keys, err := i.api.ListPATs(ctx, uid, devinapi.KeyStatusActive)
+		if isNotFound(err) {
+			return nil, nil // the user is gone, and so are their tokens
+		}
+		return keys, err
+	})
+	if err != nil {
+		return credential.Listing{}, err
+	}
+	own := credential.Listing{At: all.At}
+	for _, k := range all.Keys {
+		if credential.OwnedBy(k.Name, i.pat.UID) {
+			own.Keys = append(own.Keys, k)
+		}
+	}
+	return own, nil
+}
+
+// Revoke revokes one PAT; one already gone is fine.
+func (i *patIssuer) Revoke(ctx context.Context, id string) error {
+	uid, err := i.userID(ctx)
+	if err != nil {
+		return err
+	}
+	defer i.listings.Invalidate(uid)
+	if err := i.api.RevokePAT(ctx, uid, id); err != nil && !devinapi.IsGone(err) {
+		return err
+	}
+	return nil
+}
+
+func describeUser(ref iamv1alpha1.UserReference) string {
+	if ref.Email != "" {
+		return ref.Email
+	}
+	return "with ID " + ref.ID
+}

@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// The service user itself, upstream: its repair, the reservation of its name before it is
+// provisioned, and its deletion.
+
+// checkUpstream checks the service user on record when due (or at once when it has expired
+// or the spec's role changed) and sets a role changed upstream back. It reports whether the
+// service user is gone (deleted or expired upstream); its status fields are cleared then,
+// and the caller lets the lifecycle forget its keys.
+func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (bool, error) {
+	st := &i.su.Status
+	if st.ServiceUserID == "" {
+		return false, nil
+	}
+	now := i.clock.Now()
+	expired := st.ServiceUserExpiresAt != nil && !now.Before(st.ServiceUserExpiresAt.Time)
+	roleChanged := st.RoleID != "" && st.RoleID != i.role.ID
+	if !expired && !roleChanged && !due {
+		return false, nil
+	}
+	var upstream *devinapi.ServiceUser
+	if !expired {
+		var err error
+		upstream, err = i.api.GetServiceUser(ctx, st.ServiceUserID)
+		if err != nil && !isNotFound(err) {
+			return false, fmt.Errorf("check service user %s: %w", st.ServiceUserID, err)
+		}
+	}
+	if expired || upstream == nil || !upstream.IsActive {
+		i.forgetGone(ctx, expired || (upstream != nil && upstream.ExpiresAt != nil && !now.Before(*upstream.ExpiresAt)))
+		return true, nil
+	}
+	if err := i.repairRole(ctx, upstream, roleChanged); err != nil {
+		return false, err
+	}
+	if upstream.ExpiresAt != nil {
+		st.ServiceUserExpiresAt = &metav1.Time{Time: *upstream.ExpiresAt}
+	}
+	return false, nil
+}
+
+// forgetGone reports a service user deleted or expired upstream and clears its fields, so
+// that a new one is provisioned.
+func (i *serviceUserIssuer) forgetGone(ctx context.Context, expired bool) {
+	st := &i.su.Status
+	why := "was deleted upstream"
+	if expired {
+		why = "has expired"
+	}
+	i.recorder.Eventf(i.su, nil, corev1.EventTypeWarning, iamv1alpha1.EventServiceUserGone, "Repair",
+		"service user %s %s; provisioning a new one and a new key", st.ServiceUserID, why)
+	ctrl.LoggerFrom(ctx).Info("service user gone upstream; provisioning again", "serviceUserID", st.ServiceUserID, "why", why)
+	st.ServiceUserID, st.ServiceUserExpiresAt, st.RoleID = "", nil, ""
+}
+
+// repairRole sets the spec's role upstream when the service user holds another one there.
+func (i *serviceUserIssuer) repairRole(ctx context.Context, upstream *devinapi.ServiceUser, specChanged bool) error {
+	st := &i.su.Status
+	scope := i.su.EffectiveScope()
+	if current := roleIn(upstream, i.orgID, scope); current != i.role.ID {
+		if _, err := i.api.UpdateServiceUserRole(ctx, devinapi.Scope(scope), i.orgID, st.ServiceUserID, i.role.ID); err != nil {
+			return fmt.Errorf("set role of service user %s: %w", st.ServiceUserID, err)
+		}
+		if specChanged {
+			i.recorder.Eventf(i.su, nil, corev1.EventTypeNormal, iamv1alpha1.EventRoleUpdated, "Update", "set role %s", i.role.Name)
+		} else {
+			i.recorder.Eventf(i.su, nil, corev1.EventTypeWarning, iamv1alpha1.EventRoleDriftRepaired, "Repair",
+				"the role was changed upstream (to %q); set back to %s", current, i.role.Name)
+		}
+	}
+	st.RoleID = i.role.ID
+	return nil
+}
+
+// roleIn is the ID of the role the service user holds in the scope ("" when none).
+func roleIn(su *devinapi.ServiceUser, orgID string, scope iamv1alpha1.ServiceUserScope) string {
+	for _, ra := range su.RoleAssignments {
+		if scope == iamv1alpha1.ScopeEnterprise && ra.OrgID == "" {
+			return ra.Role.ID
+		}
+		if scope != iamv1alpha1.ScopeEnterprise && ra.OrgID == orgID {
+			return ra.Role.ID
+		}
+	}
+	return ""
+}
+
+// claimName makes sure the name is not taken upstream before a service user is provisioned
+// under it, then records the intent, so that after a crash the one found by that name is ours.
+func (i *serviceUserIssuer) claimName(ctx context.Context) error {
+	st := &i.su.Status
+	if st.ServiceUserID != "" || st.PendingProvision != nil {
+		return nil
+	}
+	name := i.su.UpstreamName()
+	all, err := i.api.ListServiceUsers(ctx, false)
+	if err != nil {
+		return fmt.Errorf("list service users: %w", err)
+	}
+	for _, other := range all {
+		if other.Name == name && other.IsActive {
+			return &credential.Problem{
+				Reason: iamv1alpha1.ReasonNameConflict, Stalled: true, RetryAfter: credential.RefusalRecheck,
+				Message: fmt.Sprintf("a service user named %q already exists upstream (%s) and does not belong to this resource; set spec.name to another name", name, other.ID),
+			}
+		}
+	}
+	st.PendingProvision = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(i.clock.Now())}
+	i.searched = true // nobody has the name: nothing to find under it
+	return nil
+}
+
+// deleteUpstream deletes the service user (and with it its keys) on deletion of the
+// resource: the one on record, or the one an interrupted provisioning created.
+func (i *serviceUserIssuer) deleteUpstream(ctx context.Context) error {
+	id, err := i.serviceUserID(ctx)
+	if err != nil || id == "" {
+		return err
+	}
+	if err := i.api.DeleteServiceUser(ctx, id); err != nil && !devinapi.IsGone(err) {
+		return fmt.Errorf("delete service user %s: %w", id, err)
+	}
+	i.recorder.Eventf(i.su, nil, corev1.EventTypeNormal, iamv1alpha1.EventServiceUserDeleted, "Delete",
+		"deleted service user %s and its keys upstream", id)
+	return nil
+}

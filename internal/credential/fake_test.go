@@ -1,0 +1,246 @@
+package credential
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// fakeIssuer is an Issuer whose behaviour is set per test through function fields (as
+// External Secrets Operator's fakes do); a nil field uses an in-memory upstream. Every call
+// is logged, so that a test can check the order of persist and upstream calls.
+type fakeIssuer struct {
+	PrepareFn func(ctx context.Context) error
+	IssueFn   func(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error)
+	OwnedFn   func(ctx context.Context, fresh bool) (Listing, error)
+	RevokeFn  func(ctx context.Context, id string) error
+
+	mu      sync.Mutex
+	log     *[]string
+	clock   *clocktesting.FakeClock
+	keys    []devinapi.APIKey // the in-memory upstream: active keys
+	next    int
+	revoked []string
+}
+
+var _ Issuer = &fakeIssuer{}
+
+func (f *fakeIssuer) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*f.log = append(*f.log, call)
+}
+
+func (f *fakeIssuer) Prepare(ctx context.Context) error {
+	f.record("prepare")
+	if f.PrepareFn != nil {
+		return f.PrepareFn(ctx)
+	}
+	return nil
+}
+
+func (f *fakeIssuer) Issue(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error) {
+	f.record("issue " + name)
+	if f.IssueFn != nil {
+		return f.IssueFn(ctx, name, expiresAt)
+	}
+	return f.mint(name, expiresAt), nil
+}
+
+// mint adds an active key upstream and returns it with its one-time value.
+func (f *fakeIssuer) mint(name string, expiresAt time.Time) *devinapi.IssuedKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	id := fmt.Sprintf("key-%d", f.next)
+	exp := expiresAt.Truncate(time.Second)
+	f.keys = append(f.keys, devinapi.APIKey{ID: id, Name: name, CreatedAt: f.clock.Now(), ExpiresAt: &exp, IsActive: true})
+	return &devinapi.IssuedKey{ID: id, Name: name, ExpiresAt: &exp, Token: devinapi.NewToken("value-of-" + id)}
+}
+
+func (f *fakeIssuer) Owned(ctx context.Context, fresh bool) (Listing, error) {
+	f.record(fmt.Sprintf("owned fresh=%v", fresh))
+	if f.OwnedFn != nil {
+		return f.OwnedFn(ctx, fresh)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Listing{Keys: append([]devinapi.APIKey(nil), f.keys...), At: f.clock.Now()}, nil
+}
+
+func (f *fakeIssuer) Revoke(ctx context.Context, id string) error {
+	f.record("revoke " + id)
+	if f.RevokeFn != nil {
+		return f.RevokeFn(ctx, id)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked = append(f.revoked, id)
+	kept := f.keys[:0]
+	for _, k := range f.keys {
+		if k.ID != id {
+			kept = append(kept, k)
+		}
+	}
+	f.keys = kept
+	return nil
+}
+
+// active is the IDs of the keys active upstream.
+func (f *fakeIssuer) active() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, k := range f.keys {
+		ids = append(ids, k.ID)
+	}
+	return ids
+}
+
+// world is one resource, its lifecycle, a Kubernetes store and an upstream, on a fake clock.
+type world struct {
+	t        *testing.T
+	clk      *clocktesting.FakeClock
+	kube     client.Client
+	rec      *events.FakeRecorder
+	l        *Lifecycle
+	iss      *fakeIssuer
+	pat      *iamv1alpha1.PersonalAccessToken
+	log      []string
+	persistE error // what persist returns
+	// createErr, when set, is what the Kubernetes API answers to a Secret create.
+	createErr error
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const testUID = types.UID("0b5e1c1e-aaaa-4bbb-8ccc-123456789abc")
+
+func testScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := iamv1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func newWorld(t *testing.T, objs ...client.Object) *world {
+	t.Helper()
+	w := &world{t: t, clk: clocktesting.NewFakeClock(t0), rec: events.NewFakeRecorder(100)}
+	w.pat = &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{
+		Name: "ci", Namespace: "team-a", UID: testUID, Generation: 1,
+	}}
+	w.kube = fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).
+		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if _, ok := obj.(*corev1.Secret); ok && w.createErr != nil {
+				return w.createErr
+			}
+			return c.Create(ctx, obj, opts...)
+		}}).Build()
+	w.iss = &fakeIssuer{log: &w.log, clock: w.clk}
+	w.l = &Lifecycle{Client: w.kube, Reader: w.kube, Recorder: w.rec, Clock: w.clk, Kind: "PersonalAccessToken",
+		VerifyInterval: time.Hour, Metrics: NewMetrics(nil), Settle: time.Minute}
+	return w
+}
+
+func (w *world) persist(context.Context) error {
+	w.log = append(w.log, "persist")
+	return w.persistE
+}
+
+func (w *world) reconcile() (time.Duration, error) {
+	w.t.Helper()
+	return w.l.Reconcile(context.Background(), w.pat, w.iss, w.persist)
+}
+
+// secret reads the resource's Secret from the store; nil when there is none.
+func (w *world) secret(name string) *corev1.Secret {
+	w.t.Helper()
+	sec := &corev1.Secret{}
+	err := w.kube.Get(context.Background(), types.NamespacedName{Namespace: "team-a", Name: name}, sec)
+	if err != nil {
+		return nil
+	}
+	return sec
+}
+
+// events returns the reasons of the events emitted so far.
+func (w *world) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-w.rec.Events:
+			out = append(out, strings.Fields(e)[1])
+		default:
+			return out
+		}
+	}
+}
+
+// ownedSecret is a Secret controlled by the world's resource that holds tok with value.
+func ownedSecret(w *world, name string, tok *iamv1alpha1.IssuedToken, value string) *corev1.Secret {
+	sec, err := w.l.desiredSecret(w.pat, name, []byte(value), tok)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return sec
+}
+
+// indexOf is the position of the first log entry that starts with prefix, -1 when none.
+func indexOf(log []string, prefix string) int {
+	for i, l := range log {
+		if strings.HasPrefix(l, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// put stores obj in the Kubernetes store.
+func (w *world) put(obj client.Object) {
+	w.t.Helper()
+	if err := w.kube.Create(context.Background(), obj); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// withToken gives the resource a current token, issued at issuedAt (its first), active
+// upstream and held by its Secret "ci".
+func (w *world) withToken(issuedAt time.Time) *iamv1alpha1.IssuedToken {
+	w.t.Helper()
+	key := w.iss.mint(UpstreamName("team-a/ci", testUID, 1), issuedAt.Add(w.pat.Credential().Lifetime()))
+	tok := issuedToken(key, issuedAt)
+	value := key.Token.Reveal()
+	st := w.pat.CredentialStatus()
+	st.Token, st.IssueCount, st.SecretHash, st.SecretName = tok, 1, hashToken([]byte(value)), "ci"
+	st.LastVerifiedTime = timePtr(issuedAt)
+	w.put(ownedSecret(w, "ci", tok, value))
+	w.log = nil
+	return tok
+}
+
+// holds reports whether the Secret holds the value of key id.
+func holds(sec *corev1.Secret, id string) bool {
+	return sec != nil && string(sec.Data[iamv1alpha1.DefaultSecretKey]) == "value-of-"+id &&
+		sec.Annotations[iamv1alpha1.TokenIDAnnotation] == id
+}

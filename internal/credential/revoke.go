@@ -1,0 +1,148 @@
+package credential
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// Revocation: every way a token of the resource ends upstream. A replaced token waits for
+// its grace period (scheduleRevocation, revokeDue); a token status does not name is a stray
+// and is revoked once status is confirmed to be the latest (revokeStrays); on deletion every
+// token of the resource goes (Revoke), once no interrupted create can still land
+// (WaitSettled).
+
+// scheduleRevocation keeps tok, just replaced, valid for the grace period.
+func (l *Lifecycle) scheduleRevocation(obj Object, tok *iamv1alpha1.IssuedToken, now time.Time) {
+	st := obj.CredentialStatus()
+	for _, p := range st.PendingRevocations {
+		if p.ID == tok.ID {
+			return
+		}
+	}
+	st.PendingRevocations = append(st.PendingRevocations, iamv1alpha1.PendingRevocation{
+		ID:       tok.ID,
+		Name:     tok.Name,
+		RevokeAt: metav1.NewTime(RevokeAt(obj.Credential(), tok, now)),
+	})
+}
+
+// revokeStrays revokes every listed token that status does not know (neither current nor
+// waiting for its grace period). Before the first, persist confirms that status is the
+// latest: a reconcile working from a stale cache would not know a token that another
+// reconcile has just issued and written to the Secret, and must not revoke it.
+func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, listing Listing, persist Persister, note string) error {
+	st := obj.CredentialStatus()
+	known := map[string]bool{}
+	if st.Token != nil {
+		known[st.Token.ID] = true
+	}
+	for _, p := range st.PendingRevocations {
+		known[p.ID] = true
+	}
+	confirmed := false
+	for _, k := range listing.Keys {
+		if known[k.ID] {
+			continue
+		}
+		if !confirmed {
+			if err := persist(ctx); err != nil {
+				return fmt.Errorf("confirm status before revoking token %s: %w", k.ID, err)
+			}
+			confirmed = true
+		}
+		if err := iss.Revoke(ctx, k.ID); err != nil {
+			return fmt.Errorf("revoke stray token %s: %w", k.ID, err)
+		}
+		l.Metrics.orphanRevoked(l.Kind)
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventOrphanRevoked, "Revoke", note, k.ID)
+		ctrl.LoggerFrom(ctx).Info("revoked stray token", "tokenID", k.ID)
+	}
+	return nil
+}
+
+// revokeDue revokes the replaced tokens whose grace period has ended and returns when the
+// next one is due (zero when none waits).
+func (l *Lifecycle) revokeDue(ctx context.Context, obj Object, iss Issuer, now time.Time) (time.Time, error) {
+	st := obj.CredentialStatus()
+	var next time.Time
+	kept := st.PendingRevocations[:0]
+	var firstErr error
+	for _, p := range st.PendingRevocations {
+		if now.Before(p.RevokeAt.Time) || firstErr != nil {
+			kept = append(kept, p)
+			if next.IsZero() || p.RevokeAt.Time.Before(next) {
+				next = p.RevokeAt.Time
+			}
+			continue
+		}
+		if err := iss.Revoke(ctx, p.ID); err != nil {
+			firstErr = fmt.Errorf("revoke replaced token %s: %w", p.ID, err)
+			kept = append(kept, p)
+			continue
+		}
+		l.Metrics.revoked(l.Kind)
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRevoked, "Revoke", "revoked replaced token %s after its grace period", p.ID)
+	}
+	st.PendingRevocations = kept
+	return next, firstErr
+}
+
+// Revoke revokes every upstream token of a resource that is being deleted: the current one,
+// those waiting for their grace period, and any other the resource owns upstream (a token
+// whose value was lost). It removes the Secret once nothing is left. Errors are returned for
+// the controller to retry and report; tokens already gone count as revoked.
+func (l *Lifecycle) Revoke(ctx context.Context, obj Object, iss Issuer) error {
+	st := obj.CredentialStatus()
+	if err := l.WaitSettled(obj); err != nil {
+		return err
+	}
+	listing, err := iss.Owned(ctx, true)
+	if err != nil {
+		return fmt.Errorf("list tokens to revoke: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, k := range listing.Keys {
+		ids[k.ID] = true
+	}
+	var errs []error
+	for id := range ids {
+		if err := iss.Revoke(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("revoke token %s: %w", id, err))
+			continue
+		}
+		l.Metrics.revoked(l.Kind)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(ids) > 0 {
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRevoked, "Revoke", "revoked %d token(s) upstream on deletion", len(ids))
+		ctrl.LoggerFrom(ctx).Info("revoked tokens on deletion", "count", len(ids))
+	}
+	st.Token, st.PendingRevocations, st.PendingIssue = nil, nil, nil
+	return l.Forget(ctx, obj)
+}
+
+// WaitSettled returns a RevocationPending problem while an interrupted create of the
+// resource may still land upstream: revoking before then could miss its token, which no
+// resource would own afterwards.
+func (l *Lifecycle) WaitSettled(obj Object) error {
+	wait := l.Unsettled(obj)
+	if wait <= 0 {
+		return nil
+	}
+	return &Problem{
+		Reason:     iamv1alpha1.ReasonRevocationPending,
+		RetryAfter: wait,
+		Message: fmt.Sprintf("a create upstream was interrupted (its answer was lost); waiting %s for it to settle "+
+			"so that whatever it created is revoked too", wait.Round(time.Second)),
+	}
+}
