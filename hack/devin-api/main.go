@@ -1,9 +1,14 @@
 // Command devin-api serves the in-memory Devin API (devinapitest) for the dev environment:
 //
-//	go run ./hack/devin-api --listen 127.0.0.1:8088 [--seed FILE] [--admin-token-file FILE] [--latency 50ms]
+//	go run ./hack/devin-api --listen 127.0.0.1:8088 [--seed FILE] [--admin-token-file FILE]
+//	    [--enterprise-admin-key-file FILE] [--latency 50ms] [--pat-api=false]
 //
 // It writes the admin credential to --admin-token-file (mode 0600) when given, and otherwise
-// prints where to get it (POST /_fake/admin-token/rotate). It stops on SIGINT or SIGTERM.
+// prints where to get it (POST /_fake/admin-token/rotate); likewise the enterprise admin's
+// personal key (apk_user_..., the only credential of the v2 member record) to
+// --enterprise-admin-key-file. --pat-api=false serves no PAT endpoint, as the real API today:
+// those paths answer 404 {"detail": "Not Found"}. Every exchange is checked against the
+// published contract; violations are printed as they happen. It stops on SIGINT or SIGTERM.
 package main
 
 import (
@@ -16,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,12 +43,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8088", "address to listen on")
 	seedFile := fs.String("seed", "", "seed file (JSON or YAML); default: the built-in seed")
 	tokenFile := fs.String("admin-token-file", "", "write the admin credential to this file (mode 0600)")
+	adminKeyFile := fs.String("enterprise-admin-key-file", "", "write the enterprise admin's personal key (for v2) to this file (mode 0600)")
 	latency := fs.Duration("latency", 0, "latency added to every API call")
+	patAPI := fs.Bool("pat-api", true, "serve the (assumed, unpublished) PAT endpoints; false answers them as unknown routes, like the real API")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 
-	var opts []devinapitest.Option
+	var mu sync.Mutex
+	opts := []devinapitest.Option{devinapitest.WithContractFailure(func(v string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(out, "devin-api:", v)
+	})}
+	if !*patAPI {
+		opts = append(opts, devinapitest.WithoutPATAPI())
+	}
 	if *seedFile != "" {
 		seed, err := devinapitest.LoadSeed(*seedFile)
 		if err != nil {
@@ -68,6 +84,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "devin-api: admin token written to %s\n", *tokenFile)
 	} else {
 		fmt.Fprintf(out, "devin-api: no --admin-token-file; get a fresh admin token with: curl -X POST http://%s/_fake/admin-token/rotate\n", ln.Addr())
+	}
+	if *adminKeyFile != "" {
+		if err := writeToken(*adminKeyFile, fake.EnterpriseAdminKey().Reveal()); err != nil {
+			_ = ln.Close()
+			return err
+		}
+		fmt.Fprintf(out, "devin-api: enterprise admin key written to %s\n", *adminKeyFile)
 	}
 	fmt.Fprintf(out, "devin-api: serving on http://%s\n", ln.Addr())
 

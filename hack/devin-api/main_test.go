@@ -16,6 +16,8 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	type testCase struct {
 		args      func(dir string) []string
 		wantToken bool
+		// noPATs: the PAT endpoints answer as unknown routes.
+		noPATs bool
 	}
 	tests := map[string]testCase{
 		"with token file and seed": {
@@ -29,6 +31,13 @@ func TestRunServesUntilCanceled(t *testing.T) {
 			wantToken: true,
 		},
 		"without token file": {args: func(string) []string { return []string{"--listen", "127.0.0.1:0"} }},
+		"without the PAT API, with the enterprise admin key": {
+			args: func(dir string) []string {
+				return []string{"--listen", "127.0.0.1:0", "--pat-api=false", "--admin-token-file", filepath.Join(dir, "token"),
+					"--enterprise-admin-key-file", filepath.Join(dir, "apk")}
+			},
+			noPATs: true,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -78,12 +87,40 @@ func TestRunServesUntilCanceled(t *testing.T) {
 					t.Errorf("users with the written token: %d %s", resp.StatusCode, body)
 				}
 			}
+			if tc.noPATs {
+				tok, _ := os.ReadFile(filepath.Join(dir, "token"))
+				status, body := get(t, url+"/v3beta1/enterprise/members/users/user-alice/personal-access-tokens?status=active", string(tok))
+				if status != http.StatusNotFound || body != `{"detail":"Not Found"}` {
+					t.Errorf("PAT list without the PAT API: %d %s", status, body)
+				}
+				key, err := os.ReadFile(filepath.Join(dir, "apk"))
+				if err != nil || !strings.HasPrefix(string(key), "apk_user_") {
+					t.Fatalf("enterprise admin key file: %v", err)
+				}
+				if status, body := get(t, url+"/v2/enterprise/members/user-alice", string(key)); status != http.StatusOK {
+					t.Errorf("v2 with the enterprise admin key: %d %s", status, body)
+				}
+			}
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("run: %v", err)
 			}
 		})
 	}
+}
+
+// get sends an authenticated GET and returns the status and body.
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 func TestRunFailures(t *testing.T) {
@@ -96,6 +133,7 @@ func TestRunFailures(t *testing.T) {
 		"missing seed":   {args: []string{"--listen", "127.0.0.1:0", "--seed", filepath.Join(dir, "missing")}},
 		"bad address":    {args: []string{"--listen", "not an address"}},
 		"bad token path": {args: []string{"--listen", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "no", "such", "dir")}},
+		"bad key path":   {args: []string{"--listen", "127.0.0.1:0", "--enterprise-admin-key-file", filepath.Join(dir, "no", "such", "dir")}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

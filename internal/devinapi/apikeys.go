@@ -68,14 +68,14 @@ func (c *Client) issueKey(ctx context.Context, req request, fallbackExpiry *time
 	return key, nil
 }
 
-// listKeys lists API keys or PATs with an optional status filter (empty: the backend's
-// default, active).
+// listKeys lists API keys or PATs that match status. The status is always sent, since the
+// API's own default is "all": an empty status asks for active keys. Neither "first" nor
+// "after" is sent: the key list documents only "status".
 func (c *Client) listKeys(ctx context.Context, op, path string, status KeyStatus) ([]APIKey, error) {
-	var q url.Values
-	if status != "" {
-		q = url.Values{"status": {string(status)}}
+	if status == "" {
+		status = KeyStatusActive
 	}
-	items, err := listAll[apiKeyWire](ctx, c, op, path, q)
+	items, err := listOnePage[apiKeyWire](ctx, c, op, path, url.Values{"status": {string(status)}})
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,8 @@ func (c *Client) CreateServiceUserAPIKey(ctx context.Context, serviceUserID stri
 }
 
 // ListServiceUserAPIKeys returns the API keys of a service user that match status (empty
-// means active), following all pages. Values are never returned.
+// means active, not the API's default "all"). The list has no documented cursor: an answer
+// that says more keys exist fails the call. Values are never returned.
 func (c *Client) ListServiceUserAPIKeys(ctx context.Context, serviceUserID string, status KeyStatus) ([]APIKey, error) {
 	const op = "ListServiceUserAPIKeys"
 	if err := checkID(op, "service user", serviceUserID); err != nil {

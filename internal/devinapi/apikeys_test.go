@@ -15,7 +15,7 @@ func TestServiceUserAPIKeys(t *testing.T) {
 	s := newFake(t)
 	c := s.Client()
 	ctx := testCtx(t)
-	p, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "bot", RoleID: devinapitest.RoleEnterpriseMember})
+	p, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "bot", RoleID: devinapitest.RoleEnterpriseMember, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,8 @@ func TestServiceUserAPIKeys(t *testing.T) {
 	only(t, err, devinapi.ErrNotFound)
 	_, err = c.CreateServiceUserAPIKey(ctx, suID, devinapi.CreateKeyRequest{Name: ""})
 	only(t, err, devinapi.ErrInvalid)
+	// The two malformed requests, refused by the contract.
+	takeViolations(t, s, "query.status: value is not one of the allowed values", "body.name: minimum string length is 1")
 	if devinapi.IsGone(err) {
 		t.Errorf("IsGone(%v) = true", err)
 	}

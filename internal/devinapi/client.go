@@ -28,8 +28,14 @@ type TokenSource interface {
 type Options struct {
 	// BaseURL is the API root, e.g. https://api.devin.ai. Required.
 	BaseURL string
-	// Credentials authenticate every request. Required.
+	// Credentials authenticate every request (but the v2 one below). Required: a cog_ key,
+	// normally a service user API key.
 	Credentials TokenSource
+	// EnterpriseAdminKey is optional: the personal API key (apk_user_...) of an enterprise
+	// admin. The legacy v2 member record, the only documented source of a member's SAML
+	// identity, accepts nothing else. When it is nil, or supplies an empty token, the client
+	// never calls v2 and User.SAMLID stays unknown (nil). It is used for v2 only.
+	EnterpriseAdminKey TokenSource
 	// HTTPClient sends the requests; nil uses a client with sane transport defaults.
 	HTTPClient *http.Client
 	// Timeout bounds one request, including reading the answer; 0 means 30s.
@@ -64,6 +70,7 @@ const (
 type Client struct {
 	baseURL   *url.URL
 	creds     TokenSource
+	adminKey  TokenSource
 	http      *http.Client
 	timeout   time.Duration
 	userAgent string
@@ -103,6 +110,7 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		baseURL:   base,
 		creds:     opts.Credentials,
+		adminKey:  opts.EnterpriseAdminKey,
 		http:      opts.HTTPClient,
 		timeout:   opts.Timeout,
 		userAgent: opts.UserAgent,
@@ -150,6 +158,18 @@ type request struct {
 	body  any
 	// token replaces the client's credentials when set.
 	token *Token
+	// scope selects the permission of a scope-dependent operation (see RequiredPermission).
+	scope Scope
+	// permission, when set, replaces RequiredPermission(op, scope) in an error.
+	permission string
+}
+
+// requiredPermission is the permission an error answer to req names.
+func (req request) requiredPermission() string {
+	if req.permission != "" {
+		return req.permission
+	}
+	return RequiredPermission(req.op, req.scope)
 }
 
 // do sends req and decodes a 2xx answer into out (when out is not nil). Every other answer
@@ -202,6 +222,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := parseAPIError(req.op, resp.StatusCode, resp.Header, data, time.Now())
+		apiErr.Permission = req.requiredPermission()
 		c.throttled(apiErr)
 		return apiErr
 	}
@@ -358,37 +379,4 @@ func unixSeconds(t *time.Time) *int64 {
 	}
 	s := t.Unix()
 	return &s
-}
-
-// page is one page of a cursor-paginated listing.
-type page[T any] struct {
-	Items       []T    `json:"items"`
-	EndCursor   string `json:"end_cursor"`
-	HasNextPage bool   `json:"has_next_page"`
-}
-
-// listAll follows the cursor of a listing until its last page and returns every item.
-func listAll[T any](ctx context.Context, c *Client, op, path string, query url.Values) ([]T, error) {
-	q := url.Values{}
-	for k, v := range query {
-		q[k] = v
-	}
-	q.Set("first", strconv.Itoa(pageSize))
-	seen := map[string]bool{}
-	var all []T
-	for {
-		var p page[T]
-		if err := c.do(ctx, request{op: op, method: http.MethodGet, path: path, query: q}, &p); err != nil {
-			return nil, err
-		}
-		all = append(all, p.Items...)
-		if !p.HasNextPage {
-			return all, nil
-		}
-		if p.EndCursor == "" || seen[p.EndCursor] {
-			return nil, fmt.Errorf("devinapi: %s: pagination cursor did not advance", op)
-		}
-		seen[p.EndCursor] = true
-		q.Set("after", p.EndCursor)
-	}
 }

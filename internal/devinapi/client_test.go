@@ -53,11 +53,23 @@ func TestArgumentsCheckedBeforeSending(t *testing.T) {
 	}
 	tests := map[string]testCase{
 		"provision without org": {call: func() error {
-			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeOrganization, Name: "x", RoleID: "r"})
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeOrganization, Name: "x", RoleID: "r", TTL: time.Hour})
 			return err
 		}},
 		"provision unknown scope": {call: func() error {
-			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: "", Name: "x", RoleID: "r"})
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: "", Name: "x", RoleID: "r", TTL: time.Hour})
+			return err
+		}},
+		"provision without TTL": {call: func() error {
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: "r"})
+			return err
+		}},
+		"provision, TTL under a second": {call: func() error {
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: "r", TTL: time.Millisecond})
+			return err
+		}},
+		"provision, TTL over a year": {call: func() error {
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: "r", TTL: devinapi.MaxServiceUserTTL + time.Second})
 			return err
 		}},
 		"provision negative TTL": {call: func() error {
@@ -153,7 +165,11 @@ func TestDecodeFailuresOfSuccessfulAnswers(t *testing.T) {
 			return err
 		}},
 		"provision without token": {status: 201, body: `{"service_user":{"service_user_id":"s"}}`, want: "no token", call: func(c *devinapi.Client, ctx context.Context) error {
-			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: devinapitest.RoleEnterpriseMember})
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: devinapitest.RoleEnterpriseMember, TTL: time.Hour})
+			return err
+		}},
+		"key list with more pages": {status: 200, body: `{"items":[],"has_next_page":true}`, want: "more items exist", call: func(c *devinapi.Client, ctx context.Context) error {
+			_, err := c.ListServiceUserAPIKeys(ctx, "su-x", "")
 			return err
 		}},
 		"cursor that does not advance": {status: 200, body: `{"items":[],"has_next_page":true}`, want: "cursor", call: func(c *devinapi.Client, ctx context.Context) error {

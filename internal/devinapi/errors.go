@@ -34,6 +34,10 @@ var (
 	// ErrRetryable: a transient failure (429, 503, other 5xx, timeouts, connection errors);
 	// RetryAfter tells how long the server asked to wait, if it did.
 	ErrRetryable = errors.New("temporary failure")
+	// ErrPATAPIUnavailable: the API has no personal access token endpoint (the vendor has not
+	// published one; the client's PAT paths are assumed). It is not ErrNotFound, nor
+	// retryable: only a new API version, or the operator's configuration, changes it.
+	ErrPATAPIUnavailable = errors.New("the Devin API has no personal access token endpoint")
 )
 
 // APIError is an error answer of the Devin API, parsed from an RFC 9457 problem document or
@@ -52,6 +56,14 @@ type APIError struct {
 	Errors []FieldError
 	// RetryAfter is the delay asked by a Retry-After header (zero when absent).
 	RetryAfter time.Duration
+	// Permission is the permission the vendor's docs name for the operation (see
+	// RequiredPermission); empty when they name none. With a 403 it is what the credential
+	// lacks, so that a caller can say "the operator's credential lacks <Permission> for <Op>".
+	Permission string
+	// RouteMissing is set on an answer of a PAT operation that says the endpoint does not
+	// exist (FastAPI's default 404 or 405 body): the error matches ErrPATAPIUnavailable
+	// instead of ErrNotFound.
+	RouteMissing bool
 }
 
 // FieldError is one entry of a 422 answer's "errors" list.
@@ -83,6 +95,14 @@ func (e *APIError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(msg)
 	}
+	switch {
+	case e.RouteMissing:
+		b.WriteString(" (the API has no such endpoint)")
+	case e.Status == http.StatusForbidden && e.Permission != "":
+		b.WriteString(" (requires ")
+		b.WriteString(e.Permission)
+		b.WriteString(")")
+	}
 	if len(e.Errors) > 0 {
 		b.WriteString(" (")
 		for i, fe := range e.Errors {
@@ -106,8 +126,12 @@ func (e *APIError) Error() string {
 //   - ErrSSOAccount: 403 or 422 whose problem type ends with "sso-account";
 //   - ErrFeatureNotEnabled: 403 whose problem type ends with "feature-not-enabled";
 //   - ErrInvalid: 400, and 422 unless it is an SSO refusal (a refusal, not a malformed request);
-//   - ErrRetryable: 408, 429 and every 5xx.
+//   - ErrRetryable: 408, 429 and every 5xx;
+//   - ErrPATAPIUnavailable: RouteMissing, which no other class then matches.
 func (e *APIError) Is(target error) bool {
+	if e.RouteMissing {
+		return target == ErrPATAPIUnavailable
+	}
 	switch target {
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound

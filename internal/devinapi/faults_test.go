@@ -17,6 +17,8 @@ func TestErrorClassesFromTheServer(t *testing.T) {
 		faults devinapitest.Faults
 		call   func(s *devinapitest.Server, c *devinapi.Client, ctx context.Context) error
 		want   []error
+		// violations the call provokes on purpose.
+		violations []string
 	}
 	self := func(_ *devinapitest.Server, c *devinapi.Client, ctx context.Context) error {
 		_, err := c.Self(ctx)
@@ -41,15 +43,15 @@ func TestErrorClassesFromTheServer(t *testing.T) {
 			return err
 		}, want: []error{devinapi.ErrForbidden}},
 		"422 invalid name": {call: func(_ *devinapitest.Server, c *devinapi.Client, ctx context.Context) error {
-			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: strings.Repeat("n", 257), RoleID: devinapitest.RoleEnterpriseMember})
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: strings.Repeat("n", 257), RoleID: devinapitest.RoleEnterpriseMember, TTL: time.Hour})
 			return err
-		}, want: []error{devinapi.ErrInvalid}},
-		"422 TTL over a year": {call: func(_ *devinapitest.Server, c *devinapi.Client, ctx context.Context) error {
+		}, want: []error{devinapi.ErrInvalid}, violations: []string{"body.name: maximum string length is 256"}},
+		"TTL over a year, refused before sending": {call: func(_ *devinapitest.Server, c *devinapi.Client, ctx context.Context) error {
 			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "n", RoleID: devinapitest.RoleEnterpriseMember, TTL: 366 * 24 * time.Hour})
 			return err
 		}, want: []error{devinapi.ErrInvalid}},
 		"404 unknown org": {call: func(_ *devinapitest.Server, c *devinapi.Client, ctx context.Context) error {
-			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeOrganization, OrgID: "org-nope", Name: "n", RoleID: devinapitest.RoleOrgMember})
+			_, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeOrganization, OrgID: "org-nope", Name: "n", RoleID: devinapitest.RoleOrgMember, TTL: time.Hour})
 			return err
 		}, want: []error{devinapi.ErrNotFound}},
 		"408":            {faults: injected(408), call: self, want: []error{devinapi.ErrRetryable}},
@@ -100,6 +102,7 @@ func TestErrorClassesFromTheServer(t *testing.T) {
 			s.SetFaults(tc.faults)
 			err := tc.call(s, c, testCtx(t))
 			only(t, err, tc.want...)
+			takeViolations(t, s, tc.violations...)
 			if len(err.Error()) > 400 {
 				t.Errorf("error text of %d bytes: %q", len(err.Error()), err)
 			}

@@ -11,12 +11,17 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 )
 
-// newFake starts an in-memory Devin API for one test.
+// newFake starts an in-memory Devin API for one test, which fails for every exchange that
+// breaks the published contract.
 func newFake(t *testing.T, opts ...devinapitest.Option) *devinapitest.Server {
 	t.Helper()
-	s := devinapitest.NewServer(opts...)
-	t.Cleanup(s.Close)
-	return s
+	return devinapitest.NewTestServer(t, opts...)
+}
+
+// withAdminKey configures the enterprise admin's personal key of s, so that the client reads
+// the v2 member record.
+func withAdminKey(s *devinapitest.Server) func(*devinapi.Options) {
+	return func(o *devinapi.Options) { o.EnterpriseAdminKey = devinapi.StaticToken(s.EnterpriseAdminKey()) }
 }
 
 // testCtx bounds a test's calls generously, so that a bug hangs no longer than this.
@@ -79,3 +84,20 @@ func only(t *testing.T, err error, want ...error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// takeViolations takes the contract violations a test provoked on purpose, so that the
+// server does not fail the test for them, and checks that there is one for each of want, in
+// order (each a substring of the violation's description).
+func takeViolations(t *testing.T, s *devinapitest.Server, want ...string) {
+	t.Helper()
+	got := s.TakeViolations()
+	if len(got) != len(want) {
+		t.Errorf("%d contract violations, want %d: %v", len(got), len(want), got)
+		return
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i].String(), w) {
+			t.Errorf("violation %d is %q, want it to mention %q", i, got[i], w)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"code=201,operation=CreatePAT":      1,
+		"code=200,operation=CreatePAT":      1,
 		"code=200,operation=SelfWithToken":  1,
 		"code=404,operation=GetServiceUser": 1,
 		"code=429,operation=Self":           1,

@@ -1,6 +1,8 @@
 package devinapi_test
 
 import (
+	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -23,7 +25,8 @@ func TestPATs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := devinapi.Self{Kind: devinapi.PrincipalPATUser, UserID: "user-alice", APIKeyID: pat.ID, OrgID: devinapitest.DefaultOrg}
+	want := devinapi.Self{Kind: devinapi.PrincipalPATUser, UserID: "user-alice", UserName: "Alice", APIKeyID: pat.ID,
+		APIKeyName: "laptop", OrgID: devinapitest.DefaultOrg}
 	if diff := cmp.Diff(want, *self); diff != "" {
 		t.Errorf("self (-want +got):\n%s", diff)
 	}
@@ -85,32 +88,32 @@ func TestPATs(t *testing.T) {
 }
 
 func TestPaginationFollowsEveryPage(t *testing.T) {
-	s := newFake(t)
-	c := s.Client()
-	ctx := testCtx(t)
 	const n = 450
-	want := map[string]bool{}
+	seed := devinapitest.DefaultSeed()
+	seed.Roles = nil
+	var want []devinapi.Role
 	for i := 0; i < n; i++ {
-		k, err := c.CreatePAT(ctx, "user-dave", devinapi.CreateKeyRequest{Name: "pat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[k.ID] = true
+		r := devinapitest.SeedRole{ID: fmt.Sprintf("role-%03d", i), Name: "R", Type: "org"}
+		seed.Roles = append(seed.Roles, r)
+		want = append(want, devinapi.Role{ID: r.ID, Name: r.Name, Type: r.Type})
 	}
-	s.ResetCalls()
-	list, err := c.ListPATs(ctx, "user-dave", devinapi.KeyStatusAll)
+	s := newFake(t, devinapitest.WithSeed(seed))
+	var queries []url.Values
+	s.SetRequestHook(func(r devinapitest.ObservedRequest) { queries = append(queries, r.Query) })
+	roles, err := s.Client().ListRoles(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
-	for _, k := range list {
-		got[k.ID] = true
+	if diff := cmp.Diff(want, roles); diff != "" {
+		t.Fatalf("roles (-want +got):\n%s", diff)
 	}
-	if len(list) != n || cmp.Diff(want, got) != "" {
-		t.Fatalf("listed %d keys (%d distinct), want the %d created", len(list), len(got), n)
+	// Three pages of at most 200, each after the cursor of the one before.
+	if len(queries) != 3 || queries[0].Get("after") != "" || queries[1].Get("after") == "" || queries[2].Get("after") == queries[1].Get("after") {
+		t.Errorf("queries %v, want three pages following the cursor", queries)
 	}
-	const route = "GET /v3beta1/enterprise/members/users/{user_id}/personal-access-tokens"
-	if calls := s.Calls()[route]; calls != 3 {
-		t.Errorf("%d pages fetched, want 3 (200 per page)", calls)
+	for _, q := range queries {
+		if q.Get("first") != "200" {
+			t.Errorf("query %v, want first=200", q)
+		}
 	}
 }

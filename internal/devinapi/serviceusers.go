@@ -30,10 +30,15 @@ func (w serviceUserWire) serviceUser() ServiceUser {
 }
 
 type provisionWire struct {
-	Name       string `json:"name"`
-	RoleID     string `json:"role_id"`
-	TTLSeconds *int64 `json:"ttl_seconds,omitempty"`
+	Name   string `json:"name"`
+	RoleID string `json:"role_id"`
+	// TTLSeconds is required by the API; there is no default.
+	TTLSeconds int64 `json:"ttl_seconds"`
 }
+
+// MaxServiceUserTTL is the longest life the API gives a service user: one year
+// (ttl_seconds <= 31536000).
+const MaxServiceUserTTL = 31536000 * time.Second
 
 type provisionAnswerWire struct {
 	ServiceUser serviceUserWire `json:"service_user"`
@@ -50,8 +55,9 @@ func serviceUserPath(id string) string {
 }
 
 // ProvisionServiceUser creates a service user in req.Scope with req.RoleID and returns it with
-// its first API key, whose value is shown only this once. The TTL is sent in whole seconds
-// (zero lets the backend choose). A create that fails with ErrRetryable may have happened:
+// its first API key, whose value is shown only this once. req.TTL is required, from one
+// second to MaxServiceUserTTL, and sent in whole seconds; outside that range nothing is sent
+// and the error matches ErrInvalid. A create that fails with ErrRetryable may have happened:
 // look for the service user by name before creating it again.
 func (c *Client) ProvisionServiceUser(ctx context.Context, req ProvisionServiceUserRequest) (*ProvisionedServiceUser, error) {
 	const op = "ProvisionServiceUser"
@@ -67,15 +73,13 @@ func (c *Client) ProvisionServiceUser(ctx context.Context, req ProvisionServiceU
 	default:
 		return nil, fmt.Errorf("devinapi: %s: unknown scope %q: %w", op, req.Scope, ErrInvalid)
 	}
-	if req.TTL < 0 {
-		return nil, fmt.Errorf("devinapi: %s: negative TTL: %w", op, ErrInvalid)
+	secs := int64(req.TTL / time.Second)
+	if secs < 1 || req.TTL > MaxServiceUserTTL {
+		return nil, fmt.Errorf("devinapi: %s: TTL %v is not from 1s to %v (the API requires one): %w", op, req.TTL, MaxServiceUserTTL, ErrInvalid)
 	}
-	body := provisionWire{Name: req.Name, RoleID: req.RoleID}
-	if secs := int64(req.TTL / time.Second); secs > 0 {
-		body.TTLSeconds = &secs
-	}
+	body := provisionWire{Name: req.Name, RoleID: req.RoleID, TTLSeconds: secs}
 	var out provisionAnswerWire
-	if err := c.do(ctx, request{op: op, method: http.MethodPost, path: path, body: body}, &out); err != nil {
+	if err := c.do(ctx, request{op: op, method: http.MethodPost, path: path, body: body, scope: req.Scope}, &out); err != nil {
 		return nil, err
 	}
 	if out.Token == "" {

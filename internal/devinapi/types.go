@@ -49,7 +49,8 @@ const (
 	ScopeEnterprise Scope = "Enterprise"
 )
 
-// KeyStatus filters API key and PAT listings.
+// KeyStatus filters API key and PAT listings. The API's own default is "all"; the client
+// always sends a status and sends "active" for an empty one.
 type KeyStatus string
 
 // Key status filters understood by the list endpoints.
@@ -90,7 +91,8 @@ type ProvisionServiceUserRequest struct {
 	OrgID  string
 	Name   string
 	RoleID string
-	// TTL is at most one year; zero lets the backend choose.
+	// TTL is the life of the service user, required: from one second to one year
+	// (MaxServiceUserTTL), sent in whole seconds. The API has no default.
 	TTL time.Duration
 }
 
@@ -151,19 +153,31 @@ type User struct {
 	SAMLID *string
 }
 
-// SSOLinked reports whether the account is linked to enterprise SSO: it has a SAML identity
-// or roles granted through IdP groups. The vendor documents no explicit flag; this is the
-// inference written down in the backend contract.
+// SSOLinked reports whether the account is linked to enterprise SSO: it has roles granted
+// through IdP groups (every IdP-only member has), or a SAML identity. The vendor documents no
+// explicit flag; this is the inference written down in the backend contract. SAMLID is only
+// known when the client has an enterprise admin's personal key (Options.EnterpriseAdminKey):
+// without it a directly assigned member with a SAML identity is not seen as SSO-linked.
 func (u User) SSOLinked() bool {
 	return (u.SAMLID != nil && *u.SAMLID != "") || len(u.IDPRoleAssignments) > 0
 }
 
-// Self tells who the calling credential is.
+// Self tells who a credential is. Which fields are set depends on Kind, as GET /v3/self
+// answers by principal type:
+//   - PrincipalServiceUser: ServiceUserID, ServiceUserName, OrgID (APIKeyID stays empty: the
+//     API does not say which key of the service user authenticated);
+//   - PrincipalPATUser: APIKeyID, APIKeyName, UserID, UserName, OrgID;
+//   - PrincipalDevinBrain, PrincipalWindsurfSession and kinds unknown to the client: UserID
+//     and OrgID when the answer has them.
 type Self struct {
-	// Kind is "service_user" or "pat_user".
-	Kind          string
-	ServiceUserID string
-	UserID        string
-	APIKeyID      string
-	OrgID         string
+	// Kind is the answer's principal_type.
+	Kind            string
+	ServiceUserID   string
+	ServiceUserName string
+	UserID          string
+	UserName        string
+	APIKeyID        string
+	APIKeyName      string
+	// OrgID is empty for an enterprise-level principal.
+	OrgID string
 }

@@ -136,7 +136,7 @@ func TestOutOfBandChanges(t *testing.T) {
 	s := newFake(t)
 	c := s.Client()
 	ctx := testCtx(t)
-	p, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeOrganization, OrgID: devinapitest.DefaultOrg, Name: "bot", RoleID: devinapitest.RoleOrgMember})
+	p, err := c.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeOrganization, OrgID: devinapitest.DefaultOrg, Name: "bot", RoleID: devinapitest.RoleOrgMember, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

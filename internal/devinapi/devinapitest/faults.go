@@ -248,8 +248,10 @@ func (s *Server) EarlyRequests() int {
 }
 
 // applyFaults counts the call, delays it and answers it with an injected failure; it returns
-// false when it answered.
-func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, pattern string) bool {
+// false when it answered. Injected answers are problem documents (the older {"detail"} body on
+// the v2 route), checked against the contract like any other; a raw ErrorBody is not.
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, rt route) bool {
+	pattern := rt.pattern()
 	s.mu.Lock()
 	fs := &s.faults
 	s.calls[pattern]++
@@ -297,6 +299,8 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, pattern str
 		w.Header().Set("Retry-After", retryAfter)
 	}
 	if rawBody != "" {
+		exemptFromContract(w, "a raw Faults.ErrorBody imitates what may stand between the client and the API "+
+			"(a proxy, a gateway, an older server): it is deliberately not an answer of the contract")
 		ct := "text/plain; charset=utf-8"
 		if json.Valid([]byte(rawBody)) {
 			ct = "application/json"
@@ -306,6 +310,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, pattern str
 		_, _ = w.Write([]byte(rawBody))
 		return false
 	}
+	p.legacy = rt.v2
 	writeProblem(w, p)
 	return false
 }
@@ -333,5 +338,6 @@ func (s *Server) loseAnswer(w http.ResponseWriter, r *http.Request, mode string)
 		s.hold(r, maxHang)
 		panic(http.ErrAbortHandler)
 	}
+	exemptFromContract(w, "a lost answer is a transport fault between the client and the API, not an answer of the API")
 	writeProblem(w, &problem{status: http.StatusBadGateway, typ: "bad-gateway", detail: "the upstream answer was lost"})
 }

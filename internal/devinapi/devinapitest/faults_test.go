@@ -174,12 +174,12 @@ func TestLostCreateAnswers(t *testing.T) {
 			return err
 		}},
 		"provision, hang": {mode: "hang", create: func(c *devinapi.Client, _ *devinapitest.Server) error {
-			_, err := c.ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "lost", RoleID: devinapitest.RoleEnterpriseMember})
+			_, err := c.ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "lost", RoleID: devinapitest.RoleEnterpriseMember, TTL: time.Hour})
 			return err
 		}},
 		"API key, hang": {mode: "hang", create: func(c *devinapi.Client, s *devinapitest.Server) error {
 			s.SetFaults(devinapitest.Faults{})
-			p, err := c.ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: devinapitest.RoleEnterpriseMember})
+			p, err := c.ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "x", RoleID: devinapitest.RoleEnterpriseMember, TTL: time.Hour})
 			if err != nil {
 				return err
 			}

@@ -6,17 +6,34 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 )
 
+// newFake starts a server for one test, which fails for every contract violation left
+// untaken.
 func newFake(t *testing.T, opts ...devinapitest.Option) *devinapitest.Server {
 	t.Helper()
-	s := devinapitest.NewServer(opts...)
-	t.Cleanup(s.Close)
-	return s
+	return devinapitest.NewTestServer(t, opts...)
+}
+
+// takeViolations takes the contract violations a test provoked on purpose and checks that
+// there is one for each of want, in order (each a substring of the violation's description).
+func takeViolations(t *testing.T, s *devinapitest.Server, want ...string) {
+	t.Helper()
+	got := s.TakeViolations()
+	if len(got) != len(want) {
+		t.Errorf("%d contract violations, want %d: %v", len(got), len(want), got)
+		return
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i].String(), w) {
+			t.Errorf("violation %d is %q, want it to mention %q", i, got[i], w)
+		}
+	}
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -206,11 +206,13 @@ func ok(body any) result { return result{status: http.StatusOK, body: body} }
 func fail(p *problem) result { return result{err: p} }
 
 // serveAPI wraps an API handler: it counts the call, applies the faults, authenticates,
-// runs the handler under the lock, calls the hook and writes (or loses) the answer.
+// refuses a request the contract says is malformed (422), runs the handler under the lock,
+// calls the hook and writes (or loses) the answer.
 func (s *Server) serveAPI(rt route) http.Handler {
 	pattern := rt.pattern()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.applyFaults(w, r, pattern) {
+		s.observe(r, pattern)
+		if !s.applyFaults(w, r, rt) {
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
@@ -221,7 +223,11 @@ func (s *Server) serveAPI(rt route) http.Handler {
 		s.mu.Lock()
 		req := &apiRequest{r: r, route: pattern, body: body, now: s.now()}
 		var res result
-		if req.principal, res.err = s.authenticate(r, pattern, req.now); res.err == nil {
+		req.principal, res.err = s.authenticate(r, rt, req.now)
+		if res.err == nil {
+			res.err = enforced(r)
+		}
+		if res.err == nil {
 			res = rt.handler(req)
 		}
 		hook := s.hook
@@ -246,10 +252,28 @@ func (s *Server) serveAPI(rt route) http.Handler {
 	})
 }
 
-// authenticate accepts the admin credential everywhere and any other live key or PAT on
-// GET /v3/self only.
-func (s *Server) authenticate(r *http.Request, pattern string, now time.Time) (*keyRec, *problem) {
+// observe passes the request to the request hook.
+func (s *Server) observe(r *http.Request, pattern string) {
+	s.mu.Lock()
+	h := s.reqHook
+	s.mu.Unlock()
+	if h != nil {
+		h(ObservedRequest{Route: pattern, Path: r.URL.EscapedPath(), Query: r.URL.Query()})
+	}
+}
+
+// authenticate accepts the admin credential on every v3 route, any other live key or PAT on
+// GET /v3/self only, and on the v2 route nothing but the enterprise admin's personal key.
+func (s *Server) authenticate(r *http.Request, rt route, now time.Time) (*keyRec, *problem) {
 	tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if rt.v2 {
+		if !found || hashToken(tok) != hashToken(s.entAdminKey) {
+			// v2 refuses cog_ keys: it takes an enterprise admin's personal key only.
+			return nil, &problem{status: http.StatusUnauthorized, legacy: true,
+				detail: "Invalid API key: the v2 API accepts an enterprise admin's personal API key only"}
+		}
+		return nil, nil
+	}
 	if !found || tok == "" {
 		return nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "missing bearer token"}
 	}
@@ -258,7 +282,7 @@ func (s *Server) authenticate(r *http.Request, pattern string, now time.Time) (*
 		return nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "invalid, expired or revoked token"}
 	}
 	k.lastUsedAt = &now
-	if k.id != s.adminKeyID && pattern != "GET /v3/self" {
+	if k.id != s.adminKeyID && rt.pattern() != "GET /v3/self" {
 		return nil, &problem{status: http.StatusForbidden, typ: "forbidden", detail: "this credential may not call this endpoint"}
 	}
 	return k, nil

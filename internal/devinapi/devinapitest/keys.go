@@ -54,34 +54,33 @@ func (s *Server) createKey(req *apiRequest, kind, owner string) result {
 		return fail(invalid(errs...))
 	}
 	k, tok := s.issueKeyLocked(kind, owner, *body.Name, exp)
-	return result{status: http.StatusCreated, body: issued(k, tok), event: &Event{TokenID: k.id, OwnerID: owner}}
+	return result{status: http.StatusOK, body: issued(k, tok), event: &Event{TokenID: k.id, OwnerID: owner}}
 }
 
-// listKeys serves the keys of kind owned by owner, filtered by the "status" query.
+// listKeys serves the keys of kind owned by owner, filtered by the "status" query, whose
+// default is "all" as the API documents it. The list documents no cursor: it answers every
+// key in one page of the paginated envelope and ignores "first" and "after", as FastAPI
+// ignores undocumented query parameters.
 func (s *Server) listKeys(req *apiRequest, kind, owner string) result {
 	status := req.r.URL.Query().Get("status")
 	switch status {
 	case "":
-		status = "active"
+		status = "all"
 	case "active", "revoked", "expired", "all":
 	default:
 		return fail(invalid(queryError("status", "must be active, revoked, expired or all")))
 	}
-	var items []sequenced
+	p := pageWire{Items: []any{}}
 	for _, id := range s.keyOrder {
 		k := s.keys[id]
 		if k.kind != kind || k.ownerID != owner {
 			continue
 		}
 		if status == "all" || s.keyStatus(k, req.now) == status {
-			items = append(items, sequenced{k.seq, s.keyWire(k, req.now)})
+			p.Items = append(p.Items, s.keyWire(k, req.now))
 		}
 	}
-	page, p := paginate(req.r, items)
-	if p != nil {
-		return fail(p)
-	}
-	return ok(page)
+	return ok(p)
 }
 
 // ownedKey finds a key of kind owned by owner.
@@ -93,7 +92,8 @@ func (s *Server) ownedKey(id, kind, owner string) (*keyRec, *problem) {
 	return k, nil
 }
 
-// revokeKey revokes a key of kind owned by owner: 404 when unknown, 409 when already revoked.
+// revokeKey revokes a key of kind owned by owner and answers its details: 404 when unknown,
+// 409 when already revoked.
 func (s *Server) revokeKey(req *apiRequest, kind, owner string) result {
 	k, p := s.ownedKey(req.r.PathValue("api_key_id"), kind, owner)
 	if p != nil {
@@ -104,7 +104,7 @@ func (s *Server) revokeKey(req *apiRequest, kind, owner string) result {
 	}
 	now := req.now
 	k.revokedAt = &now
-	return result{status: http.StatusNoContent, event: &Event{TokenID: k.id, OwnerID: owner}}
+	return result{status: http.StatusOK, body: s.keyWire(k, now), event: &Event{TokenID: k.id, OwnerID: owner}}
 }
 
 func (s *Server) createAPIKey(req *apiRequest) result {
@@ -160,7 +160,7 @@ func (s *Server) rotateAPIKey(req *apiRequest) result {
 		now := req.now
 		old.revokedAt = &now
 	}
-	return result{status: http.StatusCreated, body: issued(k, tok), event: &Event{TokenID: k.id, OwnerID: su.id}}
+	return result{status: http.StatusOK, body: issued(k, tok), event: &Event{TokenID: k.id, OwnerID: su.id}}
 }
 
 // patOwner finds a user who may have PATs: 404 unknown, 403 SSO-linked or without the beta.

@@ -38,6 +38,10 @@ type SeedUser struct {
 	// IDPGroups, when not empty, grant roles through IdP groups, which also makes the account
 	// SSO-linked.
 	IDPGroups []string `json:"idp_groups,omitempty"`
+	// IDPOnly makes the user a member through its IdP groups only (IDPGroups is then
+	// required): no direct role assignment, listed by GET /v3/enterprise/members/idp-users and
+	// not by GET /v3/enterprise/members/users.
+	IDPOnly bool `json:"idp_only,omitempty"`
 	// PATEnabled is the closed beta flag that allows personal access tokens.
 	PATEnabled bool `json:"pat_enabled"`
 }
@@ -54,10 +58,16 @@ const (
 )
 
 // DefaultSeed returns one organization "org-default", the default roles (organization Admin,
-// Member and DeepWiki Only; Enterprise Admin and Enterprise Member) and four users:
-// alice@example.com ("user-alice", PAT enabled), bob@example.com ("user-bob", SSO-linked:
-// SAML identity and an IdP group), carol@example.com ("user-carol", PAT feature off) and
-// dave@example.com ("user-dave", PAT enabled).
+// Member and DeepWiki Only; Enterprise Admin and Enterprise Member) and users of every kind:
+//   - alice@example.com ("user-alice"): direct member, PAT enabled;
+//   - bob@example.com ("user-bob"): direct member, SSO-linked by a SAML identity and an IdP
+//     group (seen as SSO-linked with or without the enterprise admin key);
+//   - carol@example.com ("user-carol"): direct member, PAT feature off;
+//   - dave@example.com ("user-dave"): direct member, PAT enabled;
+//   - irene@example.com ("user-irene"): IdP-only member (group "engineering"), SSO-linked;
+//   - sam@example.com ("user-sam"): direct member with a SAML identity only, so seen as
+//     SSO-linked only by a client with the enterprise admin key; PAT enabled, yet refused
+//     as an SSO account by the PAT endpoint.
 func DefaultSeed() Seed {
 	return Seed{
 		Organizations: []string{DefaultOrg},
@@ -74,13 +84,15 @@ func DefaultSeed() Seed {
 				IDPGroups: []string{"engineering"}, PATEnabled: true},
 			{ID: "user-carol", Email: "carol@example.com", Name: "Carol"},
 			{ID: "user-dave", Email: "dave@example.com", Name: "Dave", PATEnabled: true},
+			{ID: "user-irene", Email: "irene@example.com", Name: "Irene", IDPGroups: []string{"engineering"}, IDPOnly: true},
+			{ID: "user-sam", Email: "sam@example.com", Name: "Sam", SAMLID: "sam@idp.example.com", PATEnabled: true},
 		},
 	}
 }
 
 // LoadSeed reads a Seed from a JSON or YAML file and checks it: role types are "org" or
-// "enterprise", IDs and emails are unique, every user has an email. Missing user IDs are
-// derived from the email.
+// "enterprise", IDs and emails are unique, every user has an email, an IdP-only user has IdP
+// groups. Missing user IDs are derived from the email.
 func LoadSeed(path string) (Seed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -119,6 +131,9 @@ func (s *Seed) normalize() error {
 		u := &s.Users[i]
 		if u.Email == "" {
 			return errors.New("a user has no email")
+		}
+		if u.IDPOnly && len(u.IDPGroups) == 0 {
+			return fmt.Errorf("user %q is IdP-only without IdP groups", u.Email)
 		}
 		if emails[strings.ToLower(u.Email)] {
 			return fmt.Errorf("email %q is duplicated", u.Email)

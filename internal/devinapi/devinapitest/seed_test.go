@@ -28,13 +28,14 @@ func TestLoadSeed(t *testing.T) {
 			file: "organizations: [org-a]\nusers:\n- id: u1\n  email: y@example.com\n  saml_id: y@idp\n  idp_groups: [g]\n",
 			want: devinapitest.Seed{Organizations: []string{"org-a"}, Users: []devinapitest.SeedUser{{ID: "u1", Email: "y@example.com", SAMLID: "y@idp", IDPGroups: []string{"g"}}}},
 		},
-		"unknown field":   {file: `{"orgs":[]}`, wantErr: "unknown field"},
-		"bad role type":   {file: `{"roles":[{"id":"r","type":"galaxy"}]}`, wantErr: "type"},
-		"duplicate role":  {file: `{"roles":[{"id":"r","type":"org"},{"id":"r","type":"org"}]}`, wantErr: "duplicated"},
-		"empty org":       {file: `{"organizations":[""]}`, wantErr: "duplicated"},
-		"no email":        {file: `{"users":[{"id":"u"}]}`, wantErr: "no email"},
-		"duplicate email": {file: `{"users":[{"email":"a@x"},{"email":"A@x"}]}`, wantErr: "duplicated"},
-		"duplicate id":    {file: `{"users":[{"id":"u","email":"a@x"},{"id":"u","email":"b@x"}]}`, wantErr: "duplicated"},
+		"unknown field":           {file: `{"orgs":[]}`, wantErr: "unknown field"},
+		"bad role type":           {file: `{"roles":[{"id":"r","type":"galaxy"}]}`, wantErr: "type"},
+		"duplicate role":          {file: `{"roles":[{"id":"r","type":"org"},{"id":"r","type":"org"}]}`, wantErr: "duplicated"},
+		"empty org":               {file: `{"organizations":[""]}`, wantErr: "duplicated"},
+		"no email":                {file: `{"users":[{"id":"u"}]}`, wantErr: "no email"},
+		"duplicate email":         {file: `{"users":[{"email":"a@x"},{"email":"A@x"}]}`, wantErr: "duplicated"},
+		"duplicate id":            {file: `{"users":[{"id":"u","email":"a@x"},{"id":"u","email":"b@x"}]}`, wantErr: "duplicated"},
+		"IdP-only without groups": {file: `{"users":[{"email":"a@x","idp_only":true}]}`, wantErr: "IdP-only without IdP groups"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

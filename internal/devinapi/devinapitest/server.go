@@ -1,7 +1,35 @@
 // Package devinapitest is an in-memory Devin API server for tests and the dev environment.
-// It speaks the HTTP contract of the devinapi client (same paths, JSON, problem documents and
-// pagination), keeps its state in memory, stores token values only as SHA-256 hashes, and can
-// inject faults: latency, errors, rate limiting, lost create answers and a full outage.
+// It speaks the vendor's published contract (internal/devinapi/contract: same paths, JSON,
+// problem documents and pagination), keeps its state in memory, stores token values only as
+// SHA-256 hashes, and can inject faults: latency, errors, rate limiting, lost create answers
+// and a full outage.
+//
+// # Contract checks
+//
+// Every request and answer is checked against the contract (on by default; see
+// WithoutContractChecks). A request the API would refuse as malformed, e.g. a service-user
+// provisioning without ttl_seconds, is answered 422 as the API would; a request to an
+// operation the contract does not have (other than the assumed PAT endpoints and /_fake, see
+// contract.Exemptions) is answered as an unknown route. Both are recorded as violations, and
+// so is every answer of the fake that does not match the contract. Tests make violations fail
+// them:
+//
+//	s := devinapitest.NewTestServer(t)  // started, closed and checked at the end of t
+//	// or, for a server made elsewhere:
+//	s.CheckContract(t)                  // t fails for every violation left untaken
+//
+// A test that provokes a violation on purpose takes it with TakeViolations; WithContractFailure
+// reports each violation at once instead. WithResponseMutator rewrites answers, to prove that a
+// deviation of the fake is caught. WithoutPATAPI drops the PAT endpoints (assumed, not
+// published), which then answer like any unknown route of the API: 404 {"detail":"Not Found"}.
+//
+// # Credentials
+//
+// AdminToken is the operator's cog_ credential, accepted on every v3 route; other issued keys
+// and PATs are accepted on GET /v3/self only. The v2 member record accepts only
+// EnterpriseAdminKey (apk_user_...), as the real v2 API accepts only an enterprise admin's
+// personal key. KeyIDOf tells which key a token is, since /v3/self does not say so for a
+// service user key.
 //
 // Time-driven state (expiry) follows the injected clock; faults follow the real clock.
 package devinapitest
@@ -10,37 +38,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sort"
-	"strings"
+	"net/url"
 	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/devinapi/contract"
 )
 
 // AdminServiceUserID is the ID of the seeded enterprise service user whose API key is the
 // admin credential (AdminToken).
 const AdminServiceUserID = "su-token-operator-admin"
-
-// Option configures a Server.
-type Option func(*config)
-
-type config struct {
-	clock      clock.PassiveClock
-	seed       *Seed
-	adminToken string
-}
-
-// WithClock makes the server read time (creation, expiry) from c instead of the real clock.
-func WithClock(c clock.PassiveClock) Option { return func(cfg *config) { cfg.clock = c } }
-
-// WithSeed replaces DefaultSeed as the initial content.
-func WithSeed(seed Seed) Option { return func(cfg *config) { cfg.seed = &seed } }
-
-// WithAdminToken fixes the value of the admin credential instead of a random one.
-func WithAdminToken(tok string) Option { return func(cfg *config) { cfg.adminToken = tok } }
 
 // Event describes a request that changed the server's state.
 type Event struct {
@@ -64,6 +74,7 @@ type Server struct {
 	ts        *httptest.Server
 	handler   http.Handler
 	clock     clock.PassiveClock
+	started   time.Time
 	closing   chan struct{}
 	closeOnce sync.Once
 
@@ -79,10 +90,22 @@ type Server struct {
 	byHash     map[[32]byte]*keyRec
 	adminToken string
 	adminKeyID string
-	seq        int64
-	calls      map[string]int
-	hook       func(Event)
-	faults     faultState
+	// entAdminKey is the enterprise admin's personal key, for v2.
+	entAdminKey string
+	seq         int64
+	calls       map[string]int
+	hook        func(Event)
+	reqHook     func(ObservedRequest)
+	faults      faultState
+
+	// Fixed at construction.
+	patAPI      bool
+	contract    *contract.Validator
+	onViolation func(string)
+	mutator     ResponseMutator
+
+	vmu        sync.Mutex
+	violations []contract.Violation
 }
 
 // NewServer starts a Server listening on 127.0.0.1 on a random port; call Close when done.
@@ -105,13 +128,21 @@ func NewUnstarted(opts ...Option) *Server {
 		seed = *cfg.seed
 	}
 	s := &Server{
-		clock:   cfg.clock,
-		closing: make(chan struct{}),
-		users:   map[string]*SeedUser{},
-		sus:     map[string]*serviceUserRec{},
-		keys:    map[string]*keyRec{},
-		byHash:  map[[32]byte]*keyRec{},
-		calls:   map[string]int{},
+		clock:       cfg.clock,
+		started:     cfg.clock.Now(),
+		closing:     make(chan struct{}),
+		users:       map[string]*SeedUser{},
+		sus:         map[string]*serviceUserRec{},
+		keys:        map[string]*keyRec{},
+		byHash:      map[[32]byte]*keyRec{},
+		calls:       map[string]int{},
+		patAPI:      !cfg.noPATAPI,
+		onViolation: cfg.onViolation,
+		mutator:     cfg.mutator,
+		entAdminKey: cfg.enterpriseAdminKey,
+	}
+	if s.entAdminKey == "" {
+		s.entAdminKey = newSecret(enterpriseAdminKeyPrefix)
 	}
 	s.faults.reset(Faults{})
 	s.orgs = append(s.orgs, seed.Organizations...)
@@ -121,6 +152,15 @@ func NewUnstarted(opts ...Option) *Server {
 	}
 	s.seedAdmin(cfg.adminToken)
 	s.handler = s.routes()
+	if !cfg.noContract {
+		v, err := contract.Default()
+		if err != nil {
+			// The contract is embedded: it fails for every caller or for none.
+			panic(fmt.Sprintf("devinapitest: load the contract: %v", err))
+		}
+		s.contract = v
+		s.handler = s.contractLayer(s.handler)
+	}
 	return s
 }
 
@@ -135,7 +175,7 @@ func (s *Server) seedAdmin(token string) {
 	s.sus[su.id] = su
 	s.suOrder = append(s.suOrder, su.id)
 	if token == "" {
-		token = newTokenValue()
+		token = newSecret(tokenPrefix)
 	}
 	k := s.addKeyLocked(kindAPIKey, su.id, "admin", nil, token)
 	k.admin = true
@@ -154,7 +194,7 @@ func (s *Server) Close() {
 }
 
 // AdminToken returns the current admin credential, the one the operator authenticates with.
-// It is accepted on every route.
+// It is accepted on every v3 route.
 func (s *Server) AdminToken() devinapi.Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,6 +213,28 @@ func (s *Server) Client(opts ...func(*devinapi.Options)) *devinapi.Client {
 		panic(fmt.Sprintf("devinapitest: new client: %v", err))
 	}
 	return c
+}
+
+// EnterpriseAdminKey returns the enterprise admin's personal API key (apk_user_...), the only
+// credential the v2 member record accepts; configure it as devinapi.Options.EnterpriseAdminKey
+// to let the client read SAML identities. It is refused on every v3 route.
+func (s *Server) EnterpriseAdminKey() devinapi.Token { return devinapi.NewToken(s.entAdminKey) }
+
+// ObservedRequest is an API request as the server received it, without its headers (they
+// carry the credential) nor its body.
+type ObservedRequest struct {
+	// Route is the route pattern, e.g. "GET /v3/enterprise/roles".
+	Route string
+	Path  string
+	Query url.Values
+}
+
+// SetRequestHook installs h, called synchronously for every API request that reached a
+// route, before anything else happens to it; nil removes it.
+func (s *Server) SetRequestHook(h func(ObservedRequest)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqHook = h
 }
 
 // SetHook installs h, called synchronously after a request changed state and before its
@@ -212,69 +274,6 @@ func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = map[string]int{}
-}
-
-// route is one API endpoint.
-type route struct {
-	method  string
-	path    string
-	handler func(*apiRequest) result
-	// create marks endpoints that issue a token; their answers may be lost (Faults).
-	create bool
-}
-
-func (r route) pattern() string { return r.method + " " + r.path }
-
-// routes builds the mux: the API routes (authenticated, faulty), a problem answer for wrong
-// methods and unknown routes, and the /_fake control API.
-func (s *Server) routes() http.Handler {
-	const (
-		suPath  = "/v3/enterprise/members/service-users/{service_user_id}"
-		keys    = "/v3beta1/enterprise/service-users/{service_user_id}/api-keys"
-		pats    = "/v3beta1/enterprise/members/users/{user_id}/personal-access-tokens"
-		orgRole = "/v3/enterprise/organizations/{org_id}/members/service-users/{service_user_id}"
-	)
-	api := []route{
-		{http.MethodPost, "/v3beta1/organizations/{org_id}/service-users", s.provisionOrg, true},
-		{http.MethodPost, "/v3beta1/enterprise/service-users", s.provisionEnterprise, true},
-		{http.MethodGet, "/v3/enterprise/members/service-users", s.listServiceUsers, false},
-		{http.MethodGet, suPath, s.getServiceUser, false},
-		{http.MethodPatch, suPath, s.updateRoleEnterprise, false},
-		{http.MethodDelete, suPath, s.deleteServiceUser, false},
-		{http.MethodPatch, orgRole, s.updateRoleOrg, false},
-		{http.MethodPost, keys, s.createAPIKey, true},
-		{http.MethodGet, keys, s.listAPIKeys, false},
-		{http.MethodDelete, keys + "/{api_key_id}", s.revokeAPIKey, false},
-		{http.MethodPost, keys + "/{api_key_id}/rotate", s.rotateAPIKey, true},
-		{http.MethodGet, "/v3/enterprise/members/users", s.listUsers, false},
-		{http.MethodGet, "/v3/enterprise/members/users/{user_id}", s.getUser, false},
-		{http.MethodGet, "/v2/enterprise/members/{user_id}", s.getMemberV2, false},
-		{http.MethodGet, "/v3/enterprise/roles", s.listRoles, false},
-		{http.MethodPost, pats, s.createPAT, true},
-		{http.MethodGet, pats, s.listPATs, false},
-		{http.MethodDelete, pats + "/{api_key_id}", s.revokePAT, false},
-		{http.MethodGet, "/v3/self", s.self, false},
-	}
-	mux := http.NewServeMux()
-	allowed := map[string][]string{}
-	for _, rt := range api {
-		mux.Handle(rt.pattern(), s.serveAPI(rt))
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
-	}
-	for path, methods := range allowed {
-		sort.Strings(methods)
-		allow := strings.Join(methods, ", ")
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeProblem(w, &problem{status: http.StatusMethodNotAllowed, typ: "method-not-allowed",
-				detail: fmt.Sprintf("%s is not allowed here; use %s", r.Method, allow)})
-		})
-	}
-	s.fakeRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, &problem{status: http.StatusNotFound, typ: "not-found", detail: "no such route"})
-	})
-	return mux
 }
 
 // now reads the injected clock.

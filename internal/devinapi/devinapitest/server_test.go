@@ -21,8 +21,8 @@ var tokenFormat = regexp.MustCompile(`^cog_[A-Za-z0-9]{40}$`)
 
 func TestTokenIsShownOnce(t *testing.T) {
 	s := newFake(t)
-	a := admin(t, s, http.MethodPost, "/v3beta1/enterprise/service-users", map[string]any{"name": "bot", "role_id": devinapitest.RoleEnterpriseMember})
-	if a.status != http.StatusCreated {
+	a := admin(t, s, http.MethodPost, "/v3beta1/enterprise/service-users", map[string]any{"name": "bot", "role_id": devinapitest.RoleEnterpriseMember, "ttl_seconds": 3600})
+	if a.status != http.StatusOK {
 		t.Fatalf("provision: %d %s", a.status, a.body)
 	}
 	var prov struct {
@@ -43,7 +43,7 @@ func TestTokenIsShownOnce(t *testing.T) {
 		Token string `json:"token"`
 	}
 	a.decode(t, &key)
-	if a.status != http.StatusCreated || !tokenFormat.MatchString(key.Token) || key.Name != "second" || key.Token == prov.Token {
+	if a.status != http.StatusOK || !tokenFormat.MatchString(key.Token) || key.Name != "second" || key.Token == prov.Token {
 		t.Fatalf("create key: %d %s", a.status, a.body)
 	}
 
@@ -98,7 +98,11 @@ func TestAuthentication(t *testing.T) {
 		header string
 		path   string
 		status int
+		// violation is the contract violation the request is, if any.
+		violation string
 	}
+	const cogOnly, apkOnly = "accepts only cogBearer", "accepts only apkUserBearer"
+	entKey := "Bearer " + s.EnterpriseAdminKey().Reveal()
 	tests := map[string]testCase{
 		"admin on any route":     {header: "Bearer " + s.AdminToken().Reveal(), path: "/v3/enterprise/roles", status: 200},
 		"admin on self":          {header: "Bearer " + s.AdminToken().Reveal(), path: "/v3/self", status: 200},
@@ -106,13 +110,16 @@ func TestAuthentication(t *testing.T) {
 		"PAT elsewhere":          {header: "Bearer " + pat.Token.Reveal(), path: "/v3/enterprise/roles", status: 403},
 		"revoked PAT":            {header: "Bearer " + revoked.Token.Reveal(), path: "/v3/self", status: 401},
 		"unknown token":          {header: "Bearer cog_unknown", path: "/v3/self", status: 401},
-		"no header":              {path: "/v3/self", status: 401},
-		"other scheme":           {header: "Basic " + s.AdminToken().Reveal(), path: "/v3/self", status: 401},
-		"empty bearer":           {header: "Bearer ", path: "/v3/self", status: 401},
-		"v2 record as admin":     {header: "Bearer " + s.AdminToken().Reveal(), path: "/v2/enterprise/members/user-alice", status: 200},
-		"v2 record as PAT":       {header: "Bearer " + pat.Token.Reveal(), path: "/v2/enterprise/members/user-alice", status: 403},
-		"unknown v2 member":      {header: "Bearer " + s.AdminToken().Reveal(), path: "/v2/enterprise/members/user-eve", status: 404},
-		"unknown route, no auth": {path: "/v3/nothing", status: 404},
+		"no header":              {path: "/v3/self", status: 401, violation: cogOnly},
+		"other scheme":           {header: "Basic " + s.AdminToken().Reveal(), path: "/v3/self", status: 401, violation: cogOnly},
+		"empty bearer":           {header: "Bearer ", path: "/v3/self", status: 401, violation: cogOnly},
+		"enterprise key on v3":   {header: entKey, path: "/v3/self", status: 401, violation: cogOnly},
+		"v2 record, admin key":   {header: entKey, path: "/v2/enterprise/members/user-alice", status: 200},
+		"v2 record, cog_ admin":  {header: "Bearer " + s.AdminToken().Reveal(), path: "/v2/enterprise/members/user-alice", status: 401, violation: apkOnly},
+		"v2 record as PAT":       {header: "Bearer " + pat.Token.Reveal(), path: "/v2/enterprise/members/user-alice", status: 401, violation: apkOnly},
+		"v2, wrong apk_user_":    {header: "Bearer apk_user_unknown", path: "/v2/enterprise/members/user-alice", status: 401},
+		"unknown v2 member":      {header: entKey, path: "/v2/enterprise/members/user-eve", status: 404},
+		"unknown route, no auth": {path: "/v3/nothing", status: 404, violation: "unknown-operation"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -128,23 +135,32 @@ func TestAuthentication(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
+			if tc.violation != "" {
+				takeViolations(t, s, tc.violation)
+			}
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
 			}
 		})
 	}
-	// The v2 record errors in the older format.
-	a := admin(t, s, http.MethodGet, "/v2/enterprise/members/user-eve", nil)
+	// The v2 record answers and errs in the older format.
+	key := s.EnterpriseAdminKey().Reveal()
+	a := call(t, s.URL, http.MethodGet, "/v2/enterprise/members/user-eve", key, nil)
 	if a.header.Get("Content-Type") != "application/json" || string(a.body) != `{"detail":"Member not found"}` {
 		t.Errorf("v2 404: %s %s", a.header.Get("Content-Type"), a.body)
 	}
-	a = admin(t, s, http.MethodGet, "/v2/enterprise/members/user-bob", nil)
+	a = call(t, s.URL, http.MethodGet, "/v2/enterprise/members/user-bob", key, nil)
 	if !strings.Contains(string(a.body), `"saml_id":"bob@idp.example.com"`) {
 		t.Errorf("v2 record of bob: %s", a.body)
 	}
-	a = admin(t, s, http.MethodGet, "/v2/enterprise/members/user-alice", nil)
+	a = call(t, s.URL, http.MethodGet, "/v2/enterprise/members/user-alice", key, nil)
 	if !strings.Contains(string(a.body), `"saml_id":null`) {
 		t.Errorf("v2 record of alice: %s", a.body)
+	}
+	a = admin(t, s, http.MethodGet, "/v2/enterprise/members/user-alice", nil)
+	takeViolations(t, s, apkOnly)
+	if a.status != http.StatusUnauthorized || !strings.Contains(string(a.body), `"detail":"Invalid API key`) {
+		t.Errorf("v2 with a cog_ key: %d %s", a.status, a.body)
 	}
 }
 
@@ -231,7 +247,7 @@ func TestExpiryFollowsTheInjectedClock(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	s := newFake(t)
-	su, err := s.Client().ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "bot", RoleID: devinapitest.RoleEnterpriseMember})
+	su, err := s.Client().ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise, Name: "bot", RoleID: devinapitest.RoleEnterpriseMember, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,39 +259,58 @@ func TestValidation(t *testing.T) {
 		body    any
 		status  int
 		wantLoc string
+		// violation, when set, is the contract violation the request is (the 422 then comes
+		// from the contract layer); other 422s come from the fake's own checks.
+		violation string
 	}
 	provision := "/v3beta1/enterprise/service-users"
+	// body is a valid provisioning body with fields changed (a nil value removes the field).
+	body := func(change map[string]any) map[string]any {
+		b := map[string]any{"name": "n", "role_id": devinapitest.RoleEnterpriseMember, "ttl_seconds": 3600}
+		for k, v := range change {
+			if v == nil {
+				delete(b, k)
+			} else {
+				b[k] = v
+			}
+		}
+		return b
+	}
+	const required = "field required"
 	tests := map[string]testCase{
-		"no body":             {method: "POST", path: provision, status: 422, wantLoc: "body"},
-		"not JSON":            {method: "POST", path: provision, body: "{", status: 422, wantLoc: "body"},
-		"wrong type":          {method: "POST", path: provision, body: `{"name": 5}`, status: 422, wantLoc: "body.name"},
-		"missing name":        {method: "POST", path: provision, body: map[string]any{"role_id": devinapitest.RoleEnterpriseMember}, status: 422, wantLoc: "body.name"},
-		"empty name":          {method: "POST", path: provision, body: map[string]any{"name": "", "role_id": devinapitest.RoleEnterpriseMember}, status: 422, wantLoc: "body.name"},
-		"name too long":       {method: "POST", path: provision, body: map[string]any{"name": strings.Repeat("é", 257), "role_id": devinapitest.RoleEnterpriseMember}, status: 422, wantLoc: "body.name"},
-		"name of 256":         {method: "POST", path: provision, body: map[string]any{"name": strings.Repeat("é", 256), "role_id": devinapitest.RoleEnterpriseMember}, status: 201},
-		"missing role":        {method: "POST", path: provision, body: map[string]any{"name": "n"}, status: 422, wantLoc: "body.role_id"},
-		"unknown role":        {method: "POST", path: provision, body: map[string]any{"name": "n", "role_id": "role-x"}, status: 422, wantLoc: "body.role_id"},
-		"org role":            {method: "POST", path: provision, body: map[string]any{"name": "n", "role_id": devinapitest.RoleOrgAdmin}, status: 422, wantLoc: "body.role_id"},
-		"enterprise in org":   {method: "POST", path: "/v3beta1/organizations/org-default/service-users", body: map[string]any{"name": "n", "role_id": devinapitest.RoleEnterpriseAdmin}, status: 422, wantLoc: "body.role_id"},
-		"unknown org":         {method: "POST", path: "/v3beta1/organizations/org-x/service-users", body: map[string]any{"name": "n", "role_id": devinapitest.RoleOrgAdmin}, status: 404},
-		"TTL zero":            {method: "POST", path: provision, body: map[string]any{"name": "n", "role_id": devinapitest.RoleEnterpriseMember, "ttl_seconds": 0}, status: 422, wantLoc: "body.ttl_seconds"},
-		"TTL over a year":     {method: "POST", path: provision, body: map[string]any{"name": "n", "role_id": devinapitest.RoleEnterpriseMember, "ttl_seconds": 31536001}, status: 422, wantLoc: "body.ttl_seconds"},
-		"TTL of a year":       {method: "POST", path: provision, body: map[string]any{"name": "n", "role_id": devinapitest.RoleEnterpriseMember, "ttl_seconds": 31536000}, status: 201},
-		"first 0":             {method: "GET", path: "/v3/enterprise/roles?first=0", status: 422, wantLoc: "query.first"},
-		"first 201":           {method: "GET", path: "/v3/enterprise/roles?first=201", status: 422, wantLoc: "query.first"},
-		"first not a number":  {method: "GET", path: "/v3/enterprise/roles?first=ten", status: 422, wantLoc: "query.first"},
-		"first 200":           {method: "GET", path: "/v3/enterprise/roles?first=200", status: 200},
-		"bad cursor":          {method: "GET", path: "/v3/enterprise/roles?after=nope", status: 422, wantLoc: "query.after"},
-		"bad cursor number":   {method: "GET", path: "/v3/enterprise/roles?after=c2VxOng", status: 422, wantLoc: "query.after"},
-		"bad status":          {method: "GET", path: keysPath + "?status=old", status: 422, wantLoc: "query.status"},
-		"bad users status":    {method: "GET", path: "/v3/enterprise/members/users?first=-1", status: 422, wantLoc: "query.first"},
-		"bad include":         {method: "GET", path: "/v3/enterprise/members/service-users?include_inactive=maybe", status: 422, wantLoc: "query.include_inactive"},
-		"bad SU page":         {method: "GET", path: "/v3/enterprise/members/service-users?first=500", status: 422, wantLoc: "query.first"},
-		"bad PAT page":        {method: "GET", path: "/v3beta1/enterprise/members/users/user-alice/personal-access-tokens?first=500", status: 422, wantLoc: "query.first"},
-		"key without name":    {method: "POST", path: keysPath, body: map[string]any{}, status: 422, wantLoc: "body.name"},
-		"key expiry past":     {method: "POST", path: keysPath, body: map[string]any{"name": "k", "expires_at": 1}, status: 422, wantLoc: "body.expires_at"},
-		"role update no body": {method: "PATCH", path: suPath, status: 422, wantLoc: "body"},
-		"role update no role": {method: "PATCH", path: suPath, body: map[string]any{}, status: 422, wantLoc: "body.role_id"},
+		"no body":       {method: "POST", path: provision, status: 422, wantLoc: "body", violation: "body: a JSON body is required"},
+		"not JSON":      {method: "POST", path: provision, body: "{", status: 422, wantLoc: "body", violation: "body: the body is not valid JSON"},
+		"wrong type":    {method: "POST", path: provision, body: `{"name": 5, "role_id": "r", "ttl_seconds": 1}`, status: 422, wantLoc: "body.name", violation: "body.name: value must be a string"},
+		"missing name":  {method: "POST", path: provision, body: body(map[string]any{"name": nil}), status: 422, wantLoc: "body.name", violation: "body.name: " + required},
+		"empty name":    {method: "POST", path: provision, body: body(map[string]any{"name": ""}), status: 422, wantLoc: "body.name", violation: "body.name: minimum string length is 1"},
+		"name too long": {method: "POST", path: provision, body: body(map[string]any{"name": strings.Repeat("é", 257)}), status: 422, wantLoc: "body.name", violation: "body.name: maximum string length is 256"},
+		"name of 256":   {method: "POST", path: provision, body: body(map[string]any{"name": strings.Repeat("é", 256)}), status: 200},
+		"missing role":  {method: "POST", path: provision, body: body(map[string]any{"role_id": nil}), status: 422, wantLoc: "body.role_id", violation: "body.role_id: " + required},
+		"missing TTL":   {method: "POST", path: provision, body: body(map[string]any{"ttl_seconds": nil}), status: 422, wantLoc: "body.ttl_seconds", violation: "body.ttl_seconds: " + required},
+		"unknown role":  {method: "POST", path: provision, body: body(map[string]any{"role_id": "role-x"}), status: 422, wantLoc: "body.role_id"},
+		"org role":      {method: "POST", path: provision, body: body(map[string]any{"role_id": devinapitest.RoleOrgAdmin}), status: 422, wantLoc: "body.role_id"},
+		"enterprise in org": {method: "POST", path: "/v3beta1/organizations/org-default/service-users", body: body(map[string]any{"role_id": devinapitest.RoleEnterpriseAdmin}),
+			status: 422, wantLoc: "body.role_id"},
+		"unknown org":            {method: "POST", path: "/v3beta1/organizations/org-x/service-users", body: body(map[string]any{"role_id": devinapitest.RoleOrgAdmin}), status: 404},
+		"TTL zero":               {method: "POST", path: provision, body: body(map[string]any{"ttl_seconds": 0}), status: 422, wantLoc: "body.ttl_seconds"},
+		"TTL over a year":        {method: "POST", path: provision, body: body(map[string]any{"ttl_seconds": 31536001}), status: 422, wantLoc: "body.ttl_seconds", violation: "body.ttl_seconds: number must be at most"},
+		"TTL of a year":          {method: "POST", path: provision, body: body(map[string]any{"ttl_seconds": 31536000}), status: 200},
+		"first 0":                {method: "GET", path: "/v3/enterprise/roles?first=0", status: 422, wantLoc: "query.first", violation: "query.first: number must be at least 1"},
+		"first 201":              {method: "GET", path: "/v3/enterprise/roles?first=201", status: 422, wantLoc: "query.first", violation: "query.first: number must be at most 200"},
+		"first not a number":     {method: "GET", path: "/v3/enterprise/roles?first=ten", status: 422, wantLoc: "query.first", violation: "query.first: value ten: an invalid integer"},
+		"first 200":              {method: "GET", path: "/v3/enterprise/roles?first=200", status: 200},
+		"bad cursor":             {method: "GET", path: "/v3/enterprise/roles?after=nope", status: 422, wantLoc: "query.after"},
+		"bad cursor number":      {method: "GET", path: "/v3/enterprise/roles?after=c2VxOng", status: 422, wantLoc: "query.after"},
+		"bad status":             {method: "GET", path: keysPath + "?status=old", status: 422, wantLoc: "query.status", violation: "query.status: value is not one of the allowed values"},
+		"bad users status":       {method: "GET", path: "/v3/enterprise/members/users?first=-1", status: 422, wantLoc: "query.first", violation: "query.first: number must be at least 1"},
+		"bad include":            {method: "GET", path: "/v3/enterprise/members/service-users?include_inactive=maybe", status: 422, wantLoc: "query.include_inactive", violation: "query.include_inactive: value maybe"},
+		"bad SU page":            {method: "GET", path: "/v3/enterprise/members/service-users?first=500", status: 422, wantLoc: "query.first", violation: "query.first: number must be at most 200"},
+		"key list ignores first": {method: "GET", path: keysPath + "?first=500", status: 200, violation: `query parameter "first" is not documented`},
+		"PAT list ignores first": {method: "GET", path: "/v3beta1/enterprise/members/users/user-alice/personal-access-tokens?first=500", status: 200},
+		"key without name":       {method: "POST", path: keysPath, body: map[string]any{}, status: 422, wantLoc: "body.name", violation: "body.name: " + required},
+		"key expiry past":        {method: "POST", path: keysPath, body: map[string]any{"name": "k", "expires_at": 1}, status: 422, wantLoc: "body.expires_at"},
+		"role update no body":    {method: "PATCH", path: suPath, status: 422, wantLoc: "body", violation: "body: a JSON body is required"},
+		"role update no role":    {method: "PATCH", path: suPath, body: map[string]any{}, status: 422, wantLoc: "body.role_id", violation: "body.role_id: " + required},
 		"role update, unknown org": {method: "PATCH", path: "/v3/enterprise/organizations/org-x/members/service-users/" + su.ServiceUser.ID,
 			body: map[string]any{"role_id": devinapitest.RoleOrgAdmin}, status: 404},
 		"role update, unknown user": {method: "PATCH", path: "/v3/enterprise/members/service-users/su-x", body: map[string]any{"role_id": devinapitest.RoleEnterpriseAdmin}, status: 404},
@@ -291,6 +326,9 @@ func TestValidation(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			a := admin(t, s, tc.method, tc.path, tc.body)
+			if tc.violation != "" {
+				takeViolations(t, s, tc.violation)
+			}
 			if a.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", a.status, tc.status, a.body)
 			}
@@ -324,39 +362,6 @@ func mustFirstKey(t *testing.T, s *devinapitest.Server, suID string) string {
 		t.Fatalf("keys of %s: %v, %v", suID, keys, err)
 	}
 	return keys[0].ID
-}
-
-func TestRoutingProblems(t *testing.T) {
-	s := newFake(t)
-	type testCase struct {
-		method    string
-		path      string
-		status    int
-		wantAllow string
-	}
-	tests := map[string]testCase{
-		"unknown route":     {method: "GET", path: "/v4/anything", status: 404},
-		"trailing slash":    {method: "GET", path: "/v3/self/", status: 404},
-		"wrong method":      {method: "PUT", path: "/v3/self", status: 405, wantAllow: "GET"},
-		"several methods":   {method: "POST", path: "/v3/enterprise/members/service-users/su-x", status: 405, wantAllow: "DELETE, GET, PATCH"},
-		"fake unknown":      {method: "GET", path: "/_fake/nothing", status: 404},
-		"fake wrong method": {method: "POST", path: "/_fake/tokens", status: 405},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			a := admin(t, s, tc.method, tc.path, nil)
-			if a.status != tc.status {
-				t.Fatalf("status %d, want %d", a.status, tc.status)
-			}
-			a.problem(t)
-			if a.header.Get("Allow") != tc.wantAllow {
-				t.Errorf("Allow %q, want %q", a.header.Get("Allow"), tc.wantAllow)
-			}
-		})
-	}
-	if n := s.TotalCalls(); n != 0 {
-		t.Errorf("unknown routes counted as %d calls", n)
-	}
 }
 
 func TestConcurrentUse(t *testing.T) {

@@ -100,11 +100,14 @@ func (s *Server) provision(req *apiRequest, orgID string) result {
 	errs := checkName("name", body.Name)
 	role, roleErrs := s.checkRole(body.RoleID, orgID != "")
 	errs = append(errs, roleErrs...)
-	ttl := int64(maxTTLSeconds)
-	if body.TTLSeconds != nil {
-		if *body.TTLSeconds < 1 || *body.TTLSeconds > maxTTLSeconds {
-			errs = append(errs, bodyError("ttl_seconds", fmt.Sprintf("must be from 1 to %d", maxTTLSeconds)))
-		}
+	var ttl int64
+	switch {
+	case body.TTLSeconds == nil:
+		// Required, without a default (also enforced by the contract layer).
+		errs = append(errs, fieldError{Loc: []any{"body", "ttl_seconds"}, Msg: "field required", Type: "missing"})
+	case *body.TTLSeconds < 1 || *body.TTLSeconds > maxTTLSeconds:
+		errs = append(errs, bodyError("ttl_seconds", fmt.Sprintf("must be from 1 to %d", maxTTLSeconds)))
+	default:
 		ttl = *body.TTLSeconds
 	}
 	if len(errs) > 0 {
@@ -117,7 +120,7 @@ func (s *Server) provision(req *apiRequest, orgID string) result {
 	s.suOrder = append(s.suOrder, su.id)
 	key, tok := s.issueKeyLocked(kindAPIKey, su.id, "initial", nil)
 	return result{
-		status: http.StatusCreated,
+		status: http.StatusOK,
 		body:   provisionAnswer{ServiceUser: s.serviceUserWire(su, req.now, false), Token: tok},
 		event:  &Event{TokenID: key.id, OwnerID: su.id},
 	}
@@ -180,7 +183,8 @@ func (s *Server) deleteServiceUser(req *apiRequest) result {
 		return fail(p)
 	}
 	s.deleteServiceUserLocked(su)
-	return result{status: http.StatusNoContent, event: &Event{OwnerID: su.id}}
+	// The API answers the removed service user.
+	return result{status: http.StatusOK, body: s.serviceUserWire(su, req.now, true), event: &Event{OwnerID: su.id}}
 }
 
 func (s *Server) updateRoleEnterprise(req *apiRequest) result { return s.updateRole(req, "") }

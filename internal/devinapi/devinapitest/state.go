@@ -68,17 +68,25 @@ func (r TokenRecord) Active(now time.Time) bool {
 	return r.RevokedAt == nil && (r.ExpiresAt == nil || now.Before(*r.ExpiresAt))
 }
 
-// newTokenValue returns "cog_" and 40 random characters of [A-Za-z0-9].
-func newTokenValue() string {
+// Prefixes of the credentials the fake issues: cog_ for v3 keys and PATs, apk_user_ for the
+// enterprise admin's personal key that v2 accepts.
+const (
+	tokenPrefix              = "cog_"
+	enterpriseAdminKeyPrefix = "apk_user_"
+)
+
+// newSecret returns prefix and 40 random characters of [A-Za-z0-9].
+func newSecret(prefix string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	out := make([]byte, 0, 44)
-	out = append(out, "cog_"...)
+	n := len(prefix) + 40
+	out := make([]byte, 0, n)
+	out = append(out, prefix...)
 	var buf [64]byte
-	for len(out) < 44 {
+	for len(out) < n {
 		_, _ = rand.Read(buf[:])
 		for _, b := range buf {
 			// Rejection sampling keeps the distribution uniform.
-			if b < 248 && len(out) < 44 {
+			if b < 248 && len(out) < n {
 				out = append(out, alphabet[int(b)%len(alphabet)])
 			}
 		}
@@ -110,7 +118,7 @@ func (s *Server) addKeyLocked(kind, ownerID, name string, expiresAt *time.Time, 
 
 // issueKeyLocked creates a key with a fresh value and returns both.
 func (s *Server) issueKeyLocked(kind, ownerID, name string, expiresAt *time.Time) (*keyRec, string) {
-	tok := newTokenValue()
+	tok := newSecret(tokenPrefix)
 	return s.addKeyLocked(kind, ownerID, name, expiresAt, tok), tok
 }
 
@@ -165,6 +173,18 @@ func (s *Server) Tokens() []TokenRecord {
 		}
 	}
 	return out
+}
+
+// KeyIDOf returns the ID of the API key or PAT whose value is token, live or not, and false
+// when the server never issued it. It is a test helper, not an API: GET /v3/self does not
+// name the key of a service user key, so a test asks the fake instead.
+func (s *Server) KeyIDOf(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := s.byHash[hashToken(token)]; k != nil {
+		return k.id, true
+	}
+	return "", false
 }
 
 // LiveTokens returns the tokens of Tokens that are active now (by the server's clock).
@@ -290,7 +310,7 @@ func (s *Server) RotateAdminToken() devinapi.Token {
 	if old := s.keys[s.adminKeyID]; old != nil && old.revokedAt == nil {
 		old.revokedAt = &now
 	}
-	tok := newTokenValue()
+	tok := newSecret(tokenPrefix)
 	k := s.addKeyLocked(kindAPIKey, AdminServiceUserID, "admin", nil, tok)
 	k.admin = true
 	s.adminToken, s.adminKeyID = tok, k.id

@@ -3,6 +3,7 @@ package devinapitest
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 type idpRoleAssignmentWire struct {
@@ -11,27 +12,36 @@ type idpRoleAssignmentWire struct {
 	OrgID        string   `json:"org_id,omitempty"`
 }
 
+// userWire is a User of the users list: direct role assignments only.
 type userWire struct {
+	UserID          string               `json:"user_id"`
+	Email           string               `json:"email"`
+	Name            string               `json:"name"`
+	RoleAssignments []roleAssignmentWire `json:"role_assignments"`
+}
+
+// userWithIdpRolesWire is the answer of GET /v3/enterprise/members/users/{user_id}.
+type userWithIdpRolesWire struct {
+	userWire
+	IDPRoleAssignments []idpRoleAssignmentWire `json:"idp_role_assignments"`
+}
+
+// idpGroupUserWire is an IdpGroupUser of the IdP-users list.
+type idpGroupUserWire struct {
 	UserID             string                  `json:"user_id"`
 	Email              string                  `json:"email"`
 	Name               string                  `json:"name"`
-	RoleAssignments    []roleAssignmentWire    `json:"role_assignments"`
-	IDPRoleAssignments []idpRoleAssignmentWire `json:"idp_role_assignments,omitempty"`
+	IDPRoleAssignments []idpRoleAssignmentWire `json:"idp_role_assignments"`
 }
 
+// memberV2Wire is the v2 EnterpriseUserResponse.
 type memberV2Wire struct {
-	UserID string  `json:"user_id"`
-	Email  string  `json:"email"`
-	Name   string  `json:"name"`
-	SAMLID *string `json:"saml_id"`
-}
-
-type selfWire struct {
-	PrincipalType string `json:"principal_type"`
-	ServiceUserID string `json:"service_user_id,omitempty"`
-	UserID        string `json:"user_id,omitempty"`
-	APIKeyID      string `json:"api_key_id"`
-	OrgID         string `json:"org_id,omitempty"`
+	UserID         string  `json:"user_id"`
+	Email          string  `json:"email"`
+	Name           string  `json:"name"`
+	EnterpriseRole string  `json:"enterprise_role"`
+	CreatedAt      string  `json:"created_at"`
+	SAMLID         *string `json:"saml_id"`
 }
 
 // memberRole is the role users have in the first organization: Member, or the first
@@ -51,29 +61,46 @@ func (s *Server) memberRole() (SeedRole, string, bool) {
 	return SeedRole{}, "", false
 }
 
-// userWire encodes a user; detail adds the IdP role assignments.
-func (s *Server) userWire(u *SeedUser, detail bool) userWire {
+// userWire encodes a user's direct role assignments: none for an IdP-only user.
+func (s *Server) userWire(u *SeedUser) userWire {
 	w := userWire{UserID: u.ID, Email: u.Email, Name: u.Name, RoleAssignments: []roleAssignmentWire{}}
-	role, org, ok := s.memberRole()
-	if ok {
+	if role, org, ok := s.memberRole(); ok && !u.IDPOnly {
 		w.RoleAssignments = append(w.RoleAssignments, roleAssignmentWire{Role: toRoleWire(role), OrgID: org})
-	}
-	if detail {
-		for _, g := range u.IDPGroups {
-			w.IDPRoleAssignments = append(w.IDPRoleAssignments, idpRoleAssignmentWire{IDPGroupName: g, Role: toRoleWire(role), OrgID: org})
-		}
 	}
 	return w
 }
 
-// listUsers lists users, filtered by "email" (case-insensitive exact match) when given.
+// idpRoles encodes the role assignments a user gets through its IdP groups.
+func (s *Server) idpRoles(u *SeedUser) []idpRoleAssignmentWire {
+	out := []idpRoleAssignmentWire{}
+	if role, org, ok := s.memberRole(); ok {
+		for _, g := range u.IDPGroups {
+			out = append(out, idpRoleAssignmentWire{IDPGroupName: g, Role: toRoleWire(role), OrgID: org})
+		}
+	}
+	return out
+}
+
+// listUsers lists the users with direct role assignments (IdP-only users are not), filtered
+// by "email" (case-insensitive exact match) when given.
 func (s *Server) listUsers(req *apiRequest) result {
+	return s.listMembers(req, false, func(u *SeedUser) any { return s.userWire(u) })
+}
+
+// listIdpUsers lists the users whose membership comes from IdP groups only.
+func (s *Server) listIdpUsers(req *apiRequest) result {
+	return s.listMembers(req, true, func(u *SeedUser) any {
+		return idpGroupUserWire{UserID: u.ID, Email: u.Email, Name: u.Name, IDPRoleAssignments: s.idpRoles(u)}
+	})
+}
+
+func (s *Server) listMembers(req *apiRequest, idpOnly bool, encode func(*SeedUser) any) result {
 	email := req.r.URL.Query().Get("email")
 	var items []sequenced
 	for i, id := range s.userOrder {
 		u := s.users[id]
-		if email == "" || strings.EqualFold(u.Email, email) {
-			items = append(items, sequenced{int64(i + 1), s.userWire(u, false)})
+		if u.IDPOnly == idpOnly && (email == "" || strings.EqualFold(u.Email, email)) {
+			items = append(items, sequenced{int64(i + 1), encode(u)})
 		}
 	}
 	page, p := paginate(req.r, items)
@@ -83,12 +110,13 @@ func (s *Server) listUsers(req *apiRequest) result {
 	return ok(page)
 }
 
+// getUser answers any member, direct or IdP-only, with both kinds of role assignments.
 func (s *Server) getUser(req *apiRequest) result {
 	u := s.users[req.r.PathValue("user_id")]
 	if u == nil {
 		return fail(notFound("user"))
 	}
-	return ok(s.userWire(u, true))
+	return ok(userWithIdpRolesWire{userWire: s.userWire(u), IDPRoleAssignments: s.idpRoles(u)})
 }
 
 // getMemberV2 serves the older member record, whose errors are the older {"detail"} bodies.
@@ -97,7 +125,8 @@ func (s *Server) getMemberV2(req *apiRequest) result {
 	if u == nil {
 		return fail(&problem{status: http.StatusNotFound, detail: "Member not found", legacy: true})
 	}
-	w := memberV2Wire{UserID: u.ID, Email: u.Email, Name: u.Name}
+	w := memberV2Wire{UserID: u.ID, Email: u.Email, Name: u.Name, EnterpriseRole: "member",
+		CreatedAt: s.started.UTC().Format(time.RFC3339)}
 	if u.SAMLID != "" {
 		saml := u.SAMLID
 		w.SAMLID = &saml
@@ -115,21 +144,4 @@ func (s *Server) listRoles(req *apiRequest) result {
 		return fail(p)
 	}
 	return ok(page)
-}
-
-// self tells who the calling credential is.
-func (s *Server) self(req *apiRequest) result {
-	k := req.principal
-	if k.kind == kindPAT {
-		w := selfWire{PrincipalType: "pat_user", UserID: k.ownerID, APIKeyID: k.id}
-		if len(s.orgs) > 0 {
-			w.OrgID = s.orgs[0]
-		}
-		return ok(w)
-	}
-	w := selfWire{PrincipalType: "service_user", ServiceUserID: k.ownerID, APIKeyID: k.id}
-	if su := s.sus[k.ownerID]; su != nil {
-		w.OrgID = su.orgID
-	}
-	return ok(w)
 }
