@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
@@ -62,8 +63,7 @@ func waitPAT(t *testing.T, pat *iamv1alpha1.PersonalAccessToken, cond func(*iamv
 }
 
 func isReady(p *iamv1alpha1.PersonalAccessToken) bool {
-	c := condition(p, iamv1alpha1.ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == p.Generation && p.Status.Token != nil
+	return conditions.IsReady(p.Status.Conditions, p.Generation) && p.Status.Token != nil
 }
 
 func hasReason(condType, reason string) func(*iamv1alpha1.PersonalAccessToken) bool {

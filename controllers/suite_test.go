@@ -68,6 +68,10 @@ func runSuite(m *testing.M) int {
 	}
 	code := m.Run()
 	stopOperator()
+	if v := env.ContractViolations(); v != "" {
+		fmt.Fprintf(os.Stderr, "FAIL: the Devin API traffic broke the published contract:\n%s\n", v)
+		return 1
+	}
 	if leaks := devenv.FindTokens(ctx, k8s, logs.String()); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: token values leaked:\n%s\n", strings.Join(leaks, "\n"))
 		return 1
@@ -164,11 +168,15 @@ func condition(obj interface {
 	return meta.FindStatusCondition(obj.CredentialStatus().Conditions, t)
 }
 
-// liveKeyID tells which upstream token a value is, asking the Devin API as that token.
+// liveKeyID tells which upstream personal access token a value is, asking the Devin API as
+// that token (its /v3/self answer names the key).
 func liveKeyID(ctx context.Context, value []byte) (string, error) {
 	self, err := devinClient().SelfWithToken(ctx, devinapi.NewToken(string(value)))
 	if err != nil {
 		return "", err
+	}
+	if self.Kind != devinapi.PrincipalPATUser {
+		return "", fmt.Errorf("the token is a %s, not a personal access token", self.Kind)
 	}
 	return self.APIKeyID, nil
 }

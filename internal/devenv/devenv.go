@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +105,17 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// ContractViolations returns, one per line, every request and answer of the in-memory Devin
+// API that broke the vendor's published contract since the last call ("" when none). The
+// suites built on the environment fail on any, after their tests have run.
+func (e *Env) ContractViolations() string {
+	var lines []string
+	for _, v := range e.Devin.TakeViolations() {
+		lines = append(lines, v.String())
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Stop stops the Devin API (when the environment started it) and the control plane.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -17,11 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/logging"
 )
 
 // tokenPattern is what a token value looks like.
-var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9]`)
+var tokenPattern = devinapi.TokenPattern
 
 // masked is s with every token value replaced (as the operator's logger does): a report of a
 // leak must not leak it again.
@@ -39,15 +39,29 @@ func FindTokens(ctx context.Context, c client.Client, logs string) []string {
 			leaks = append(leaks, "log: "+masked(line))
 		}
 	}
+	leaks = append(leaks, eventLeaks(ctx, c)...)
+	leaks = append(leaks, objectLeaks(ctx, c)...)
+	return append(leaks, metricsLeaks()...)
+}
+
+func eventLeaks(ctx context.Context, c client.Client) []string {
 	evs := &eventsv1.EventList{}
 	if err := c.List(ctx, evs); err != nil {
-		leaks = append(leaks, "cannot list events: "+err.Error())
+		return []string{"cannot list events: " + err.Error()}
 	}
+	var leaks []string
 	for _, ev := range evs.Items {
 		if tokenPattern.MatchString(ev.Note + ev.Reason) {
 			leaks = append(leaks, "event: "+masked(ev.Note+" ("+ev.Reason+")"))
 		}
 	}
+	return leaks
+}
+
+// objectLeaks scans the resources' metadata and status and the Secrets' metadata; it
+// also checks that some Secret does hold a token, or the scan would prove nothing.
+func objectLeaks(ctx context.Context, c client.Client) []string {
+	var leaks []string
 	pats := &iamv1alpha1.PersonalAccessTokenList{}
 	sus := &iamv1alpha1.ServiceUserList{}
 	secs := &corev1.SecretList{}
@@ -78,6 +92,11 @@ func FindTokens(ctx context.Context, c client.Client, logs string) []string {
 	if !holdsToken {
 		leaks = append(leaks, "no Secret holds a token: the scan proves nothing")
 	}
+	return leaks
+}
+
+func metricsLeaks() []string {
+	var leaks []string
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		leaks = append(leaks, "cannot gather metrics: "+err.Error())

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -251,13 +250,25 @@ const (
 	maxRetryAfter = time.Hour
 )
 
-// tokenPattern matches anything that looks like a token, including a bare prefix.
-var tokenPattern = regexp.MustCompile(`(?i)cog_[A-Za-z0-9_-]*`)
-
-// scrub removes token-like strings from s.
+// scrub removes token-like strings from s, and a bare prefix too: an answer may cut a token
+// with a character that clean turns into a space.
 func scrub(s string) string {
-	return tokenPattern.ReplaceAllLiteralString(s, "[REDACTED]")
+	s = TokenPattern.ReplaceAllLiteralString(s, "[REDACTED]")
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if i+len(tokenPrefix) <= len(s) && strings.EqualFold(s[i:i+len(tokenPrefix)], tokenPrefix) {
+			b.WriteString("[REDACTED]")
+			i += len(tokenPrefix)
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
 }
+
+// tokenPrefix starts every token value.
+const tokenPrefix = "cog_"
 
 // clean makes a string taken from an answer safe to show: valid UTF-8, no control characters,
 // no token, at most maxEchoBytes bytes.

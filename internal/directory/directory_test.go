@@ -15,8 +15,7 @@ import (
 
 func TestDirectoryCachesAcrossLookups(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
-	srv := devinapitest.NewServer(devinapitest.WithClock(clk))
-	defer srv.Close()
+	srv := devinapitest.NewTestServer(t, devinapitest.WithClock(clk))
 	d := directory.New(srv.Client(), time.Minute, clk)
 	ctx := context.Background()
 

@@ -3,22 +3,21 @@ package logging
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/go-logr/logr"
+
+	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
 // MaxVerbosity is the highest V-level that is written. client-go dumps request and response
 // bodies from V(8) on; a Secret's body holds its token, so those levels are never written.
 const MaxVerbosity = 7
 
-var tokenPattern = regexp.MustCompile(`cog_[A-Za-z0-9_\-]+`)
-
 // Redacted is what a token value becomes in a log line.
 const Redacted = "cog_[REDACTED]"
 
 // Scrub replaces anything that looks like a token in s.
-func Scrub(s string) string { return tokenPattern.ReplaceAllString(s, Redacted) }
+func Scrub(s string) string { return devinapi.TokenPattern.ReplaceAllString(s, Redacted) }
 
 // Safe wraps a logger so that it never writes a token value: V-levels above MaxVerbosity
 // are dropped, and anything that looks like a token in the message, the key/value pairs or
@@ -60,7 +59,7 @@ func (s *safeSink) Info(level int, msg string, kv ...any) {
 }
 
 func (s *safeSink) Error(err error, msg string, kv ...any) {
-	if err != nil && tokenPattern.MatchString(err.Error()) {
+	if err != nil && devinapi.TokenPattern.MatchString(err.Error()) {
 		err = scrubbedError{msg: Scrub(err.Error())}
 	}
 	s.sink.Error(err, Scrub(msg), scrubValues(kv)...)
@@ -102,7 +101,7 @@ func scrubValues(kv []any) []any {
 		default:
 			s = fmt.Sprintf("%v", x)
 		}
-		if !tokenPattern.MatchString(s) {
+		if !devinapi.TokenPattern.MatchString(s) {
 			continue
 		}
 		if !copied {

@@ -278,7 +278,7 @@ func TestHandlersAnswerMalformedAndEdgeRequests(t *testing.T) {
 }
 
 func TestCannotVerifyWhenTheOperatorsCredentialIsRevoked(t *testing.T) {
-	srv := devinapitest.NewServer()
+	srv := devinapitest.NewTestServer(t)
 	defer srv.Close()
 	api := srv.Client()
 	old := srv.AdminToken().Reveal()

@@ -95,8 +95,14 @@ func (v *serviceUserValidator) checkTTL(su *iamv1alpha1.ServiceUser) error {
 	return nil
 }
 
-// ttlOf is the lifetime the controller will ask for.
-func ttlOf(su *iamv1alpha1.ServiceUser) time.Duration { return su.EffectiveTTL() }
+// ttlOf is the lifetime the spec asks for: its own value when set (a zero or negative one is
+// refused, not defaulted), the default otherwise.
+func ttlOf(su *iamv1alpha1.ServiceUser) time.Duration {
+	if su.Spec.TTL == nil {
+		return su.EffectiveTTL()
+	}
+	return su.Spec.TTL.Duration
+}
 
 func invalidSU(su *iamv1alpha1.ServiceUser, errs ...*field.Error) error {
 	return apierrors.NewInvalid(iamv1alpha1.GroupVersion.WithKind("ServiceUser").GroupKind(), su.Name, errs)

@@ -76,6 +76,10 @@ func TestMain(m *testing.M) {
 	ctrl.SetLogger(funcr.New(logs.add, funcr.Options{Verbosity: 1}))
 	code := m.Run()
 	if shared != nil {
+		for _, v := range shared.devin.TakeViolations() {
+			fmt.Fprintf(os.Stderr, "FAIL: the Devin API traffic broke the published contract: %s\n", v)
+			code = 1
+		}
 		if err := shared.stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stop test environment:", err)
 			if code == 0 {

@@ -6,6 +6,9 @@ package docs
 import (
 	"context"
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,4 +94,41 @@ func TestEveryFlagIsDocumented(t *testing.T) {
 			t.Errorf("flag --%s is not documented in README.md", f.Name)
 		}
 	})
+}
+
+// Every condition reason, rotation reason and event reason of the API is documented: alerts
+// and health checks match them, so a user must be able to look each one up.
+func TestEveryReasonIsDocumented(t *testing.T) {
+	root, text := readme(t)
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(root, "api", "v1alpha1", "conditions.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Reason") && !strings.HasPrefix(name.Name, "Rotation") && !strings.HasPrefix(name.Name, "Event") {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				n++
+				if value := strings.Trim(lit.Value, `"`); !strings.Contains(text, "`"+value+"`") {
+					t.Errorf("%s (%q) is not documented in README.md", name.Name, value)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found only %d reasons in conditions.go", n)
+	}
 }

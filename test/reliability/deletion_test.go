@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +13,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 )
 
@@ -97,20 +100,19 @@ func TestNamespaceDeletionWaitsForTheBackend(t *testing.T) {
 
 			if policy == iamv1alpha1.DeletionPolicyOrphan {
 				g.Expect(<-done).To(Succeed(), "with Orphan the namespace goes at once, backend or not")
-				orphaned := map[string]bool{}
-				for _, uid := range uids {
-					orphaned[uid] = true
+				orphaned := func(name string) bool {
+					return slices.ContainsFunc(uids, func(uid string) bool { return credential.OwnedBy(name, types.UID(uid)) })
 				}
 				live := 0
 				for _, r := range env.Devin.LiveTokens() {
-					if m := ownerMarker.FindStringSubmatch(r.Name); m != nil && orphaned[m[1]] {
+					if orphaned(r.Name) {
 						live++
 					}
 				}
 				g.Expect(live).To(Equal(50), "Orphan leaves the tokens upstream")
 				env.Devin.SetFaults(devinapitest.Faults{})
 				for _, r := range env.Devin.LiveTokens() { // clean up what was orphaned on purpose, only that
-					if m := ownerMarker.FindStringSubmatch(r.Name); m != nil && orphaned[m[1]] {
+					if orphaned(r.Name) {
 						_ = env.Devin.RevokeKey(r.ID)
 					}
 				}

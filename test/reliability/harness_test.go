@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -24,7 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/audit"
+	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
@@ -298,9 +295,7 @@ func ready(obj interface {
 	CredentialStatus() *iamv1alpha1.CredentialStatus
 }) bool {
 	st := obj.CredentialStatus()
-	c := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration() &&
-		st.Token != nil && st.PendingIssue == nil
+	return conditions.IsReady(st.Conditions, obj.GetGeneration()) && st.Token != nil && st.PendingIssue == nil
 }
 
 // settled reports whether every resource of the namespaces is Ready with no replaced token
@@ -399,85 +394,17 @@ func devinClient() *devinapi.Client {
 	return client0
 }
 
-var ownerMarker = regexp.MustCompile(`\[k8s:([0-9a-f-]+):\d+\]$`)
-
-// invariant checks the promise over the whole cluster: every resource is Ready with exactly
-// one live upstream token, which its Secret holds; every live upstream token and active
-// service user belongs to a resource. It returns the violations.
+// invariant checks the promise over the whole cluster, strictly (every grace period over):
+// every resource is Ready with exactly one live upstream token, which its Secret holds;
+// every live upstream token and active service user belongs to a resource. It returns the
+// violations.
 func invariant(ctx context.Context) []string {
-	var bad []string
-	pats := &iamv1alpha1.PersonalAccessTokenList{}
-	sus := &iamv1alpha1.ServiceUserList{}
-	if err := k8s.List(ctx, pats); err != nil {
+	c := &audit.Checker{Kube: k8s, API: devinClient(), Upstream: env.Devin, Mode: audit.Strict}
+	rep, err := c.Check(ctx)
+	if err != nil {
 		return []string{err.Error()}
 	}
-	if err := k8s.List(ctx, sus); err != nil {
-		return []string{err.Error()}
-	}
-	live := map[string][]devinapitest.TokenRecord{} // by owner: resource UID or service user ID
-	for _, r := range env.Devin.LiveTokens() {
-		if r.Kind == "pat" {
-			m := ownerMarker.FindStringSubmatch(r.Name)
-			if m == nil {
-				bad = append(bad, fmt.Sprintf("live PAT %s was not issued by the operator", r.ID))
-				continue
-			}
-			live[m[1]] = append(live[m[1]], r)
-		} else {
-			live[r.OwnerID] = append(live[r.OwnerID], r)
-		}
-	}
-	check := func(kind string, obj client.Object, st *iamv1alpha1.CredentialStatus, owner, key string) {
-		name := kind + " " + obj.GetNamespace() + "/" + obj.GetName()
-		tokens := live[owner]
-		delete(live, owner)
-		if len(tokens) != 1 {
-			ids := []string{}
-			for _, r := range tokens {
-				ids = append(ids, r.ID)
-			}
-			bad = append(bad, fmt.Sprintf("%s has %d live upstream tokens %v, want 1 (status: %v)", name, len(tokens), ids, st.Token))
-			return
-		}
-		if st.Token == nil || tokens[0].ID != st.Token.ID {
-			bad = append(bad, fmt.Sprintf("%s: the live token %s is not the one status names", name, tokens[0].ID))
-			return
-		}
-		sec := &corev1.Secret{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: st.SecretName}, sec); err != nil {
-			bad = append(bad, fmt.Sprintf("%s: secret: %v", name, err))
-			return
-		}
-		self, err := devinClient().SelfWithToken(ctx, devinapi.NewToken(string(sec.Data[key])))
-		if err != nil || self.APIKeyID != st.Token.ID {
-			bad = append(bad, fmt.Sprintf("%s: the Secret does not hold the live token (%v)", name, err))
-		}
-	}
-	for i := range pats.Items {
-		p := &pats.Items[i]
-		check("PersonalAccessToken", p, &p.Status.CredentialStatus, string(p.UID), credential.SecretKey(p))
-	}
-	activeSU := map[string]bool{}
-	for _, u := range env.Devin.ServiceUsers() {
-		if u.IsActive {
-			activeSU[u.ID] = true
-		}
-	}
-	for i := range sus.Items {
-		s := &sus.Items[i]
-		check("ServiceUser", s, &s.Status.CredentialStatus, s.Status.ServiceUserID, credential.SecretKey(s))
-		delete(activeSU, s.Status.ServiceUserID)
-	}
-	for owner, tokens := range live {
-		for _, r := range tokens {
-			bad = append(bad, fmt.Sprintf("live upstream token %s (%s of %s) belongs to no resource", r.ID, r.Kind, owner))
-		}
-	}
-	for id := range activeSU {
-		bad = append(bad, fmt.Sprintf("active service user %s belongs to no resource", id))
-	}
-	sort.Strings(bad)
-	return bad
+	return rep.Problems
 }
 
 // expectInvariant waits until the invariant holds (revocations after a grace period take a

@@ -80,6 +80,10 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	if v := env.ContractViolations(); v != "" {
+		fmt.Fprintf(os.Stderr, "FAIL: the Devin API traffic broke the published contract:\n%s\n", v)
+		code = 1
+	}
 	if os.Getenv("RELIABILITY_DEBUG") != "" {
 		for _, l := range strings.Split(logs.String(), "\n") {
 			if strings.Contains(strings.ToLower(l), "leader") || strings.Contains(l, "lease") || strings.Contains(l, "Starting") {

@@ -268,16 +268,32 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, rt route) b
 	}
 
 	s.mu.Lock()
-	now := time.Now()
-	var p *problem
-	var retryAfter, rawBody string
+	p, retryAfter, rawBody := fs.injected(r.RemoteAddr, pattern, time.Now())
+	s.mu.Unlock()
+	if p == nil {
+		return true
+	}
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	if rawBody != "" {
+		writeRawFault(w, p.status, rawBody)
+		return false
+	}
+	p.legacy = rt.v2
+	writeProblem(w, p)
+	return false
+}
+
+// injected decides the fault to answer with, if any: the outage, the rate limit, or a
+// random error. retryAfter is the Retry-After to announce; rawBody a body to send as is.
+// The caller holds s.mu.
+func (fs *faultState) injected(client, pattern string, now time.Time) (p *problem, retryAfter, rawBody string) {
 	switch {
 	case fs.f.Down:
-		p = &problem{status: http.StatusServiceUnavailable, typ: "unavailable", detail: "the service is down"}
-		retryAfter = fs.announce(r.RemoteAddr, now)
+		return &problem{status: http.StatusServiceUnavailable, typ: "unavailable", detail: "the service is down"}, fs.announce(client, now), ""
 	case fs.limiter != nil && !fs.limiter.AllowN(now, 1):
-		p = &problem{status: http.StatusTooManyRequests, typ: "rate-limited", detail: "too many requests"}
-		retryAfter = fs.announce(r.RemoteAddr, now)
+		return &problem{status: http.StatusTooManyRequests, typ: "rate-limited", detail: "too many requests"}, fs.announce(client, now), ""
 	case fs.chance(fs.errorRate(pattern)):
 		p = &problem{status: fs.f.ErrorStatus, typ: "injected-fault", detail: fs.f.ErrorDetail}
 		if p.status == 0 {
@@ -287,32 +303,24 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, rt route) b
 			p.detail = "injected fault"
 		}
 		if fs.f.RetryAfter > 0 && (p.status == http.StatusTooManyRequests || p.status == http.StatusServiceUnavailable) {
-			retryAfter = fs.announce(r.RemoteAddr, now)
+			retryAfter = fs.announce(client, now)
 		}
-		rawBody = fs.f.ErrorBody
+		return p, retryAfter, fs.f.ErrorBody
 	}
-	s.mu.Unlock()
-	if p == nil {
-		return true
+	return nil, "", ""
+}
+
+// writeRawFault answers with a raw Faults.ErrorBody.
+func writeRawFault(w http.ResponseWriter, status int, body string) {
+	exemptFromContract(w, "a raw Faults.ErrorBody imitates what may stand between the client and the API "+
+		"(a proxy, a gateway, an older server): it is deliberately not an answer of the contract")
+	ct := "text/plain; charset=utf-8"
+	if json.Valid([]byte(body)) {
+		ct = "application/json"
 	}
-	if retryAfter != "" {
-		w.Header().Set("Retry-After", retryAfter)
-	}
-	if rawBody != "" {
-		exemptFromContract(w, "a raw Faults.ErrorBody imitates what may stand between the client and the API "+
-			"(a proxy, a gateway, an older server): it is deliberately not an answer of the contract")
-		ct := "text/plain; charset=utf-8"
-		if json.Valid([]byte(rawBody)) {
-			ct = "application/json"
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(p.status)
-		_, _ = w.Write([]byte(rawBody))
-		return false
-	}
-	p.legacy = rt.v2
-	writeProblem(w, p)
-	return false
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
 }
 
 // maxHang bounds a held answer, for clients without a timeout.
