@@ -1,14 +1,23 @@
 package main
 
 import (
-	"math"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 )
 
+// exposition is a scrape of the kube-apiserver and of the manager, in the text format.
 const exposition = `# HELP apiserver_request_total Counter of apiserver requests.
 # TYPE apiserver_request_total counter
 apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="POST",version="v1"} 12
@@ -16,72 +25,70 @@ apiserver_request_total{code="200",component="apiserver",dry_run="",group="iam.d
 apiserver_request_total{code="201",component="apiserver",dry_run="All",group="iam.devin.ai",resource="personalaccesstokens",scope="resource",subresource="",verb="POST",version="v1alpha1"} 200
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="namespace",subresource="",verb="LIST",version="v1"} 7
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 5
-
+# HELP controller_runtime_reconcile_total Total number of reconciliations per controller
+# TYPE controller_runtime_reconcile_total counter
+controller_runtime_reconcile_total{controller="personalaccesstoken",result="success"} 40
+controller_runtime_reconcile_total{controller="personalaccesstoken",result="error"} 2
+controller_runtime_reconcile_total{controller="serviceuser",result="success"} 8
+# HELP controller_runtime_reconcile_time_seconds Length of time per reconciliation per controller
+# TYPE controller_runtime_reconcile_time_seconds histogram
+controller_runtime_reconcile_time_seconds_bucket{controller="personalaccesstoken",le="0.1"} 30
+controller_runtime_reconcile_time_seconds_bucket{controller="personalaccesstoken",le="+Inf"} 42
+controller_runtime_reconcile_time_seconds_sum{controller="personalaccesstoken"} 4.5
+controller_runtime_reconcile_time_seconds_count{controller="personalaccesstoken"} 42
+controller_runtime_reconcile_time_seconds_bucket{controller="serviceuser",le="0.1"} 8
+controller_runtime_reconcile_time_seconds_bucket{controller="serviceuser",le="+Inf"} 8
+controller_runtime_reconcile_time_seconds_sum{controller="serviceuser"} 0.5
+controller_runtime_reconcile_time_seconds_count{controller="serviceuser"} 8
+# HELP devinapi_request_duration_seconds Devin API request durations.
+# TYPE devinapi_request_duration_seconds histogram
+devinapi_request_duration_seconds_bucket{route="POST /v3/organizations/{org_id}/members/{user_id}/pats",le="+Inf"} 60
+devinapi_request_duration_seconds_sum{route="POST /v3/organizations/{org_id}/members/{user_id}/pats"} 3.25
+devinapi_request_duration_seconds_count{route="POST /v3/organizations/{org_id}/members/{user_id}/pats"} 60
+# HELP rest_client_requests_total Number of HTTP requests, partitioned by status code, method, and host.
+# TYPE rest_client_requests_total counter
+rest_client_requests_total{code="200",host="127.0.0.1:6443",method="GET"} 900
+rest_client_requests_total{code="200",host="127.0.0.1:6443",method="PATCH"} 70
+rest_client_requests_total{code="201",host="127.0.0.1:6443",method="POST"} 50
+rest_client_requests_total{code="409",host="127.0.0.1:6443",method="PUT"} 3
+# HELP workqueue_depth Current depth of workqueue
+# TYPE workqueue_depth gauge
+workqueue_depth{controller="personalaccesstoken",name="personalaccesstoken"} 4 1700000000000
+workqueue_depth{controller="serviceuser",name="serviceuser"} 1
+# HELP controller_runtime_active_workers Number of currently used workers per controller
+# TYPE controller_runtime_active_workers gauge
+controller_runtime_active_workers{controller="personalaccesstoken"} 3
+# HELP go_memstats_heap_inuse_bytes Number of heap bytes that are in use.
+# TYPE go_memstats_heap_inuse_bytes gauge
 go_memstats_heap_inuse_bytes 1.2345e+07
-workqueue_depth{controller="personalaccesstoken",name="personalaccesstoken"} 0 1700000000000
-weird{path="a \"quoted\" {brace}, comma\\n",empty=""} +Inf
-nan_metric NaN
+# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 12.5
 `
 
-func TestParseText(t *testing.T) {
-	s, err := ParseText(strings.NewReader(exposition), nil)
+func parseExposition(t *testing.T, keep func(string) bool) []Sample {
+	t.Helper()
+	s, err := ParseText(strings.NewReader(exposition), textFormat, keep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s) != 9 {
-		t.Fatalf("got %d samples, want 9", len(s))
-	}
-	if s[0].Name != "apiserver_request_total" || s[0].Labels["verb"] != "POST" || s[0].Labels["subresource"] != "" || s[0].Value != 12 {
-		t.Errorf("first sample: %+v", s[0])
-	}
-	if s[5].Name != "go_memstats_heap_inuse_bytes" || s[5].Value != 12345000 || len(s[5].Labels) != 0 {
-		t.Errorf("unlabelled sample: %+v", s[5])
-	}
-	if s[6].Value != 0 || s[6].Labels["controller"] != "personalaccesstoken" {
-		t.Errorf("sample with a timestamp: %+v", s[6])
-	}
-	if got := s[7].Labels["path"]; got != "a \"quoted\" {brace}, comma\\n" {
-		t.Errorf("escaped label value: %q", got)
-	}
-	if v, ok := s[7].Labels["empty"]; !ok || v != "" {
-		t.Errorf("empty label: %q %v", v, ok)
-	}
-	if !math.IsInf(s[7].Value, 1) || !math.IsNaN(s[8].Value) {
-		t.Errorf("special values: %v %v", s[7].Value, s[8].Value)
-	}
+	return s
 }
 
 func TestParseTextKeepsOnlyNamed(t *testing.T) {
-	s, err := ParseText(strings.NewReader(exposition), named("workqueue_depth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s) != 1 || s[0].Name != "workqueue_depth" {
+	s := parseExposition(t, named("workqueue_depth", "devinapi_request_duration_seconds_sum"))
+	if len(s) != 3 {
 		t.Fatalf("got %+v", s)
 	}
-}
-
-func TestParseTextErrors(t *testing.T) {
-	for _, bad := range []string{
-		`m{a="b" 1`,
-		`m{a=b} 1`,
-		`m{a="b} 1`,
-		`m notanumber`,
-		`m 1 2 3`,
-		`m`,
-	} {
-		if _, err := ParseText(strings.NewReader(bad), nil); err == nil {
-			t.Errorf("%q: no error", bad)
+	for _, x := range s {
+		if x.Name != "workqueue_depth" && x.Name != "devinapi_request_duration_seconds_sum" {
+			t.Errorf("kept %s", x.Name)
 		}
 	}
 }
 
 func TestApiserverWrites(t *testing.T) {
-	s, err := ParseText(strings.NewReader(exposition), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := apiserverWrites(s)
+	w := apiserverWrites(parseExposition(t, nil))
 	want := Writes{"secrets": 12, "personalaccesstokens/status": 30, "leases": 5}
 	if len(w) != len(want) {
 		t.Fatalf("got %v, want %v", w, want)
@@ -97,10 +104,68 @@ func TestApiserverWrites(t *testing.T) {
 }
 
 func TestSum(t *testing.T) {
-	s, _ := ParseText(strings.NewReader(exposition), nil)
-	got := Sum(s, "apiserver_request_total", func(l map[string]string) bool { return l["group"] == "iam.devin.ai" })
-	if got != 230 {
-		t.Errorf("got %v, want 230", got)
+	s := parseExposition(t, nil)
+	for _, c := range []struct {
+		name  string
+		match func(map[string]string) bool
+		want  float64
+	}{
+		{"apiserver_request_total", func(l map[string]string) bool { return l["group"] == "iam.devin.ai" }, 230},
+		{"workqueue_depth", func(l map[string]string) bool { return l["controller"] == "serviceuser" }, 1},
+		{"workqueue_depth", nil, 5},
+		{"controller_runtime_reconcile_time_seconds_bucket", func(l map[string]string) bool { return l["le"] == "+Inf" }, 50},
+		{"controller_runtime_reconcile_time_seconds_count", nil, 50},
+		{"no_such_metric", nil, 0},
+	} {
+		if got := Sum(s, c.name, c.match); got != c.want {
+			t.Errorf("Sum(%s) = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestParseOperatorStats(t *testing.T) {
+	got := parseOperatorStats(parseExposition(t, operatorMetricNames))
+	want := operatorStats{
+		Reconciles: 50, Depth: 5, Active: 3, Writes: 123, HeapInuse: 12345000,
+		ReconcileSeconds: 5, DevinSeconds: 3.25, DevinRequests: 60, CPU: 12.5,
+	}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestScrape reads what a real Prometheus registry serves, through promhttp's content
+// negotiation, as the bench scrapes the manager, kube-apiserver and etcd.
+func TestScrape(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rest_client_requests_total"}, []string{"method"})
+	depth := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "workqueue_depth"}, []string{"name"})
+	latency := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "devinapi_request_duration_seconds", Buckets: []float64{0.1}})
+	reg.MustRegister(calls, depth, latency)
+	calls.WithLabelValues("POST").Add(3)
+	calls.WithLabelValues("GET").Add(10)
+	depth.WithLabelValues("personalaccesstoken").Set(2)
+	latency.Observe(0.05)
+	latency.Observe(0.2)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	s, err := scrape(context.Background(), srv.Client(), srv.URL, operatorMetricNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseOperatorStats(s)
+	want := operatorStats{Writes: 3, Depth: 2, DevinSeconds: 0.25, DevinRequests: 2}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestScrapeRefusesBadStatus(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	if _, err := scrape(context.Background(), srv.Client(), srv.URL, nil); err == nil {
+		t.Error("no error for a 404")
 	}
 }
 
@@ -210,9 +275,45 @@ func TestBenchObjectsMix(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	if got := redact("token cog_abcDEF123 and cog_[REDACTED]"); strings.Contains(got, "abcDEF") || !strings.Contains(got, "cog_[REDACTED]") {
-		t.Errorf("redact: %q", got)
+func TestScanLogsCountsTokenValuesNotPlaceholders(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "operator.log")
+	log := "issued token cog_abcDEF123-x_y\nstored cog_[REDACTED]\n\nreconciled\nprefix cog_ alone\n"
+	if err := os.WriteFile(p, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanLogs([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (logScan{files: 1, lines: 4, leaks: 1}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestContractViolationsAreTakenAndScrubbed(t *testing.T) {
+	srv := devinapitest.NewServer()
+	defer srv.Close()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/v3/no-such-route/cog_abcDEF123", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.AdminToken().Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	got := contractViolations(srv)
+	if len(got) == 0 {
+		t.Fatal("no violation recorded for a route outside the contract")
+	}
+	for _, v := range got {
+		if strings.Contains(v, "abcDEF") {
+			t.Errorf("not scrubbed: %q", v)
+		}
+	}
+	if again := contractViolations(srv); len(again) != 0 {
+		t.Errorf("violations not taken: %q", again)
 	}
 }
 

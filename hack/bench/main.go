@@ -11,7 +11,8 @@
 //   - a rotation storm, webhook latency, and a restart;
 //   - and the invariant at the end, to show that the figures are of a correct run.
 //
-// Figures, not pass/fail: it exits non-zero only when the run itself failed.
+// Figures, not pass/fail: it exits non-zero only when the run itself failed, or when the
+// Devin API traffic broke the vendor's published contract (the in-memory API records it).
 //
 //	make bench                                   # the defaults
 //	make bench BENCH_ARGS="--tokens=200 --unrelated-secrets=2000"
@@ -34,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/logging"
 )
 
 // options are the bench's flags.
@@ -107,7 +109,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: run failed:", redact(err.Error()))
+		fmt.Fprintln(os.Stderr, "bench: run failed:", logging.Scrub(err.Error()))
 		os.Exit(1)
 	}
 }
@@ -120,7 +122,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	begin := time.Now()
 	progress := func(format string, args ...any) {
-		fmt.Fprintf(stderr, "▶ [%6.1fs] %s\n", time.Since(begin).Seconds(), redact(fmt.Sprintf(format, args...)))
+		fmt.Fprintf(stderr, "▶ [%6.1fs] %s\n", time.Since(begin).Seconds(), logging.Scrub(fmt.Sprintf(format, args...)))
 	}
 	r := &results{opts: o, machine: describeMachine(ctx), started: begin}
 
@@ -200,13 +202,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if _, err := c.op.stop(time.Minute); err != nil {
 		return err
 	}
+	r.violations = contractViolations(c.srv)
 	if r.logs, err = scanLogs(c.logs); err != nil {
 		return err
 	}
 	r.finished = time.Now()
 	r.machine.loadEnd = loadAverage()
 
-	report := redact(r.markdown())
+	report := logging.Scrub(r.markdown())
 	fmt.Fprint(stdout, report)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -217,8 +220,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		progress("wrote %s", o.out)
 	}
-	if !r.invariant.holds() {
-		progress("the invariant does not hold: %s", strings.Join(r.invariant.problems, "; "))
+	if !r.invariant.Holds() {
+		progress("the invariant does not hold: %s", strings.Join(r.invariant.Problems, "; "))
+	}
+	if len(r.violations) > 0 {
+		progress("the Devin API traffic broke the published contract:\n%s", strings.Join(r.violations, "\n"))
+		return fmt.Errorf("%d Devin API contract violations", len(r.violations))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,144 +8,53 @@ import (
 	"math"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"k8s.io/client-go/rest"
 )
 
-// Sample is one line of the Prometheus text exposition format: a metric name, its labels and
-// its value (the optional timestamp is dropped).
+// Sample is one sample of a scraped metric, as the bench reads it: the series name (a
+// histogram's or summary's own _sum, _count and _bucket series under those names), its labels
+// and its value (a timestamp is dropped).
 type Sample struct {
 	Name   string
 	Labels map[string]string
 	Value  float64
 }
 
-// ParseText reads the Prometheus text format (version 0.0.4) and returns the samples whose
-// name keep accepts (nil keeps everything). Comments and blank lines are skipped.
-func ParseText(r io.Reader, keep func(name string) bool) ([]Sample, error) {
+// ParseText decodes a Prometheus exposition in the given format with expfmt (the text format
+// for the endpoints the bench scrapes) and returns the samples whose series name keep accepts
+// (nil keeps everything).
+func ParseText(r io.Reader, format expfmt.Format, keep func(name string) bool) ([]Sample, error) {
+	dec := &expfmt.SampleDecoder{Dec: expfmt.NewDecoder(r, format), Opts: &expfmt.DecodeOptions{}}
 	var out []Sample
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name := line
-		if i := strings.IndexAny(line, "{ \t"); i >= 0 {
-			name = line[:i]
-		}
-		if keep != nil && !keep(name) {
-			continue
-		}
-		s, err := parseSampleLine(line)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		out = append(out, s)
-	}
-	return out, sc.Err()
-}
-
-// parseSampleLine parses `name{a="b",c="d"} value [timestamp]`.
-func parseSampleLine(line string) (Sample, error) {
-	s := Sample{Labels: map[string]string{}}
-	i := strings.IndexAny(line, "{ \t")
-	if i < 0 {
-		return s, errors.New("no value")
-	}
-	s.Name = line[:i]
-	rest := line[i:]
-	if rest[0] == '{' {
-		var err error
-		if rest, err = parseLabels(rest[1:], s.Labels); err != nil {
-			return s, err
-		}
-	}
-	fields := strings.Fields(rest)
-	if len(fields) < 1 || len(fields) > 2 {
-		return s, fmt.Errorf("want a value and an optional timestamp, got %q", rest)
-	}
-	v, err := parseValue(fields[0])
-	if err != nil {
-		return s, err
-	}
-	s.Value = v
-	return s, nil
-}
-
-// parseLabels parses `a="b",c="d"}` (the opening brace already consumed) into into and
-// returns what follows the closing brace. Label values may hold escaped \\, \" and \n.
-func parseLabels(s string, into map[string]string) (string, error) {
 	for {
-		s = strings.TrimLeft(s, " \t")
-		if s == "" {
-			return "", errors.New("unterminated label set")
+		var v model.Vector
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return out, nil
 		}
-		if s[0] == '}' {
-			return s[1:], nil
+		if err != nil {
+			return nil, err
 		}
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 {
-			return "", fmt.Errorf("bad label in %q", s)
-		}
-		name := strings.TrimSpace(s[:eq])
-		s = strings.TrimLeft(s[eq+1:], " \t")
-		if s == "" || s[0] != '"' {
-			return "", fmt.Errorf("label %s: value is not quoted", name)
-		}
-		var b strings.Builder
-		j := 1
-		closed := false
-		for ; j < len(s); j++ {
-			c := s[j]
-			if c == '\\' && j+1 < len(s) {
-				j++
-				switch s[j] {
-				case 'n':
-					b.WriteByte('\n')
-				default:
-					b.WriteByte(s[j])
-				}
+		for _, s := range v {
+			name := string(s.Metric[model.MetricNameLabel])
+			if keep != nil && !keep(name) {
 				continue
 			}
-			if c == '"' {
-				closed = true
-				break
+			labels := make(map[string]string, len(s.Metric)-1)
+			for k, l := range s.Metric {
+				if k != model.MetricNameLabel {
+					labels[string(k)] = string(l)
+				}
 			}
-			b.WriteByte(c)
-		}
-		if !closed {
-			return "", fmt.Errorf("label %s: unterminated value", name)
-		}
-		into[name] = b.String()
-		s = strings.TrimLeft(s[j+1:], " \t")
-		if s != "" && s[0] == ',' {
-			s = s[1:]
+			out = append(out, Sample{Name: name, Labels: labels, Value: float64(s.Value)})
 		}
 	}
-}
-
-func parseValue(v string) (float64, error) {
-	switch v {
-	case "+Inf", "Inf":
-		return math.Inf(1), nil
-	case "-Inf":
-		return math.Inf(-1), nil
-	case "NaN":
-		return math.NaN(), nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad value %q", v)
-	}
-	return f, nil
 }
 
 // Sum adds the values of the samples named name whose labels pass match (nil: all).
@@ -341,6 +249,9 @@ func countWrites(cfg *rest.Config, c *writeCounter) *rest.Config {
 	return cfg
 }
 
+// textFormat is the exposition format the bench asks for: the Prometheus text format.
+var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
 // scrape fetches a Prometheus endpoint with hc and parses the samples keep accepts.
 func scrape(ctx context.Context, hc *http.Client, url string, keep func(string) bool) ([]Sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -349,6 +260,7 @@ func scrape(ctx context.Context, hc *http.Client, url string, keep func(string) 
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Accept", string(textFormat))
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -357,7 +269,7 @@ func scrape(ctx context.Context, hc *http.Client, url string, keep func(string) 
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return ParseText(resp.Body, keep)
+	return ParseText(resp.Body, expfmt.ResponseFormat(resp.Header), keep)
 }
 
 func named(names ...string) func(string) bool {

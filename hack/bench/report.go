@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cogtokens/token-operator/internal/audit"
 )
 
 // machine describes where the bench ran.
@@ -136,8 +138,27 @@ type results struct {
 	webhook           webhookResult
 	recovery          recoveryResult
 	check             checkResult
-	invariant         invariantResult
-	logs              logScan
+	invariant         audit.Report
+	// violations are the Devin API contract violations of the run, scrubbed.
+	violations []string
+	logs       logScan
+}
+
+// maxListed bounds the problems and violations the report lists.
+const maxListed = 20
+
+// list writes up to maxListed items as a Markdown list, and how many it left out.
+func list(w func(string, ...any), items []string) {
+	for i, it := range items {
+		if i == maxListed {
+			w("- … and %d more\n", len(items)-maxListed)
+			break
+		}
+		w("- %s\n", it)
+	}
+	if len(items) > 0 {
+		w("\n")
+	}
 }
 
 // table is a Markdown table under construction.
@@ -237,16 +258,17 @@ func (r *results) markdown() string {
 		args, r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second))
 	inv := r.invariant
 	verdict := "**Invariant holds.**"
-	if !inv.holds() {
+	if !inv.Holds() {
 		verdict = "**Invariant VIOLATED: the figures are of an incorrect run.**"
 	}
 	w("%s %d of %d resources Ready; %d Secrets hold the live upstream token their status names; %d live upstream tokens, %d owned by no resource. Operator logs: %d lines in %d runs, %d with a token value.\n\n",
-		verdict, inv.ready, inv.resources, inv.holding, inv.liveTokens, inv.orphans, r.logs.lines, r.logs.files, r.logs.leaks)
-	for _, p := range inv.problems {
-		w("- %s\n", p)
-	}
-	if len(inv.problems) > 0 {
-		w("\n")
+		verdict, inv.Ready, inv.Resources, inv.Holding, inv.LiveTokens, inv.Orphans, r.logs.lines, r.logs.files, r.logs.leaks)
+	list(w, inv.Problems)
+	if len(r.violations) == 0 {
+		w("**Devin API contract kept:** no request or answer of the run broke the published contract.\n\n")
+	} else {
+		w("**Devin API contract VIOLATED %d times: the run FAILED.**\n\n", len(r.violations))
+		list(w, r.violations)
 	}
 
 	m := r.machine

@@ -7,14 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
 )
 
 // benchNamespacePrefix marks the namespaces of the measured resources.
@@ -187,6 +186,5 @@ func (t *tracker) list(ctx context.Context) ([]credentialObject, error) {
 // isReady: Ready=True for the current generation, with a token.
 func isReady(o credentialObject) bool {
 	st := o.CredentialStatus()
-	c := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == o.GetGeneration() && st.Token != nil
+	return conditions.IsReady(st.Conditions, o.GetGeneration()) && st.Token != nil
 }
