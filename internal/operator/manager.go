@@ -30,6 +30,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/logging"
+	resourcemetrics "github.com/cogtokens/token-operator/internal/metrics"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
 )
@@ -197,6 +198,11 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ServiceUser controller: %w", err)
+	}
+	// Conditions and pending revocations of every resource, read from the cache at scrape time.
+	rc := resourcemetrics.NewResourceCollector(mgr.GetCache(), mgr.GetLogger().WithName("metrics"))
+	if err := resourcemetrics.Register(metrics.Registry, rc); err != nil {
+		return fmt.Errorf("register resource metrics: %w", err)
 	}
 	return nil
 }
