@@ -99,18 +99,22 @@ build-installer: manifests generate kustomize ## Write the install bundle to dis
 
 CHART_DIR ?= dist/chart
 
+# The CRDs go to files/crds/, which templates/crds.yaml renders (so that `helm upgrade`
+# upgrades them), not to crds/, which Helm installs once and never upgrades.
 .PHONY: helm-sync
 helm-sync: ## Copy the generated CRDs, RBAC rules and webhook configuration into the Helm chart.
-	@rm -f $(CHART_DIR)/crds/*.yaml
-	@mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
-	@cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	@rm -rf $(CHART_DIR)/crds
+	@rm -f $(CHART_DIR)/files/crds/*.yaml
+	@mkdir -p $(CHART_DIR)/files/crds
+	@cp config/crd/bases/*.yaml $(CHART_DIR)/files/crds/
 	@cp config/rbac/role.yaml $(CHART_DIR)/files/role.yaml
 	@cp config/webhook/manifests.yaml $(CHART_DIR)/files/webhook-manifests.yaml
 
 .PHONY: helm-lint
-helm-lint: helm ## Lint the Helm chart (strict), with generated and with cert-manager certificates.
+helm-lint: helm ## Lint the Helm chart (strict): defaults (the operator's own certificates), and cert-manager with the optional parts.
 	$(HELM) lint --strict $(CHART_DIR)
-	$(HELM) lint --strict $(CHART_DIR) --set webhook.certManager.enabled=true --set metrics.serviceMonitor.enabled=true
+	$(HELM) lint --strict $(CHART_DIR) --set webhook.certManager.enabled=true --set metrics.serviceMonitor.enabled=true \
+		--set networkPolicy.enabled=true --set 'networkPolicy.apiServer.cidrs={10.0.0.10/32}'
 
 ##@ Deployment
 

@@ -68,6 +68,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := addWebhooks(mgr, o, dir); err != nil {
 		return nil, err
 	}
+	if err := addWebhookCerts(mgr, cfg, o); err != nil {
+		return nil, err
+	}
 	if err := addChecks(mgr, o, watcher); err != nil {
 		return nil, err
 	}

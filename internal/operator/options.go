@@ -36,6 +36,16 @@ type Options struct {
 	WebhookCertName string
 	WebhookKeyName  string
 
+	// Webhook certificates made by the operator itself, without cert-manager (webhookcerts.go):
+	// on when WebhookCertSecretName is set. The Secret holds a self-signed CA and the serving
+	// certificate for WebhookServiceName, in WebhookCertSecretNamespace (the Service's too);
+	// the CA is injected into the webhook configurations named here.
+	WebhookCertSecretName       string
+	WebhookCertSecretNamespace  string
+	WebhookServiceName          string
+	MutatingWebhookConfigName   string
+	ValidatingWebhookConfigName string
+
 	// Devin API.
 	DevinAPIURL                string
 	DefaultOrganization        string
@@ -82,6 +92,7 @@ func DefaultOptions() Options {
 		WebhookCertDir:             "/tmp/k8s-webhook-server/serving-certs",
 		WebhookCertName:            "tls.crt",
 		WebhookKeyName:             "tls.key",
+		WebhookCertSecretNamespace: ns,
 		DevinAPIURL:                "https://api.devin.ai",
 		CredentialsSecretName:      "token-operator-credentials",
 		CredentialsSecretNamespace: ns,
@@ -113,6 +124,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory with the webhook serving certificate; reloaded when it changes.")
 	fs.StringVar(&o.WebhookCertName, "webhook-cert-name", o.WebhookCertName, "File name of the webhook certificate.")
 	fs.StringVar(&o.WebhookKeyName, "webhook-key-name", o.WebhookKeyName, "File name of the webhook key.")
+	fs.StringVar(&o.WebhookCertSecretName, "webhook-cert-secret-name", o.WebhookCertSecretName, "Secret in which the operator keeps its own self-signed CA and webhook serving certificate, renewed before expiry, written to --webhook-cert-dir and its CA injected into the webhook configurations; empty: the certificate is only read from --webhook-cert-dir (e.g. from cert-manager).")
+	fs.StringVar(&o.WebhookCertSecretNamespace, "webhook-cert-secret-namespace", o.WebhookCertSecretNamespace, "Namespace of that Secret and of the webhook Service (default: $POD_NAMESPACE or token-operator-system).")
+	fs.StringVar(&o.WebhookServiceName, "webhook-service-name", o.WebhookServiceName, "Service of the webhook, whose DNS names the serving certificate has (needed with --webhook-cert-secret-name).")
+	fs.StringVar(&o.MutatingWebhookConfigName, "mutating-webhook-config-name", o.MutatingWebhookConfigName, "MutatingWebhookConfiguration into which the operator injects its CA (with --webhook-cert-secret-name).")
+	fs.StringVar(&o.ValidatingWebhookConfigName, "validating-webhook-config-name", o.ValidatingWebhookConfigName, "ValidatingWebhookConfiguration into which the operator injects its CA (with --webhook-cert-secret-name).")
 	fs.StringVar(&o.DevinAPIURL, "devin-api-url", o.DevinAPIURL, "Base URL of the Devin API (dedicated deployments have their own).")
 	fs.StringVar(&o.DefaultOrganization, "default-organization", o.DefaultOrganization, "Organization ID (org-...) of ServiceUsers whose spec names none.")
 	fs.StringVar(&o.CredentialsSecretName, "credentials-secret-name", o.CredentialsSecretName, "Secret holding the operator's admin credential for the Devin API; changes are picked up without a restart.")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
@@ -123,6 +124,14 @@ type kubectlFunc func(t *testing.T, stdin []byte, args ...string) ([]byte, error
 // admin.
 func startKubectl(t *testing.T) kubectlFunc {
 	t.Helper()
+	_, kubectl := startControlPlane(t)
+	return kubectl
+}
+
+// startControlPlane starts a control plane without CRDs and returns a cluster admin's REST
+// config and kubectl.
+func startControlPlane(t *testing.T) (*rest.Config, kubectlFunc) {
+	t.Helper()
 	kubectlBin, err := exec.LookPath("kubectl")
 	if err != nil {
 		kubectlBin = "/usr/bin/kubectl"
@@ -156,7 +165,7 @@ func startKubectl(t *testing.T) kubectlFunc {
 	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return func(t *testing.T, stdin []byte, args ...string) ([]byte, error) {
+	return admin.Config(), func(t *testing.T, stdin []byte, args ...string) ([]byte, error) {
 		t.Helper()
 		full := append([]string{"--kubeconfig", path}, args...)
 		if args[0] == "apply" {

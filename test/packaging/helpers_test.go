@@ -137,23 +137,30 @@ type chartVariant struct {
 	set  []string
 }
 
+// chartVariants: the defaults (the operator makes its own webhook certificates), cert-manager
+// with the ServiceMonitor, and the NetworkPolicy.
 var chartVariants = []chartVariant{
-	{name: "generated-certs"},
+	{name: "operator-certs"},
 	{name: "cert-manager", set: []string{"webhook.certManager.enabled=true", "metrics.serviceMonitor.enabled=true"}},
+	{name: "network-policy", set: []string{"networkPolicy.enabled=true", "networkPolicy.apiServer.cidrs={10.0.0.10/32,10.0.0.11/32}"}},
 }
 
-// helmTemplate renders the chart (with its CRDs) for helmNamespace.
+// helmTemplate renders the chart for helmNamespace, once per variant.
 func helmTemplate(t testing.TB, v chartVariant) []byte {
 	t.Helper()
+	return cached(t, "helm "+v.name, func() ([]byte, error) { return renderChart(t, v.set...) })
+}
+
+// renderChart renders the chart for helmNamespace with --set values, as Argo CD does (helm
+// template, no cluster). --include-crds is harmless: the CRDs are templates.
+func renderChart(t testing.TB, set ...string) ([]byte, error) {
+	t.Helper()
 	helm := tool(t, "helm")
-	root := repoRoot(t)
 	args := []string{"template", helmRelease, filepath.Join("dist", "chart"), "--namespace", helmNamespace, "--include-crds"}
-	for _, s := range v.set {
+	for _, s := range set {
 		args = append(args, "--set", s)
 	}
-	return cached(t, "helm "+v.name, func() ([]byte, error) {
-		return run(t, 2*time.Minute, root, nil, helm, args...)
-	})
+	return run(t, 2*time.Minute, repoRoot(t), nil, helm, args...)
 }
 
 // decode splits a multi-document YAML stream into objects, skipping empty documents.

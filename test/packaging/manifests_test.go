@@ -23,7 +23,8 @@ type rendering struct {
 	name      string
 	namespace string
 	objs      []*unstructured.Unstructured
-	// certManager: the webhook certificate comes from cert-manager (else from the chart).
+	// certManager: the webhook certificate comes from cert-manager (else the operator makes
+	// its own).
 	certManager bool
 }
 
@@ -112,8 +113,8 @@ func TestDeployment(t *testing.T) {
 }
 
 // TestNoCredentialInManifests checks that neither the bundle nor the chart carries the admin
-// credential: no Secret of that name, and no Secret with a value other than the chart's
-// generated webhook certificate.
+// credential: no Secret of that name, and no Secret with a value (the chart renders no
+// certificate either: cert-manager or the operator makes it).
 func TestNoCredentialInManifests(t *testing.T) {
 	for _, r := range renderings(t) {
 		t.Run(r.name, func(t *testing.T) {
@@ -123,8 +124,7 @@ func TestNoCredentialInManifests(t *testing.T) {
 				}
 				_, hasData := s.Object["data"]
 				_, hasString := s.Object["stringData"]
-				generatedTLS := s.Object["type"] == "kubernetes.io/tls" && strings.HasSuffix(s.GetName(), "-webhook-server-cert")
-				if (hasData || hasString) && !generatedTLS {
+				if hasData || hasString {
 					t.Errorf("Secret %s (type %v) carries a value", s.GetName(), s.Object["type"])
 				}
 			}
@@ -133,31 +133,6 @@ func TestNoCredentialInManifests(t *testing.T) {
 	for _, dir := range []string{"default", "samples", "prometheus", "network-policy"} {
 		if bytes.Contains(kustomizeBuild(t, dir), []byte("cog_")) {
 			t.Errorf("config/%s contains what looks like a Devin API token (cog_)", dir)
-		}
-	}
-}
-
-// TestChartCRDsMatchGenerated: the chart's CRDs are the files in config/crd/bases, byte for byte.
-func TestChartCRDsMatchGenerated(t *testing.T) {
-	root := repoRoot(t)
-	want, _ := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
-	got, _ := filepath.Glob(filepath.Join(root, "dist", "chart", "crds", "*.yaml"))
-	if len(want) == 0 {
-		t.Fatal("no CRDs in config/crd/bases: run `make manifests`")
-	}
-	names := func(paths []string) (out []string) {
-		for _, p := range paths {
-			out = append(out, filepath.Base(p))
-		}
-		return out
-	}
-	if !slices.Equal(names(want), names(got)) {
-		t.Fatalf("dist/chart/crds has %v, config/crd/bases has %v: run `make helm-sync`", names(got), names(want))
-	}
-	for _, p := range want {
-		rel := filepath.Join("dist", "chart", "crds", filepath.Base(p))
-		if !bytes.Equal(readFile(t, rel), readFile(t, filepath.Join("config", "crd", "bases", filepath.Base(p)))) {
-			t.Errorf("%s differs from config/crd/bases: run `make helm-sync`", rel)
 		}
 	}
 }
@@ -192,8 +167,8 @@ func TestChartRBACMatchesGenerated(t *testing.T) {
 
 // TestWebhooksMatchGenerated: the bundle's and the chart's webhook configurations have the
 // webhooks of config/webhook/manifests.yaml (rules, matchConditions, policies, paths), pointed
-// at their own Service, with a CA (injected by cert-manager or set by the chart), and the
-// chart's never call the webhook for its own namespace.
+// at their own Service, with no caBundle (injected at run time by cert-manager or by the
+// operator), and the chart's never call the webhook for its own namespace.
 func TestWebhooksMatchGenerated(t *testing.T) {
 	generated := decode(t, readFile(t, "config/webhook/manifests.yaml"))
 	if len(generated) == 0 {
@@ -207,10 +182,12 @@ func TestWebhooksMatchGenerated(t *testing.T) {
 			svc := one(t, r.objs, "Service", "webhook-service")
 			for _, gen := range generated {
 				cfg := one(t, r.objs, gen.GetKind(), gen.GetName())
-				if r.certManager {
-					if ann := cfg.GetAnnotations()["cert-manager.io/inject-ca-from"]; ann != r.namespace+"/"+one(t, r.objs, "Certificate", "serving-cert").GetName() {
-						t.Errorf("%s: cert-manager.io/inject-ca-from %q", cfg.GetName(), ann)
-					}
+				ann, injected := cfg.GetAnnotations()["cert-manager.io/inject-ca-from"]
+				if r.certManager && ann != r.namespace+"/"+one(t, r.objs, "Certificate", "serving-cert").GetName() {
+					t.Errorf("%s: cert-manager.io/inject-ca-from %q", cfg.GetName(), ann)
+				}
+				if !r.certManager && injected {
+					t.Errorf("%s: cert-manager.io/inject-ca-from without cert-manager", cfg.GetName())
 				}
 				want := nested[[]any](t, gen.Object, "webhooks")
 				got := nested[[]any](t, cfg.Object, "webhooks")
@@ -226,8 +203,8 @@ func TestWebhooksMatchGenerated(t *testing.T) {
 					if ref["path"] != w["clientConfig"].(map[string]any)["service"].(map[string]any)["path"] {
 						t.Errorf("%s: path %v", g["name"], ref["path"])
 					}
-					if !r.certManager && nested[map[string]any](t, g, "clientConfig")["caBundle"] == nil {
-						t.Errorf("%s: no caBundle", g["name"])
+					if _, ok := nested[map[string]any](t, g, "clientConfig")["caBundle"]; ok {
+						t.Errorf("%s: a caBundle is rendered; it must be injected at run time (a sync would reset it)", g["name"])
 					}
 					if strings.HasPrefix(r.name, "chart") {
 						sel, _ := yaml.Marshal(g["namespaceSelector"])
@@ -271,7 +248,7 @@ func TestChartLint(t *testing.T) {
 func TestKustomizations(t *testing.T) {
 	for dir, kinds := range map[string][]string{
 		"prometheus":     {"ServiceMonitor"},
-		"network-policy": {"NetworkPolicy", "NetworkPolicy"},
+		"network-policy": {"NetworkPolicy", "NetworkPolicy", "NetworkPolicy"},
 		"samples":        {"PersonalAccessToken", "ServiceUser"},
 	} {
 		objs := decode(t, kustomizeBuild(t, dir))
@@ -370,36 +347,37 @@ func checkPodNamespaceEnv(t *testing.T, c map[string]any) {
 	t.Error("no POD_NAMESPACE environment variable")
 }
 
-// checkWebhookCertMount: the webhook certificate Secret (written by cert-manager or by the
-// chart) is mounted where the manager reads it.
+// checkWebhookCertMount: the webhook certificate is where the manager reads it: cert-manager's
+// Secret mounted read-only or, when the operator makes its own, a writable in-memory emptyDir
+// that the operator fills from its Secret.
 func checkWebhookCertMount(t *testing.T, r rendering, pod, c map[string]any) {
 	t.Helper()
 	var secretName string
 	if r.certManager {
 		cert := one(t, r.objs, "Certificate", "serving-cert")
 		secretName, _ = nestedOK[string](cert.Object, "spec", "secretName")
-	} else {
-		secretName = one(t, r.objs, "Secret", "-webhook-server-cert").GetName()
 	}
 	volumes, _ := nestedOK[[]any](pod, "volumes")
 	var volume string
 	for _, v := range volumes {
 		v := v.(map[string]any)
-		if name, _ := nestedOK[string](v, "secret", "secretName"); name == secretName {
+		name, _ := nestedOK[string](v, "secret", "secretName")
+		medium, _ := nestedOK[string](v, "emptyDir", "medium")
+		if (r.certManager && name == secretName) || (!r.certManager && medium == "Memory") {
 			volume = v["name"].(string)
 		}
 	}
 	if volume == "" {
-		t.Fatalf("no volume of the webhook certificate Secret %s", secretName)
+		t.Fatalf("no volume of the webhook certificate (cert-manager: %v): %v", r.certManager, volumes)
 	}
 	mounts, _ := nestedOK[[]any](c, "volumeMounts")
 	for _, m := range mounts {
 		m := m.(map[string]any)
-		if m["name"] == volume && m["mountPath"] == "/tmp/k8s-webhook-server/serving-certs" && m["readOnly"] == true {
+		if m["name"] == volume && m["mountPath"] == "/tmp/k8s-webhook-server/serving-certs" && m["readOnly"] == r.certManager {
 			return
 		}
 	}
-	t.Errorf("the webhook certificate is not mounted read-only at /tmp/k8s-webhook-server/serving-certs: %v", mounts)
+	t.Errorf("the webhook certificate is not mounted at /tmp/k8s-webhook-server/serving-certs (readOnly %v): %v", r.certManager, mounts)
 }
 
 // checkPDB: a PodDisruptionBudget keeps one replica of these pods.

@@ -76,6 +76,34 @@ Names of the Services and certificate Secrets.
 {{- end }}
 
 {{/*
+True when the operator makes its own webhook certificate and CA (webhooks on, cert-manager
+off): it keeps them in this Secret, which the chart never renders (no certificate is made at
+render time, so `helm template` gives the same output every time), and injects the CA into the
+webhook configurations at run time.
+*/}}
+{{- define "token-operator.operatorCerts" -}}
+{{- if and .Values.webhook.enabled (not .Values.webhook.certManager.enabled) }}true{{ end }}
+{{- end }}
+{{- define "token-operator.operatorCertSecretName" -}}
+{{- printf "%s-webhook-certs" (include "token-operator.fullname" .) }}
+{{- end }}
+
+{{/*
+Name of the chart's webhook configuration of a kind (MutatingWebhookConfiguration or
+ValidatingWebhookConfiguration), from files/webhook-manifests.yaml; empty when it has none.
+*/}}
+{{- define "token-operator.webhookConfigName" -}}
+{{- $ctx := index . 0 }}
+{{- $kind := index . 1 }}
+{{- range $text := regexSplit "(?m)^---[ \t]*$" ($ctx.Files.Get "files/webhook-manifests.yaml") -1 }}
+{{- $doc := fromYaml $text }}
+{{- if and $doc (eq (toString $doc.kind) $kind) }}
+{{- printf "%s-%s" (include "token-operator.fullname" $ctx) $doc.metadata.name }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 True when cert-manager issues the metrics certificate.
 */}}
 {{- define "token-operator.metricsCertManager" -}}
