@@ -78,10 +78,16 @@ var crashPoints = map[string]func(c *crasher, ns func() string) (wrap func(clien
 		return func(inner client.Client) client.Client {
 			return interceptor.NewClient(inner.(client.WithWatch), interceptor.Funcs{
 				Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					if len((&client.CreateOptions{}).ApplyOptions(opts).DryRun) > 0 {
+						return cl.Create(ctx, obj, opts...) // the check before the mint writes nothing
+					}
 					return afterWrite(ctx, obj, cl.Create(ctx, obj, opts...))
 				},
-				Update: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-					return afterWrite(ctx, obj, cl.Update(ctx, obj, opts...))
+				Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+					if len((&client.PatchOptions{}).ApplyOptions(opts).DryRun) > 0 {
+						return cl.Patch(ctx, obj, p, opts...)
+					}
+					return afterWrite(ctx, obj, cl.Patch(ctx, obj, p, opts...))
 				},
 			})
 		}, nil

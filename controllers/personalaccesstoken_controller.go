@@ -20,11 +20,13 @@ import (
 )
 
 // PATAPI is what the PersonalAccessToken controller needs of the Devin API (users are
-// looked up through the directory).
+// looked up through the directory). The PAT endpoints are assumed (none is published);
+// SelfWithToken is published, and is all an imported token needs.
 type PATAPI interface {
 	CreatePAT(ctx context.Context, userID string, req devinapi.CreateKeyRequest) (*devinapi.IssuedKey, error)
 	ListPATs(ctx context.Context, userID string, status devinapi.KeyStatus) ([]devinapi.APIKey, error)
 	RevokePAT(ctx context.Context, userID, keyID string) error
+	SelfWithToken(ctx context.Context, token devinapi.Token) (*devinapi.Self, error)
 }
 
 var _ PATAPI = &devinapi.Client{}
@@ -32,7 +34,9 @@ var _ PATAPI = &devinapi.Client{}
 // PersonalAccessTokenReconciler keeps a PersonalAccessToken's token issued, stored in its
 // Secret, rotated and, on deletion, revoked.
 type PersonalAccessTokenReconciler struct {
-	Client    client.Client
+	Client client.Client
+	// Reader reads around the cache: the Secret an imported token comes from.
+	Reader    client.Reader
 	API       PATAPI
 	Lifecycle *credential.Lifecycle
 	Recorder  events.EventRecorder
@@ -85,6 +89,16 @@ func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat
 }
 
 func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken) (ctrl.Result, error) {
+	if pat.Imported() {
+		if err := r.Lifecycle.Forget(ctx, pat); err != nil {
+			return ctrl.Result{}, err
+		}
+		if pat.Status.Token != nil {
+			r.Recorder.Eventf(pat, nil, corev1.EventTypeWarning, iamv1alpha1.EventImportedTokenNotRevoked, "Delete",
+				"deleted the Secret; the imported token %s stays valid upstream: its owner revokes it in account settings (no endpoint to revoke it is published)", pat.Status.Token.ID)
+		}
+		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
+	}
 	if credential.IsDeletionPolicyOrphan(pat.Spec.DeletionPolicy) {
 		if err := r.Lifecycle.Forget(ctx, pat); err != nil {
 			return ctrl.Result{}, err
@@ -103,8 +117,13 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 	return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 }
 
-func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessToken) *patIssuer {
-	return &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, pat: pat}
+// issuer is the upstream side of the resource: its user's PATs, or an imported token.
+func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessToken) credential.Issuer {
+	minted := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: r.Lifecycle.Owner(pat), pat: pat}
+	if pat.Imported() {
+		return &importIssuer{owner: minted, api: r.API, reader: r.Reader, clock: r.Clock, pat: pat}
+	}
+	return minted
 }
 
 // SetupWithManager registers the controller: PersonalAccessTokens, and the Secrets they own

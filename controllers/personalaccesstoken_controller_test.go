@@ -114,7 +114,7 @@ func TestPATMintWritesOwnedSecret(t *testing.T) {
 	pat := newPAT(ns, "ci", "Alice@Example.com", func(p *iamv1alpha1.PersonalAccessToken) {
 		p.Spec.SecretTemplate = &iamv1alpha1.SecretTemplate{
 			Key:         "DEVIN_API_KEY",
-			Labels:      map[string]string{"team": "platform"},
+			Labels:      map[string]iamv1alpha1.LabelValue{"team": "platform"},
 			Annotations: map[string]string{"reloader.stakater.com/match": "true"},
 		}
 	})
@@ -172,16 +172,6 @@ func TestPATRotationTriggers(t *testing.T) {
 			},
 			reason: iamv1alpha1.RotationSecretModified,
 		},
-		"upstream revoked, found by the periodic check": {
-			trigger: func(t *testing.T, p *iamv1alpha1.PersonalAccessToken) {
-				if err := env.Devin.RevokeKey(p.Status.Token.ID); err != nil {
-					t.Fatal(err)
-				}
-				clk.Step(61 * time.Minute) // past --verify-interval
-				poke(t, p)
-			},
-			reason: iamv1alpha1.RotationUpstreamRevoked,
-		},
 		"renewal before expiry": {
 			trigger: func(t *testing.T, p *iamv1alpha1.PersonalAccessToken) {
 				clk.SetTime(p.Status.RenewAt.Add(time.Second))
@@ -207,10 +197,6 @@ func TestPATRotationTriggers(t *testing.T) {
 			g.Expect(rotated.Status.LastRotationReason).To(Equal(tc.reason))
 			assertHoldsLiveToken(t, rotated)
 
-			if tc.reason == iamv1alpha1.RotationUpstreamRevoked {
-				g.Expect(liveTokensOf(string(rotated.UID))).To(HaveLen(1))
-				return
-			}
 			// The previous token stays valid for the grace period, then is revoked.
 			g.Expect(rotated.Status.PendingRevocations).To(ConsistOf(HaveField("ID", oldID)))
 			g.Expect(liveTokensOf(string(rotated.UID))).To(HaveLen(2))
@@ -408,4 +394,35 @@ func TestPATLookupFailureLeavesNoIntent(t *testing.T) {
 	env.Devin.SetFaults(devinapitest.Faults{})
 	poke(t, got)
 	assertHoldsLiveToken(t, waitPAT(t, pat, isReady))
+}
+
+// TestPATRevokedUpstreamWaitsForAPerson: a token revoked upstream by someone else (the
+// vendor's advice for a leaked token) is not replaced in the Secret it may have leaked
+// from: the resource stops, not Ready, until a person changes iam.devin.ai/rotate.
+func TestPATRevokedUpstreamWaitsForAPerson(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	pat := newPAT(ns, "leaked", "alice@example.com")
+	create(t, pat)
+	first := waitPAT(t, pat, isReady)
+	g.Expect(env.Devin.RevokeKey(first.Status.Token.ID)).To(Succeed())
+	clk.Step(61 * time.Minute) // past --verify-interval
+	poke(t, first)
+	stopped := waitPAT(t, pat, hasReason(iamv1alpha1.ConditionStalled, iamv1alpha1.ReasonRevokedUpstream))
+	g.Expect(condition(stopped, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(condition(stopped, iamv1alpha1.ConditionStalled).Message).To(ContainSubstring(iamv1alpha1.RotateAnnotation))
+	g.Expect(stopped.Status.RevokedUpstream).NotTo(BeNil())
+	expectEvent(t, stopped, iamv1alpha1.EventTokenRevokedUpstream)
+
+	clk.Step(48 * time.Hour) // long past the renewal: still nothing
+	poke(t, stopped)
+	g.Consistently(func() []devinapitest.TokenRecord { return liveTokensOf(string(stopped.UID)) }, time.Second, interval).
+		Should(BeEmpty(), "nothing is issued before a person asks")
+
+	update(t, stopped, func(p *iamv1alpha1.PersonalAccessToken) {
+		p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "after-the-incident"}
+	})
+	again := waitPAT(t, pat, readyWithTokenOtherThan(first.Status.Token.ID))
+	g.Expect(again.Status.RevokedUpstream).To(BeNil())
+	assertHoldsLiveToken(t, again)
 }

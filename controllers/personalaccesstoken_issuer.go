@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,9 @@ type patIssuer struct {
 	// listings shares the periodic token listing between the PATs of one user.
 	listings *credential.ListingCache
 	clock    clock.PassiveClock
-	pat      *iamv1alpha1.PersonalAccessToken
+	// marker proves which upstream tokens are this resource's.
+	marker credential.Owner
+	pat    *iamv1alpha1.PersonalAccessToken
 	// owner is the user Prepare found, not linked to SSO.
 	owner *devinapi.User
 }
@@ -69,8 +72,8 @@ func (i *patIssuer) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if u.SSOLinked() {
-		return fmt.Errorf("user %s: %w", u.Email, devinapi.ErrSSOAccount)
+	if linked, why := i.users.SSOLinked(u); linked {
+		return fmt.Errorf("user %s: %s: %w", u.Email, why, devinapi.ErrSSOAccount)
 	}
 	i.owner = u
 	return nil
@@ -98,8 +101,10 @@ func (i *patIssuer) Owned(ctx context.Context, fresh bool) (credential.Listing, 
 	}
 	all, err := i.listings.Get(ctx, uid, fresh, func(ctx context.Context) ([]devinapi.APIKey, error) {
 		keys, err := i.api.ListPATs(ctx, uid, devinapi.KeyStatusActive)
-		if isNotFound(err) {
-			return nil, nil // the user is gone, and so are their tokens
+		if isNotFound(err) || errors.Is(err, devinapi.ErrPATAPIUnavailable) {
+			// The user is gone, and so are their tokens; or the API has no PAT endpoint,
+			// so none was ever created through it.
+			return nil, nil
 		}
 		return keys, err
 	})
@@ -108,7 +113,7 @@ func (i *patIssuer) Owned(ctx context.Context, fresh bool) (credential.Listing, 
 	}
 	own := credential.Listing{At: all.At}
 	for _, k := range all.Keys {
-		if credential.OwnedBy(k.Name, i.pat.UID) {
+		if i.marker.OwnsToken(k.Name) {
 			own.Keys = append(own.Keys, k)
 		}
 	}
@@ -133,4 +138,29 @@ func describeUser(ref iamv1alpha1.UserReference) string {
 		return ref.Email
 	}
 	return "with ID " + ref.ID
+}
+
+// Revoked tells whether the PAT was revoked (or deleted) rather than expired.
+func (i *patIssuer) Revoked(ctx context.Context, id string) (bool, error) {
+	uid, err := i.userID(ctx)
+	if err != nil {
+		return false, err
+	}
+	keys, err := i.api.ListPATs(ctx, uid, devinapi.KeyStatusAll)
+	if err != nil && !isNotFound(err) {
+		return false, err
+	}
+	return revokedNotExpired(keys, id, i.clock.Now()), nil
+}
+
+// revokedNotExpired reads from a listing of every status why key id is not active: an
+// expired key is not revoked; one revoked, or no longer listed at all, is.
+func revokedNotExpired(keys []devinapi.APIKey, id string, now time.Time) bool {
+	for _, k := range keys {
+		if k.ID != id {
+			continue
+		}
+		return k.RevokedAt != nil || k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
+	}
+	return true
 }

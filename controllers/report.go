@@ -18,6 +18,7 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/logging"
 	"github.com/cogtokens/token-operator/internal/patch"
 )
 
@@ -44,7 +45,9 @@ func report(ctx context.Context, rec events.EventRecorder, obj credential.Object
 	// check fails; deletion and missing tokens make it not Ready.
 	keepReady := st.Token != nil && st.PendingIssue == nil && obj.GetDeletionTimestamp().IsZero() &&
 		p.Reason != iamv1alpha1.ReasonSecretConflict
-	msg := p.Error()
+	// Errors of the Kubernetes API quote what was sent (a Secret's data, say): scrub them as
+	// the logs are before they reach a condition or an event.
+	msg := logging.Scrub(p.Error())
 	if p.Stalled {
 		conditions.Stalled(&st.Conditions, gen, p.Reason, msg, keepReady)
 	} else {
@@ -102,6 +105,9 @@ func readyMessage(obj credential.Object) string {
 	}
 	if obj.Suspended() {
 		msg += "; suspended: no rotation or repair until spec.suspend is false"
+	}
+	if obj.Imported() {
+		msg += "; imported from spec.importFrom: its owner renews and revokes it in account settings (deleting this resource leaves it valid)"
 	}
 	return msg
 }

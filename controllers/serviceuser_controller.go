@@ -95,9 +95,7 @@ func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1al
 	if err := r.repairUpstream(ctx, iss); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := iss.claimName(ctx); err != nil {
-		return ctrl.Result{}, err
-	}
+	iss.claimName()
 	wake, err := r.Lifecycle.Reconcile(ctx, su, iss, status.Patch)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -108,17 +106,17 @@ func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1al
 // repairUpstream finds a service user whose provisioning was interrupted, then checks the
 // one on record when a check is due (at once when it has expired or the spec's role
 // changed). One deleted or expired upstream took its keys with it: the lifecycle forgets
-// them, and a new service user is provisioned.
+// them; an expired one is provisioned again, a deleted one when a person asks.
 func (r *ServiceUserReconciler) repairUpstream(ctx context.Context, iss *serviceUserIssuer) error {
 	if err := iss.Prepare(ctx); err != nil {
 		return err
 	}
 	due := r.Lifecycle.VerifyDue(&iss.su.Status.CredentialStatus, r.Clock.Now())
-	gone, err := iss.checkUpstream(ctx, due)
+	gone, deleted, err := iss.checkUpstream(ctx, due)
 	if err != nil || !gone {
 		return err
 	}
-	r.Lifecycle.OwnerGone(iss.su, iamv1alpha1.RotationServiceUserGone)
+	r.Lifecycle.OwnerGone(iss.su, iamv1alpha1.RotationServiceUserGone, deleted)
 	return nil
 }
 
@@ -146,7 +144,7 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 }
 
 func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUserIssuer {
-	return &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, su: su}
+	return &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: r.Lifecycle.Owner(su), su: su}
 }
 
 // resolveRole finds the spec's role (by ID or name) among the roles that fit the scope.

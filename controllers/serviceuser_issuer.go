@@ -22,7 +22,9 @@ type serviceUserIssuer struct {
 	api      ServiceUserAPI
 	recorder events.EventRecorder
 	clock    clock.PassiveClock
-	su       *iamv1alpha1.ServiceUser
+	// marker proves which upstream service user is this resource's: its name ends with it.
+	marker credential.Owner
+	su     *iamv1alpha1.ServiceUser
 	// role and orgID are what the spec asks for, resolved by the controller (unset when
 	// the resource is being deleted).
 	role  devinapi.Role
@@ -54,11 +56,12 @@ func (i *serviceUserIssuer) Issue(ctx context.Context, name string, expiresAt ti
 	return i.provision(ctx)
 }
 
+// name is the upstream name of the resource's service user, derived from its UID and the
+// cluster (never read back from status or anything else a tenant could influence).
+func (i *serviceUserIssuer) name() string { return i.marker.ServiceUserName(i.su.DisplayName()) }
+
 func (i *serviceUserIssuer) provision(ctx context.Context) (*devinapi.IssuedKey, error) {
-	name := i.su.UpstreamName()
-	if p := i.su.Status.PendingProvision; p != nil {
-		name = p.Name
-	}
+	name := i.name()
 	p, err := i.api.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
 		Scope: devinapi.Scope(i.su.EffectiveScope()), OrgID: i.orgID, Name: name, RoleID: i.role.ID, TTL: i.su.EffectiveTTL(),
 	})
@@ -96,20 +99,24 @@ func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
 	}
 }
 
-// serviceUserID is the upstream ID, found by the intended name when a provisioning was
-// interrupted before its answer was recorded. "" when there is none upstream.
+// serviceUserID is the upstream ID: the one recorded (a service user the previous release
+// created, without a marker in its name, keeps working by it), or, when a provisioning was
+// interrupted before its answer was recorded, the active service user whose name is this
+// resource's (ends with its marker). Whatever else has a similar name is never adopted.
+// "" when there is none upstream.
 func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 	st := &i.su.Status
 	if st.ServiceUserID != "" || st.PendingProvision == nil || i.searched {
 		return st.ServiceUserID, nil
 	}
 	i.searched = true
+	name := i.name()
 	all, err := i.api.ListServiceUsers(ctx, false)
 	if err != nil {
-		return "", fmt.Errorf("look for service user %q: %w", st.PendingProvision.Name, err)
+		return "", fmt.Errorf("look for service user %q: %w", name, err)
 	}
 	for _, u := range all {
-		if u.Name == st.PendingProvision.Name && u.IsActive {
+		if u.Name == name && u.IsActive && i.marker.OwnsServiceUser(u.Name) {
 			i.adoptServiceUser(&u)
 			return u.ID, nil
 		}
@@ -143,4 +150,16 @@ func (i *serviceUserIssuer) Revoke(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// Revoked tells whether the key was revoked rather than expired.
+func (i *serviceUserIssuer) Revoked(ctx context.Context, id string) (bool, error) {
+	if i.su.Status.ServiceUserID == "" {
+		return true, nil
+	}
+	keys, err := i.api.ListServiceUserAPIKeys(ctx, i.su.Status.ServiceUserID, devinapi.KeyStatusAll)
+	if err != nil && !isNotFound(err) {
+		return false, err
+	}
+	return revokedNotExpired(keys, id, i.clock.Now()), nil
 }

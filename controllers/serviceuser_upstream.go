@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
@@ -18,38 +17,38 @@ import (
 
 // checkUpstream checks the service user on record when due (or at once when it has expired
 // or the spec's role changed) and sets a role changed upstream back. It reports whether the
-// service user is gone (deleted or expired upstream); its status fields are cleared then,
-// and the caller lets the lifecycle forget its keys.
-func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (bool, error) {
+// service user is gone, and whether it was deleted (by someone else) rather than expired;
+// its status fields are cleared then, and the caller lets the lifecycle forget its keys.
+func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (gone, deleted bool, err error) {
 	st := &i.su.Status
 	if st.ServiceUserID == "" {
-		return false, nil
+		return false, false, nil
 	}
 	now := i.clock.Now()
 	expired := st.ServiceUserExpiresAt != nil && !now.Before(st.ServiceUserExpiresAt.Time)
 	roleChanged := st.RoleID != "" && st.RoleID != i.role.ID
 	if !expired && !roleChanged && !due {
-		return false, nil
+		return false, false, nil
 	}
 	var upstream *devinapi.ServiceUser
 	if !expired {
-		var err error
 		upstream, err = i.api.GetServiceUser(ctx, st.ServiceUserID)
 		if err != nil && !isNotFound(err) {
-			return false, fmt.Errorf("check service user %s: %w", st.ServiceUserID, err)
+			return false, false, fmt.Errorf("check service user %s: %w", st.ServiceUserID, err)
 		}
 	}
 	if expired || upstream == nil || !upstream.IsActive {
-		i.forgetGone(ctx, expired || (upstream != nil && upstream.ExpiresAt != nil && !now.Before(*upstream.ExpiresAt)))
-		return true, nil
+		expired = expired || (upstream != nil && upstream.ExpiresAt != nil && !now.Before(*upstream.ExpiresAt))
+		i.forgetGone(ctx, expired)
+		return true, !expired, nil
 	}
 	if err := i.repairRole(ctx, upstream, roleChanged); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if upstream.ExpiresAt != nil {
 		st.ServiceUserExpiresAt = &metav1.Time{Time: *upstream.ExpiresAt}
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // forgetGone reports a service user deleted or expired upstream and clears its fields, so
@@ -61,7 +60,7 @@ func (i *serviceUserIssuer) forgetGone(ctx context.Context, expired bool) {
 		why = "has expired"
 	}
 	i.recorder.Eventf(i.su, nil, corev1.EventTypeWarning, iamv1alpha1.EventServiceUserGone, "Repair",
-		"service user %s %s; provisioning a new one and a new key", st.ServiceUserID, why)
+		"service user %s %s", st.ServiceUserID, why)
 	ctrl.LoggerFrom(ctx).Info("service user gone upstream; provisioning again", "serviceUserID", st.ServiceUserID, "why", why)
 	st.ServiceUserID, st.ServiceUserExpiresAt, st.RoleID = "", nil, ""
 }
@@ -98,29 +97,16 @@ func roleIn(su *devinapi.ServiceUser, orgID string, scope iamv1alpha1.ServiceUse
 	return ""
 }
 
-// claimName makes sure the name is not taken upstream before a service user is provisioned
-// under it, then records the intent, so that after a crash the one found by that name is ours.
-func (i *serviceUserIssuer) claimName(ctx context.Context) error {
+// claimName records the intent to provision the service user, before it is created
+// upstream, so that one whose answer is lost is found after a crash. Its name carries this
+// resource's marker, so no other service user can hold it: nothing to check upstream.
+func (i *serviceUserIssuer) claimName() {
 	st := &i.su.Status
 	if st.ServiceUserID != "" || st.PendingProvision != nil {
-		return nil
+		return
 	}
-	name := i.su.UpstreamName()
-	all, err := i.api.ListServiceUsers(ctx, false)
-	if err != nil {
-		return fmt.Errorf("list service users: %w", err)
-	}
-	for _, other := range all {
-		if other.Name == name && other.IsActive {
-			return &credential.Problem{
-				Reason: iamv1alpha1.ReasonNameConflict, Stalled: true, RetryAfter: credential.RefusalRecheck,
-				Message: fmt.Sprintf("a service user named %q already exists upstream (%s) and does not belong to this resource; set spec.name to another name", name, other.ID),
-			}
-		}
-	}
-	st.PendingProvision = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(i.clock.Now())}
-	i.searched = true // nobody has the name: nothing to find under it
-	return nil
+	st.PendingProvision = &iamv1alpha1.PendingIssue{Name: i.name(), Since: metav1.NewTime(i.clock.Now())}
+	i.searched = true // nobody else can have the name: nothing to find under it
 }
 
 // deleteUpstream deletes the service user (and with it its keys) on deletion of the

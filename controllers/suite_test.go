@@ -68,6 +68,9 @@ func runSuite(m *testing.M) int {
 	}
 	code := m.Run()
 	stopOperator()
+	if path := os.Getenv("CONTROLLERS_LOG"); path != "" {
+		_ = os.WriteFile(path, []byte(logs.String()), 0o600) // for debugging a failure by hand
+	}
 	if v := env.ContractViolations(); v != "" {
 		fmt.Fprintf(os.Stderr, "FAIL: the Devin API traffic broke the published contract:\n%s\n", v)
 		return 1
@@ -103,12 +106,20 @@ func startOperator(ctx context.Context, wrap func(client.Client) client.Client) 
 // restartOperator replaces the suite's operator with a new one (fresh caches).
 func restartOperator(t *testing.T, wrap func(client.Client) client.Client) *devenv.Operator {
 	t.Helper()
+	return restartOperatorWith(t, func(o *operator.Options) { o.WrapClient = wrap })
+}
+
+// restartOperatorWith replaces the suite's operator with one whose options mutate changed.
+func restartOperatorWith(t *testing.T, mutate func(*operator.Options)) *devenv.Operator {
+	t.Helper()
 	opMu.Lock()
 	defer opMu.Unlock()
 	if running != nil {
 		running.Crash()
 	}
-	op, err := startOperator(context.Background(), wrap)
+	o := operatorOptions(nil)
+	mutate(&o)
+	op, err := env.StartOperator(context.Background(), o)
 	if err != nil {
 		t.Fatalf("start operator: %v", err)
 	}

@@ -24,12 +24,18 @@ const (
 	ReasonSSOAccount = "SSOAccount"
 	// ReasonFeatureNotEnabled: the user's account does not have the PAT feature (closed beta).
 	ReasonFeatureNotEnabled = "FeatureNotEnabled"
+	// ReasonPATAPIUnavailable: the Devin API has no endpoint that creates personal access
+	// tokens (none is published yet); import the owner's token or use a ServiceUser.
+	ReasonPATAPIUnavailable = "PATAPIUnavailable"
+	// ReasonImportRefused: the token to import is not a personal access token of spec.user
+	// (or not a token at all); nothing about its real owner is said.
+	ReasonImportRefused = "ImportRefused"
+	// ReasonImportSourceMissing: the Secret named by spec.importFrom, or its key, is missing.
+	ReasonImportSourceMissing = "ImportSourceMissing"
 	// ReasonUserNotFound: no such user upstream.
 	ReasonUserNotFound = "UserNotFound"
 	// ReasonUnknownRole: the role does not exist upstream or does not fit the scope.
 	ReasonUnknownRole = "UnknownRole"
-	// ReasonNameConflict: a service user with this name exists upstream and is not ours.
-	ReasonNameConflict = "NameConflict"
 	// ReasonInvalidSpec: the backend rejected the request as invalid.
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonBackendError: the Devin API failed or could not be reached; the operator retries.
@@ -38,6 +44,12 @@ const (
 	ReasonBackendUnauthorized = "BackendUnauthorized"
 	// ReasonSecretConflict: a Secret of that name exists and was not created by the operator.
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonRevokedUpstream: the token (or the service user) was revoked upstream by
+	// someone else; nothing new is issued until iam.devin.ai/rotate changes.
+	ReasonRevokedUpstream = "RevokedUpstream"
+	// ReasonSecretRejected: the API server refuses the Secret (an invalid label, a full
+	// ResourceQuota, an admission policy): nothing is minted until that changes.
+	ReasonSecretRejected = "SecretRejected"
 	// ReasonRevocationPending: deletion waits for the backend to revoke the tokens.
 	ReasonRevocationPending = "RevocationPending"
 	// ReasonServiceUserExpiring: the service user expires soon.
@@ -56,6 +68,7 @@ const (
 	RotationSecretDeleted   = "SecretDeleted"
 	RotationSecretModified  = "SecretModified"
 	RotationUpstreamRevoked = "UpstreamRevoked"
+	RotationExpired         = "Expired"
 	RotationServiceUserGone = "ServiceUserGone"
 )
 
@@ -79,6 +92,9 @@ const (
 	// EventTokenOrphaned (Normal): the resource was deleted with deletionPolicy Orphan and
 	// its token left upstream.
 	EventTokenOrphaned = "TokenOrphaned"
+	// EventImportedTokenNotRevoked (Warning): an imported token's resource was deleted; the
+	// token stays valid upstream until its owner revokes it in account settings.
+	EventImportedTokenNotRevoked = "ImportedTokenNotRevoked"
 	// EventServiceUserProvisioned (Normal): a service user was provisioned upstream.
 	EventServiceUserProvisioned = "ServiceUserProvisioned"
 	// EventServiceUserDeleted (Normal): the service user and its keys were deleted upstream.

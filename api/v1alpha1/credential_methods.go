@@ -1,5 +1,7 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Credential returns the spec of the token (lifetime, rotation, Secret).
 func (p *PersonalAccessToken) Credential() *CredentialSpec { return &p.Spec.CredentialSpec }
 
@@ -8,6 +10,18 @@ func (p *PersonalAccessToken) CredentialStatus() *CredentialStatus { return &p.S
 
 // Suspended reports whether rotation and repair are paused.
 func (p *PersonalAccessToken) Suspended() bool { return p.Spec.Suspend }
+
+// Imported reports whether the token is imported from a Secret (spec.importFrom) instead of
+// minted: the operator can neither renew nor revoke it.
+func (p *PersonalAccessToken) Imported() bool { return p.Spec.ImportFrom != nil }
+
+// ImportKey is the data key of the imported token in its source Secret.
+func (i *ImportSource) ImportKey() string {
+	if i.Key == "" {
+		return DefaultSecretKey
+	}
+	return i.Key
+}
 
 // TokenDisplayName is the readable part of the upstream token name.
 func (p *PersonalAccessToken) TokenDisplayName() string {
@@ -26,8 +40,18 @@ func (s *ServiceUser) CredentialStatus() *CredentialStatus { return &s.Status.Cr
 // Suspended reports whether rotation and repair are paused.
 func (s *ServiceUser) Suspended() bool { return s.Spec.Suspend }
 
-// UpstreamName is the name of the service user upstream.
-func (s *ServiceUser) UpstreamName() string {
+// OwnerExpiresAt is when the service user expires: none of its keys outlives it.
+func (s *ServiceUser) OwnerExpiresAt() *metav1.Time { return s.Status.ServiceUserExpiresAt }
+
+// OwnerExpiresAt is nil: a person does not expire.
+func (p *PersonalAccessToken) OwnerExpiresAt() *metav1.Time { return nil }
+
+// Imported is false: a service user's keys are always minted by the operator.
+func (s *ServiceUser) Imported() bool { return false }
+
+// DisplayName is the readable part of the service user's upstream name (the operator
+// appends a marker that proves which resource it belongs to).
+func (s *ServiceUser) DisplayName() string {
 	if s.Spec.Name != "" {
 		return s.Spec.Name
 	}

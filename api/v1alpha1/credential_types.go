@@ -29,6 +29,11 @@ const (
 	TokenExpiresAtAnnotation = "iam.devin.ai/expires-at"
 	TokenIssuedAtAnnotation  = "iam.devin.ai/issued-at"
 
+	// TemplateKeysAnnotation lists, on a Secret the operator writes, the label and
+	// annotation keys its secretTemplate set, so that keys dropped from the template are
+	// removed and every other key (Argo CD's tracking label, Reloader's annotations) is kept.
+	TemplateKeysAnnotation = "iam.devin.ai/template-keys"
+
 	// DefaultSecretKey is the Secret data key of the token unless secretTemplate.key says otherwise.
 	DefaultSecretKey = "token"
 )
@@ -86,15 +91,26 @@ type CredentialSpec struct {
 	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
 }
 
+// LabelValue is the value of a Kubernetes label.
+// +kubebuilder:validation:MaxLength=63
+type LabelValue string
+
 // SecretTemplate shapes the Secret the operator writes.
 type SecretTemplate struct {
-	// Labels are added to the Secret.
+	// Labels are added to the Secret. Keys and values must be valid Kubernetes labels: the
+	// API server would refuse the Secret otherwise, after a token was minted for it.
+	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/') && k != 'app.kubernetes.io/managed-by')",message="labels may not use the iam.devin.ai/ prefix or app.kubernetes.io/managed-by"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && !format.qualifiedName().validate(k).hasValue())",message="label keys must be valid Kubernetes label keys: an optional DNS subdomain prefix and '/', then at most 63 characters of alphanumerics, '-', '_' or '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.labelValue().validate(self[k]).hasValue())",message="label values must be valid Kubernetes label values: at most 63 characters of alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]LabelValue `json:"labels,omitempty"`
 
-	// Annotations are added to the Secret.
+	// Annotations are added to the Secret; at most 32, each value at most 4096 characters.
+	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/'))",message="annotations may not use the iam.devin.ai/ prefix"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be valid Kubernetes annotation keys: an optional DNS subdomain prefix and '/', then at most 63 characters of alphanumerics, '-', '_' or '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="annotation values must be at most 4096 characters"
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 
@@ -172,6 +188,13 @@ type CredentialStatus struct {
 	// RotateRequest is the last value of the iam.devin.ai/rotate annotation acted upon.
 	// +optional
 	RotateRequest string `json:"rotateRequest,omitempty"`
+
+	// RevokedUpstream is when the operator found the token revoked upstream by someone else
+	// (a person responding to a leak, say). The operator then issues no new token into the
+	// same Secret on its own: it waits for iam.devin.ai/rotate to change (or
+	// --on-upstream-revocation=reissue). An expired token is replaced as usual.
+	// +optional
+	RevokedUpstream *metav1.Time `json:"revokedUpstream,omitempty"`
 
 	// LastVerifiedTime is when the upstream token was last seen active.
 	// +optional

@@ -7,9 +7,9 @@ import (
 // UserReference names a human member of the enterprise, by email or by user ID.
 // +kubebuilder:validation:XValidation:rule="has(self.email) != has(self.id)",message="exactly one of email or id must be set"
 type UserReference struct {
-	// Email of the user (matched case-insensitively).
+	// Email of the user (printable ASCII; letters matched case-insensitively).
 	// +kubebuilder:validation:MaxLength=254
-	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+$`
+	// +kubebuilder:validation:Pattern=`^[!-?A-~]+@[!-?A-~]+$`
 	// +optional
 	Email string `json:"email,omitempty"`
 
@@ -18,6 +18,23 @@ type UserReference struct {
 	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	ID string `json:"id,omitempty"`
+}
+
+// ImportSource names the Secret, in the resource's own namespace, that holds a token to
+// import.
+type ImportSource struct {
+	// SecretName is the Secret, in the resource's namespace, that holds the token.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="secretName must be a DNS-1123 subdomain"
+	SecretName string `json:"secretName"`
+
+	// Key is the data key of the token in that Secret. Default: token.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
 }
 
 // PersonalAccessTokenSpec is the desired state of a PersonalAccessToken.
@@ -31,6 +48,15 @@ type PersonalAccessTokenSpec struct {
 	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	TokenName string `json:"tokenName,omitempty"`
+
+	// ImportFrom imports a personal access token that its owner generated in the Devin web
+	// app (account settings) instead of minting one: the Devin API publishes no endpoint
+	// that creates personal access tokens yet. The operator checks that the token belongs to
+	// spec.user, copies it into its own Secret (with secretTemplate), checks it periodically
+	// and re-imports it on iam.devin.ai/rotate. It cannot renew or revoke it: the owner does,
+	// in account settings.
+	// +optional
+	ImportFrom *ImportSource `json:"importFrom,omitempty"`
 
 	// CredentialSpec: lifetime, rotation and the Secret.
 	CredentialSpec `json:",inline"`
@@ -61,6 +87,7 @@ type PersonalAccessTokenStatus struct {
 
 // PersonalAccessToken is a Devin API personal access token of one person, kept in a Secret
 // of the same namespace and rotated before it expires.
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.importFrom) || self.spec.importFrom.secretName != (has(self.spec.secretName) ? self.spec.secretName : self.metadata.name)",message="spec.importFrom.secretName must name another Secret than the one the operator writes"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pat,categories=devin

@@ -18,12 +18,15 @@ const (
 // ServiceUserSpec is the desired state of a ServiceUser.
 // +kubebuilder:validation:XValidation:rule="has(self.organizationID) == has(oldSelf.organizationID) && (!has(self.organizationID) || self.organizationID == oldSelf.organizationID)",message="organizationID is immutable"
 // +kubebuilder:validation:XValidation:rule="self.scope != 'Enterprise' || !has(self.organizationID)",message="organizationID must not be set for scope Enterprise"
+// +kubebuilder:validation:XValidation:rule="!has(self.ttl) || !has(self.apiKey) || !has(self.apiKey.renewBefore) || duration(self.apiKey.renewBefore) < duration(self.ttl)",message="apiKey.renewBefore must be shorter than ttl: a key lives at most as long as its service user, so it would be renewed at once, again and again"
 type ServiceUserSpec struct {
-	// Name of the service user upstream, 1 to 256 characters. Default: <namespace>-<name>.
-	// Immutable.
+	// Name of the service user upstream. Default: <namespace>-<name>. The operator appends
+	// " [k8s:<cluster-id>:<resource-uid>]", which proves which resource the service user
+	// belongs to, and shortens the name to fit the Devin API's 256 characters. Immutable.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="name is immutable"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('[k8s:')",message="name may not contain '[k8s:', which marks the operator's ownership"
 	// +optional
 	Name string `json:"name,omitempty"`
 

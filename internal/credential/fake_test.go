@@ -31,6 +31,8 @@ type fakeIssuer struct {
 	IssueFn   func(ctx context.Context, name string, expiresAt time.Time) (*devinapi.IssuedKey, error)
 	OwnedFn   func(ctx context.Context, fresh bool) (Listing, error)
 	RevokeFn  func(ctx context.Context, id string) error
+	// RevokedFn says why a token is gone; nil: revoked by someone else.
+	RevokedFn func(ctx context.Context, id string) (bool, error)
 
 	mu      sync.Mutex
 	log     *[]string
@@ -103,6 +105,14 @@ func (f *fakeIssuer) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
+func (f *fakeIssuer) Revoked(ctx context.Context, id string) (bool, error) {
+	f.record("revoked? " + id)
+	if f.RevokedFn != nil {
+		return f.RevokedFn(ctx, id)
+	}
+	return true, nil
+}
+
 // active is the IDs of the keys active upstream.
 func (f *fakeIssuer) active() []string {
 	f.mu.Lock()
@@ -125,13 +135,16 @@ type world struct {
 	pat      *iamv1alpha1.PersonalAccessToken
 	log      []string
 	persistE error // what persist returns
-	// createErr, when set, is what the Kubernetes API answers to a Secret create.
-	createErr error
+	// createErr and dryRunErr, when set, are what the Kubernetes API answers to a Secret
+	// create, and to its dry run.
+	createErr, dryRunErr error
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const testUID = types.UID("0b5e1c1e-aaaa-4bbb-8ccc-123456789abc")
+
+var testOwner = Owner{Cluster: "ctest00000000", UID: testUID}
 
 func testScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -152,14 +165,20 @@ func newWorld(t *testing.T, objs ...client.Object) *world {
 	}}
 	w.kube = fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).
 		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			if _, ok := obj.(*corev1.Secret); ok && w.createErr != nil {
-				return w.createErr
+			if _, ok := obj.(*corev1.Secret); ok {
+				o := (&client.CreateOptions{}).ApplyOptions(opts)
+				if len(o.DryRun) > 0 && w.dryRunErr != nil {
+					return w.dryRunErr
+				}
+				if len(o.DryRun) == 0 && w.createErr != nil {
+					return w.createErr
+				}
 			}
 			return c.Create(ctx, obj, opts...)
 		}}).Build()
 	w.iss = &fakeIssuer{log: &w.log, clock: w.clk}
 	w.l = &Lifecycle{Client: w.kube, Reader: w.kube, Recorder: w.rec, Clock: w.clk, Kind: "PersonalAccessToken",
-		VerifyInterval: time.Hour, Metrics: NewMetrics(nil), Settle: time.Minute}
+		VerifyInterval: time.Hour, Metrics: NewMetrics(nil), Settle: time.Minute, Cluster: testOwner.Cluster}
 	return w
 }
 
@@ -199,7 +218,7 @@ func (w *world) events() []string {
 
 // ownedSecret is a Secret controlled by the world's resource that holds tok with value.
 func ownedSecret(w *world, name string, tok *iamv1alpha1.IssuedToken, value string) *corev1.Secret {
-	sec, err := w.l.desiredSecret(w.pat, name, []byte(value), tok)
+	sec, err := w.l.newSecret(w.pat, name, []byte(value), tok)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -228,7 +247,7 @@ func (w *world) put(obj client.Object) {
 // upstream and held by its Secret "ci".
 func (w *world) withToken(issuedAt time.Time) *iamv1alpha1.IssuedToken {
 	w.t.Helper()
-	key := w.iss.mint(UpstreamName("team-a/ci", testUID, 1), issuedAt.Add(w.pat.Credential().Lifetime()))
+	key := w.iss.mint(testOwner.TokenName("team-a/ci", 1), issuedAt.Add(w.pat.Credential().Lifetime()))
 	tok := issuedToken(key, issuedAt)
 	value := key.Token.Reveal()
 	st := w.pat.CredentialStatus()
@@ -243,4 +262,19 @@ func (w *world) withToken(issuedAt time.Time) *iamv1alpha1.IssuedToken {
 func holds(sec *corev1.Secret, id string) bool {
 	return sec != nil && string(sec.Data[iamv1alpha1.DefaultSecretKey]) == "value-of-"+id &&
 		sec.Annotations[iamv1alpha1.TokenIDAnnotation] == id
+}
+
+// staleSecrets is a client whose reads of Secrets answer a stale copy, as a lagging
+// informer cache would.
+type staleSecrets struct {
+	client.Client
+	sec *corev1.Secret
+}
+
+func (s staleSecrets) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if sec, ok := obj.(*corev1.Secret); ok && key.Name == s.sec.Name {
+		s.sec.DeepCopyInto(sec)
+		return nil
+	}
+	return s.Client.Get(ctx, key, obj, opts...)
 }

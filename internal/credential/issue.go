@@ -23,8 +23,12 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	if err := iss.Prepare(ctx); err != nil {
 		return err
 	}
+	// A token whose Secret the API server refuses would be lost, and minted again and again.
+	if err := l.checkWritable(ctx, obj, sec); err != nil {
+		return err
+	}
 	st.IssueCount++
-	name := UpstreamName(displayName(obj), obj.GetUID(), st.IssueCount)
+	name := l.Owner(obj).TokenName(displayName(obj), st.IssueCount)
 	st.PendingIssue = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(now)}
 	if err := persist(ctx); err != nil {
 		return fmt.Errorf("record intent to issue %q: %w", name, err)
@@ -60,7 +64,7 @@ func (l *Lifecycle) store(ctx context.Context, obj Object, sec *corev1.Secret, v
 		var werr error
 		written, werr = l.writeSecret(ctx, obj, sec, SecretName(obj), value, tok)
 		if werr != nil && sec != nil {
-			sec, _ = l.getSecret(ctx, obj, SecretName(obj))
+			sec, _ = l.readAround(ctx, obj, SecretName(obj)) // the cache may lag behind
 		}
 		return werr
 	})
@@ -80,7 +84,8 @@ func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
 		st.RotateRequest = req
 	}
-	if previous != nil && previous.ID != tok.ID {
+	// An imported token cannot be revoked by the operator: its owner does.
+	if previous != nil && previous.ID != tok.ID && !obj.Imported() {
 		l.scheduleRevocation(obj, previous, now)
 	}
 }
@@ -105,17 +110,21 @@ func (l *Lifecycle) announce(ctx context.Context, obj Object, reason string, pre
 }
 
 // recoverPendingIssue finishes a mint that was interrupted between recording the intent and
-// recording the result: the Secret already holds a token issued under the intent (adopt
-// it), or the token's value is lost (find every token of the resource that no Secret holds,
-// and revoke it).
+// recording the result: the Secret already holds a token issued under the intent, which the
+// backend lists as the resource's own (adopt it), or the token's value is lost (revoke
+// every token of the resource that status does not know).
 func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, persist Persister) error {
 	st := obj.CredentialStatus()
 	intent := st.PendingIssue
 	now := l.Clock.Now()
-	if sec != nil && holdsTokenOf(sec, st, intent) {
-		previous := st.Token
-		l.adopt(obj, sec, now)
-		if previous != nil && st.Token != nil && previous.ID != st.Token.ID {
+	listing, err := iss.Owned(ctx, true)
+	if err != nil {
+		return fmt.Errorf("look for token %q: %w", intent.Name, err)
+	}
+	previous := st.Token
+	if sec != nil && holdsTokenOf(sec, st, intent) && listing.has(sec.Annotations[iamv1alpha1.TokenIDAnnotation]) &&
+		l.adopt(obj, sec, now) {
+		if previous != nil && previous.ID != st.Token.ID {
 			l.scheduleRevocation(obj, previous, now)
 		}
 		st.PendingIssue = nil
@@ -126,10 +135,6 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 		ctrl.LoggerFrom(ctx).Info("adopted token written before an interruption", "tokenID", st.Token.ID)
 		return nil
 	}
-	listing, err := iss.Owned(ctx, true)
-	if err != nil {
-		return fmt.Errorf("look for token %q whose value was lost: %w", intent.Name, err)
-	}
 	if err := l.revokeStrays(ctx, obj, iss, listing, persist,
 		"revoked token %s: it was created but its value was lost before it reached the Secret"); err != nil {
 		return err
@@ -138,6 +143,26 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 	// settled (see VerifyDue), and make deletion wait for it.
 	st.LastInterruptedIssue = intent.Since.DeepCopy()
 	st.PendingIssue = nil
+	return nil
+}
+
+// adoptListed adopts the token a Secret names when status was lost, but only if the backend
+// lists it as the resource's own: an ownerReference and an annotation are easy to forge,
+// and a forged one must not make the operator take (and later revoke) someone else's key.
+func (l *Lifecycle) adoptListed(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret) error {
+	tok, ok := tokenFromSecret(sec)
+	if !ok {
+		return nil
+	}
+	listing, err := iss.Owned(ctx, true)
+	if err != nil {
+		return fmt.Errorf("check token %s named by Secret %s: %w", tok.ID, sec.Name, err)
+	}
+	if !listing.has(tok.ID) {
+		ctrl.LoggerFrom(ctx).Info("not adopting a token the backend does not list as this resource's", "tokenID", tok.ID, "secret", sec.Name)
+		return nil
+	}
+	l.adopt(obj, sec, l.Clock.Now())
 	return nil
 }
 
@@ -155,26 +180,29 @@ func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, intent *
 }
 
 // adopt takes the token the Secret holds as the resource's current token (status was lost
-// or not yet written). The Secret is controlled by the resource, so its token is too.
-func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) {
+// or not yet written), and reports whether it did: the Secret must name a token and hold a
+// value under the resource's key. The callers check that the backend lists it as the
+// resource's own.
+func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) bool {
 	st := obj.CredentialStatus()
 	tok, ok := tokenFromSecret(sec)
 	if !ok {
-		return
+		return false
 	}
-	value, ok := sec.Data[SecretKey(obj)]
+	hash, ok := fingerprints(sec)[SecretKey(obj)]
 	if !ok {
-		return
+		return false
 	}
 	st.Token = tok
-	st.SecretHash = hashToken(value)
+	st.SecretHash = hash
 	st.SecretName = sec.Name
-	if n, ok := issueNumber(tok.Name, obj.GetUID()); ok && n > st.IssueCount {
+	if n, ok := l.Owner(obj).IssueNumber(tok.Name); ok && n > st.IssueCount {
 		st.IssueCount = n
 	}
 	if st.LastVerifiedTime == nil {
 		st.LastVerifiedTime = timePtr(now)
 	}
+	return true
 }
 
 // mayHaveCreated reports whether a failed create could still have created the token: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -19,6 +20,12 @@ type Object interface {
 	CredentialStatus() *iamv1alpha1.CredentialStatus
 	// Suspended reports whether rotation and repair are paused.
 	Suspended() bool
+	// Imported reports whether the token is imported rather than minted: the operator can
+	// neither renew nor revoke it, so nothing is scheduled for it.
+	Imported() bool
+	// OwnerExpiresAt is when the upstream owner of the tokens expires (a service user), nil
+	// when it does not: no token outlives it, so renewing one near it gains nothing.
+	OwnerExpiresAt() *metav1.Time
 }
 
 // Issuer is the upstream side of one resource's credential: the personal access tokens of
@@ -36,12 +43,25 @@ type Issuer interface {
 	Owned(ctx context.Context, fresh bool) (Listing, error)
 	// Revoke revokes one token; a token that is already gone is not an error.
 	Revoke(ctx context.Context, id string) error
+	// Revoked tells why a token is no longer active upstream: revoked (true), by someone
+	// other than the operator since it is the current one, or expired (false).
+	Revoked(ctx context.Context, id string) (bool, error)
 }
 
 // Listing is a list of upstream tokens and the time it was read.
 type Listing struct {
 	Keys []devinapi.APIKey
 	At   time.Time
+}
+
+// has reports whether the listing holds the token id.
+func (l Listing) has(id string) bool {
+	for _, k := range l.Keys {
+		if k.ID == id && id != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Persister makes the status written so far durable, and fails (with a conflict) when the

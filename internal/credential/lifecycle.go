@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +36,17 @@ type Lifecycle struct {
 	// Settle is how long a create whose answer was lost may still land upstream: the Devin
 	// API client's timeout and a margin. Zero means DefaultSettle.
 	Settle time.Duration
+	// Cluster identifies this cluster in upstream names (see Owner).
+	Cluster string
+	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
+	// once, as it replaces an expired one. By default it stops and waits for a person
+	// (iam.devin.ai/rotate): a token revoked because it leaked must not be replaced in the
+	// Secret it leaked from without anybody noticing.
+	ReissueRevoked bool
 }
+
+// Owner is the owner marker of the resource's upstream objects.
+func (l *Lifecycle) Owner(obj Object) Owner { return Owner{Cluster: l.Cluster, UID: obj.GetUID()} }
 
 // DefaultSettle is the Settle of a Lifecycle that names none.
 const DefaultSettle = time.Minute
@@ -73,6 +84,9 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	now := l.Clock.Now()
 	sec, err := l.currentSecret(ctx, obj, iss, persist)
 	if err != nil {
+		return 0, err
+	}
+	if err := l.waitForPerson(obj); err != nil {
 		return 0, err
 	}
 	reason := l.reissueReason(obj, sec, now)
@@ -121,8 +135,10 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 	}
 	if st.Token == nil && st.IssueCount == 0 && sec != nil {
 		// Status was lost (restored from a backup without it, say): the Secret says which
-		// token the resource has.
-		l.adopt(obj, sec, l.Clock.Now())
+		// token the resource has, if the backend lists it as the resource's own.
+		if err := l.adoptListed(ctx, obj, iss, sec); err != nil {
+			return nil, err
+		}
 	}
 	if sec == nil && st.SecretName != "" && st.SecretName != name {
 		return l.moveSecret(ctx, obj, st.SecretName, name)
@@ -136,10 +152,12 @@ func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time) time.Duratio
 	st := obj.CredentialStatus()
 	st.SecretName = SecretName(obj)
 	st.RenewAt, st.ExpiresAt = nil, nil
-	if st.Token != nil {
+	if st.Token != nil && renewable(obj, st.Token) {
 		st.RenewAt = timePtr(RenewAt(obj.Credential(), st.Token))
-		st.ExpiresAt = st.Token.ExpiresAt
 		l.Metrics.observeExpiry(l.Kind, obj, st.Token)
+	}
+	if st.Token != nil {
+		st.ExpiresAt = st.Token.ExpiresAt
 	}
 	var nextVerify time.Time
 	if l.VerifyInterval > 0 && st.LastVerifiedTime != nil {
@@ -157,11 +175,46 @@ func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time) time.Duratio
 
 // OwnerGone forgets the tokens of an upstream owner that is gone and took them with it (a
 // service user deleted or expired upstream): nothing is left to keep or revoke, and the
-// next token is issued for reason.
-func (l *Lifecycle) OwnerGone(obj Object, reason string) {
+// next token is issued for reason. An owner deleted by someone else (not expired) is
+// treated as a token revoked upstream: nothing new until a person asks.
+func (l *Lifecycle) OwnerGone(obj Object, reason string, deleted bool) {
 	st := obj.CredentialStatus()
 	st.Token, st.PendingRevocations = nil, nil
 	st.LastRotationReason = reason
+	if deleted && !l.ReissueRevoked {
+		st.RevokedUpstream = timePtr(l.Clock.Now())
+		l.Metrics.revokedUpstream(l.Kind)
+	}
+}
+
+// waitForPerson keeps a resource whose token was revoked upstream by someone else stopped
+// until a person asks for a new one by changing iam.devin.ai/rotate.
+func (l *Lifecycle) waitForPerson(obj Object) error {
+	st := obj.CredentialStatus()
+	if st.RevokedUpstream == nil {
+		return nil
+	}
+	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" && req != st.RotateRequest {
+		st.RevokedUpstream = nil // asked: issue again
+		return nil
+	}
+	return &Problem{
+		Reason: iamv1alpha1.ReasonRevokedUpstream, Stalled: true, RetryAfter: RefusalRecheck,
+		Message: fmt.Sprintf("the token was revoked upstream by someone else at %s (a leak being answered?); no new token "+
+			"is written into the Secret on its own: set the annotation %s to a new value to issue one",
+			st.RevokedUpstream.UTC().Format(time.RFC3339), iamv1alpha1.RotateAnnotation),
+	}
+}
+
+// renewable reports whether a token is renewed by the operator: not an imported one (its
+// owner renews it), nor one whose end is its owner's expiry (a service user's key cannot
+// outlive the service user: a new key would end at the same time).
+func renewable(obj Object, tok *iamv1alpha1.IssuedToken) bool {
+	if obj.Imported() {
+		return false
+	}
+	owner := obj.OwnerExpiresAt()
+	return owner == nil || End(obj.Credential(), tok).Before(owner.Time)
 }
 
 // reissueReason says why a new token is needed now, or "" when the current one is fine.
@@ -174,31 +227,41 @@ func (l *Lifecycle) reissueReason(obj Object, sec *corev1.Secret, now time.Time)
 	case sec == nil:
 		return iamv1alpha1.RotationSecretDeleted
 	}
-	if _, ok := tokenValue(sec, SecretKey(obj), st.SecretHash); !ok {
+	if _, ok := tokenKey(sec, SecretKey(obj), st.SecretHash); !ok {
 		return iamv1alpha1.RotationSecretModified
 	}
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" && req != st.RotateRequest {
 		return iamv1alpha1.RotationRequested
 	}
 	// RenewAt follows the spec: a lifetime shortened in the spec brings it forward.
-	if !now.Before(RenewAt(spec, st.Token)) {
+	if renewable(obj, st.Token) && !now.Before(RenewAt(spec, st.Token)) {
 		return iamv1alpha1.RotationRenewal
 	}
 	return ""
 }
 
 // syncSecret keeps the Secret's labels, annotations and data key in line with the template,
-// without touching the token.
+// without touching the token. Only a renamed data key needs the token's value, read around
+// the cache.
 func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, sec *corev1.Secret) error {
 	st := obj.CredentialStatus()
-	if sec == nil || st.Token == nil {
+	if sec == nil || st.Token == nil || !l.secretNeedsSync(obj, sec) {
 		return nil
 	}
-	value, ok := tokenValue(sec, SecretKey(obj), st.SecretHash)
-	if !ok || !l.secretNeedsSync(obj, sec, value) {
-		return nil
+	fp := fingerprints(sec)
+	if len(fp) == 1 && fp[SecretKey(obj)] == st.SecretHash {
+		_, err := l.patchSecret(ctx, sec, secretPatch(obj, sec, nil, nil))
+		return err
 	}
-	_, err := l.writeSecret(ctx, obj, sec, sec.Name, value, st.Token)
+	live, err := l.readAround(ctx, obj, sec.Name)
+	if err != nil || live == nil {
+		return ignoreConflict(err)
+	}
+	value, ok := tokenValue(live, SecretKey(obj), st.SecretHash)
+	if !ok {
+		return nil // changed meanwhile: the next reconcile sees it
+	}
+	_, err = l.writeSecret(ctx, obj, live, live.Name, value, st.Token)
 	return err
 }
 
@@ -207,8 +270,11 @@ func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, sec *corev1.Secr
 // does not hold the token any more (a new token is issued then).
 func (l *Lifecycle) moveSecret(ctx context.Context, obj Object, from, to string) (*corev1.Secret, error) {
 	st := obj.CredentialStatus()
-	old, err := l.getSecret(ctx, obj, from)
-	if err != nil || old == nil || st.Token == nil {
+	if st.Token == nil {
+		return nil, nil
+	}
+	old, err := l.readAround(ctx, obj, from)
+	if err != nil || old == nil {
 		return nil, ignoreConflict(err)
 	}
 	value, ok := tokenValue(old, SecretKey(obj), st.SecretHash)

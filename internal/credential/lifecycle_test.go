@@ -90,7 +90,7 @@ func TestFirstIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := UpstreamName("team-a/ci", testUID, 1)
+	name := testOwner.TokenName("team-a/ci", 1)
 	if p, i := indexOf(w.log, "persist"), indexOf(w.log, "issue "+name); p < 0 || i < 0 || p > i || indexOf(w.log, "prepare") > p {
 		t.Fatalf("calls %q: want prepare, then persist of the intent, then the create of %q", w.log, name)
 	}
@@ -154,34 +154,59 @@ func TestIssueFailures(t *testing.T) {
 	}
 }
 
-// A Secret write that fails after the mint leaves the intent, so that the next reconcile
-// revokes the token whose value only that reconcile had.
-func TestSecretWriteFailsAfterMint(t *testing.T) {
-	w := newWorld(t)
-	w.createErr = apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "ci", errors.New("exceeded quota"))
-	if _, err := w.reconcile(); err == nil || !strings.Contains(err.Error(), "store token key-1") {
-		t.Fatalf("err = %v, want the store of key-1 to fail", err)
+// A Secret the API server refuses (a full quota, a policy) costs no token: the dry run
+// before the mint says so, and the resource is Stalled until the spec or the cluster
+// changes. One refused only after the mint (the dry run passed) costs that one token, which
+// is revoked, and no more while the refusal lasts.
+func TestSecretRefused(t *testing.T) {
+	quota := apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "ci", errors.New("exceeded quota"))
+	cases := map[string]struct {
+		dryRun, real error
+		wantMints    int
+	}{
+		"refused at the dry run: nothing minted":              {dryRun: quota, real: quota},
+		"refused only for real: one token, revoked next time": {real: quota, wantMints: 1},
 	}
-	if st := w.pat.CredentialStatus(); st.PendingIssue == nil || st.Token != nil {
-		t.Fatalf("intent %+v, token %+v: want the intent kept and no token", st.PendingIssue, st.Token)
-	}
-	w.createErr = nil
-	if _, err := w.reconcile(); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(w.iss.revoked, []string{"key-1"}) || !holds(w.secret("ci"), "key-2") {
-		t.Fatalf("revoked %q, secret %v: want key-1 revoked and key-2 stored", w.iss.revoked, w.secret("ci"))
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.dryRunErr, w.createErr = tc.dryRun, tc.real
+			_, err := w.reconcile()
+			var p *Problem
+			if !errors.As(err, &p) || p.Reason != iamv1alpha1.ReasonSecretRejected || !p.Stalled || p.RetryAfter != RefusalRecheck {
+				t.Fatalf("err = %v, want a Stalled SecretRejected", err)
+			}
+			w.dryRunErr = quota // the refusal lasts
+			if _, err := w.reconcile(); err == nil {
+				t.Fatal("the second reconcile succeeded")
+			}
+			if got := len(w.iss.revoked) + len(w.iss.active()); got != tc.wantMints {
+				t.Fatalf("%d tokens minted, want %d (calls %q)", got, tc.wantMints, w.log)
+			}
+			if len(w.iss.active()) != 0 {
+				t.Fatalf("tokens %q left active upstream", w.iss.active())
+			}
+			st := w.pat.CredentialStatus()
+			if st.Token != nil || st.PendingIssue != nil {
+				t.Fatalf("token %+v, intent %+v", st.Token, st.PendingIssue)
+			}
+			w.dryRunErr, w.createErr = nil, nil // the quota was raised
+			if _, err := w.reconcile(); err != nil || !holds(w.secret("ci"), w.pat.Status.Token.ID) {
+				t.Fatalf("err %v, token %+v", err, w.pat.Status.Token)
+			}
+		})
 	}
 }
 
 // After an interruption between the intent and the status write, the next reconcile
 // finishes the job from what it finds.
 func TestRecoverInterruptedIssue(t *testing.T) {
-	intentName := UpstreamName("team-a/ci", testUID, 1)
+	intentName := testOwner.TokenName("team-a/ci", 1)
 	cases := map[string]struct {
-		secretHolds  bool // the Secret was written before the interruption
-		landed       bool // the create reached the backend
-		foreign      bool // a Secret of that name that the resource does not control
+		secretHolds  bool   // the Secret was written before the interruption
+		forgedID     string // the Secret's annotation names this key instead
+		landed       bool   // the create reached the backend
+		foreign      bool   // a Secret of that name that the resource does not control
 		persist      error
 		wantErr      string
 		wantRevoked  []string
@@ -191,7 +216,11 @@ func TestRecoverInterruptedIssue(t *testing.T) {
 		wantSettling bool
 	}{
 		"the secret holds the intended token: adopted": {
-			secretHolds: true, landed: true, wantToken: "key-1", wantActive: []string{"key-1"},
+			secretHolds: true, landed: true, wantListed: true, wantToken: "key-1", wantActive: []string{"key-1"},
+		},
+		"the secret names a token the backend does not list as ours: not adopted": {
+			secretHolds: true, forgedID: "someone-elses-key", landed: true, wantListed: true,
+			wantRevoked: []string{"key-1"}, wantToken: "key-2", wantActive: []string{"key-2"}, wantSettling: true,
 		},
 		"value lost: revoked by its name, a new one issued": {
 			landed: true, wantListed: true, wantRevoked: []string{"key-1"}, wantToken: "key-2", wantActive: []string{"key-2"}, wantSettling: true,
@@ -215,7 +244,11 @@ func TestRecoverInterruptedIssue(t *testing.T) {
 			if tc.landed {
 				key := w.iss.mint(intentName, t0.Add(2160*time.Hour))
 				if tc.secretHolds {
-					w.put(ownedSecret(w, "ci", issuedToken(key, t0), key.Token.Reveal()))
+					tok := issuedToken(key, t0)
+					if tc.forgedID != "" {
+						tok.ID = tc.forgedID
+					}
+					w.put(ownedSecret(w, "ci", tok, key.Token.Reveal()))
 				}
 			}
 			if tc.foreign {
@@ -254,11 +287,30 @@ func reasonOf(err error) string {
 	return ""
 }
 
+// A Secret whose ownerReference and annotations were forged to name someone else's key is
+// not adopted: the key is not listed as the resource's, is never revoked, and the resource
+// gets a token of its own.
+func TestForgedSecretIsNotAdopted(t *testing.T) {
+	w := newWorld(t)
+	forged := &iamv1alpha1.IssuedToken{ID: "victims-key", Name: testOwner.TokenName("team-a/ci", 5), IssuedAt: metav1.NewTime(t0)}
+	w.put(ownedSecret(w, "ci", forged, "whatever"))
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.pat.CredentialStatus()
+	if st.Token == nil || st.Token.ID == "victims-key" || indexOf(w.log, "revoke victims-key") >= 0 {
+		t.Fatalf("token %+v, calls %q: the forged key was adopted or revoked", st.Token, w.log)
+	}
+	if !holds(w.secret("ci"), st.Token.ID) {
+		t.Fatal("the Secret does not hold the resource's own token")
+	}
+}
+
 // A status lost (restored from a backup without it): the Secret says which token the
 // resource has, and its counter continues from the token's name.
 func TestAdoptSecretWhenStatusIsLost(t *testing.T) {
 	w := newWorld(t)
-	key := w.iss.mint(UpstreamName("team-a/ci", testUID, 3), t0.Add(2160*time.Hour))
+	key := w.iss.mint(testOwner.TokenName("team-a/ci", 3), t0.Add(2160*time.Hour))
 	w.put(ownedSecret(w, "ci", issuedToken(key, t0), key.Token.Reveal()))
 	w.log = nil
 	if _, err := w.reconcile(); err != nil {
@@ -333,7 +385,7 @@ func TestReconcileWakesAtTheEarliestDeadline(t *testing.T) {
 func TestSecretFollowsTheSpec(t *testing.T) {
 	w := newWorld(t)
 	tok := w.withToken(t0)
-	w.pat.Spec.SecretTemplate = &iamv1alpha1.SecretTemplate{Labels: map[string]string{"team": "a"}, Annotations: map[string]string{"reloader": "on"}}
+	w.pat.Spec.SecretTemplate = &iamv1alpha1.SecretTemplate{Labels: map[string]iamv1alpha1.LabelValue{"team": "a"}, Annotations: map[string]string{"reloader": "on"}}
 	if _, err := w.reconcile(); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +409,7 @@ func TestOwnerGone(t *testing.T) {
 	w := newWorld(t)
 	w.withToken(t0)
 	w.pat.Status.PendingRevocations = []iamv1alpha1.PendingRevocation{{ID: "old"}}
-	w.l.OwnerGone(w.pat, iamv1alpha1.RotationServiceUserGone)
+	w.l.OwnerGone(w.pat, iamv1alpha1.RotationServiceUserGone, false)
 	st := w.pat.CredentialStatus()
 	if st.Token != nil || st.PendingRevocations != nil || st.LastRotationReason != iamv1alpha1.RotationServiceUserGone {
 		t.Fatalf("status %+v", st)

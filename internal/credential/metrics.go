@@ -14,8 +14,10 @@ type Metrics struct {
 	Rotated        *prometheus.CounterVec
 	Revoked        *prometheus.CounterVec
 	OrphansRevoked *prometheus.CounterVec
-	Expiry         *prometheus.GaugeVec
-	RenewAt        *prometheus.GaugeVec
+	// RevokedUpstream counts current tokens found revoked upstream by someone else.
+	RevokedUpstream *prometheus.CounterVec
+	Expiry          *prometheus.GaugeVec
+	RenewAt         *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (when not nil).
@@ -37,6 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "token_operator_orphans_revoked_total",
 			Help: "Tokens found upstream that no Secret held (a lost answer or a crash), revoked.",
 		}, []string{"kind"}),
+		RevokedUpstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_tokens_revoked_upstream_total",
+			Help: "Current tokens (or service users) found revoked upstream by someone other than the operator.",
+		}, []string{"kind"}),
 		Expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "token_operator_token_expiry_timestamp_seconds",
 			Help: "When the current token of a resource expires (Unix seconds).",
@@ -47,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind", "namespace", "name"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.Expiry, m.RenewAt} {
+		for _, c := range []prometheus.Collector{m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
 			if err := reg.Register(c); err != nil {
 				if !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 					panic(err)
@@ -79,6 +85,12 @@ func (m *Metrics) revoked(kind string) {
 func (m *Metrics) orphanRevoked(kind string) {
 	if m != nil {
 		m.OrphansRevoked.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) revokedUpstream(kind string) {
+	if m != nil {
+		m.RevokedUpstream.WithLabelValues(kind).Inc()
 	}
 }
 

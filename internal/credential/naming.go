@@ -1,39 +1,90 @@
 package credential
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
-// UpstreamName is the deterministic upstream name of the n-th token of a resource:
-// "<display> [k8s:<uid>:<n>]". The suffix makes it unique and lets the operator find the
-// tokens of a resource among the others of the same user.
-func UpstreamName(display string, uid types.UID, n int64) string {
-	return fmt.Sprintf("%s %s%d]", display, ownedPrefix(uid), n)
+// Owner identifies the resource an upstream object belongs to: the cluster (so that two
+// clusters sharing one Devin enterprise, or a copy restored from a backup, never touch each
+// other's objects) and the resource's UID. Every upstream name the operator makes ends with
+// the owner's marker, " [k8s:<cluster>:<uid>...]", derived from these two and never read
+// back from anything a tenant can write; the operator adopts, revokes or deletes an
+// upstream object found by name only when its name ends with that marker.
+type Owner struct {
+	Cluster string
+	UID     types.UID
 }
 
-// OwnedBy reports whether an upstream token name was issued for the resource with this UID.
-func OwnedBy(name string, uid types.UID) bool {
-	return strings.Contains(name, ownedPrefix(uid))
+// maxUpstreamName is the Devin API's limit on a service user's name.
+const maxUpstreamName = 256
+
+// ClusterID derives a short cluster identity from a unique seed (the UID of the
+// kube-system namespace): "c" and 12 hex digits of its SHA-256.
+func ClusterID(seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	return "c" + hex.EncodeToString(sum[:6])
 }
 
-// issueNumber reads the counter from an upstream name made by UpstreamName.
-func issueNumber(name string, uid types.UID) (int64, bool) {
-	i := strings.Index(name, ownedPrefix(uid))
-	if i < 0 {
-		return 0, false
+func (o Owner) prefix() string { return fmt.Sprintf("[k8s:%s:%s", o.Cluster, o.UID) }
+
+// TokenName is the upstream name of the owner's n-th token: "<display> [k8s:<cluster>:<uid>:<n>]".
+func (o Owner) TokenName(display string, n int64) string {
+	return fmt.Sprintf("%s %s:%d]", display, o.prefix(), n)
+}
+
+// ServiceUserName is the upstream name of the owner's service user, "<display> [k8s:<cluster>:<uid>]",
+// with display shortened so that the whole fits the API's limit.
+func (o Owner) ServiceUserName(display string) string {
+	marker := " " + o.prefix() + "]"
+	room := maxUpstreamName - len(marker)
+	for len(display) > room {
+		_, size := utf8.DecodeLastRuneInString(display)
+		display = display[:len(display)-size]
 	}
-	rest := strings.TrimSuffix(name[i+len(ownedPrefix(uid)):], "]")
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil
+	return display + marker
 }
 
-func ownedPrefix(uid types.UID) string { return "[k8s:" + string(uid) + ":" }
+// OwnsServiceUser reports whether an upstream service user name ends with the owner's marker.
+func (o Owner) OwnsServiceUser(name string) bool {
+	return strings.HasSuffix(name, " "+o.prefix()+"]")
+}
+
+// OwnsToken reports whether an upstream token name ends with the owner's marker, or with
+// the marker of the previous release, which had no cluster: " [k8s:<uid>:<n>]".
+func (o Owner) OwnsToken(name string) bool {
+	_, ok := o.IssueNumber(name)
+	return ok
+}
+
+// IssueNumber reads the counter from a token name the owner's marker ends.
+func (o Owner) IssueNumber(name string) (int64, bool) {
+	for _, p := range []string{o.prefix() + ":", "[k8s:" + string(o.UID) + ":"} {
+		i := strings.LastIndex(name, " "+p)
+		if i < 0 || !strings.HasSuffix(name, "]") {
+			continue
+		}
+		n, err := strconv.ParseInt(name[i+1+len(p):len(name)-1], 10, 64)
+		if err == nil && n > 0 {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// OwnedBy reports whether an upstream token name carries the marker of a resource with this
+// UID, in any cluster. The audit of a test cluster uses it; the operator asks its Owner.
+func OwnedBy(name string, uid types.UID) bool {
+	return strings.Contains(name, ":"+string(uid)+":") && strings.Contains(name, "[k8s:")
+}
 
 // SecretName is the name of the Secret a resource's token goes to.
 func SecretName(obj Object) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,16 @@ func TestClassify(t *testing.T) {
 		reason     string
 		stalled    bool
 		retryAfter time.Duration
+		message    string
 	}{
+		"no PAT endpoint upstream": {
+			err:    fmt.Errorf("issue: %w", &devinapi.APIError{Op: "CreatePAT", Status: http.StatusNotFound, RouteMissing: true}),
+			reason: iamv1alpha1.ReasonPATAPIUnavailable, stalled: true, retryAfter: RefusalRecheck, message: "account settings",
+		},
+		"a permission missing": {
+			err:    &devinapi.APIError{Op: "ListServiceUsers", Status: http.StatusForbidden, Permission: devinapi.PermViewAccountMembership},
+			reason: iamv1alpha1.ReasonBackendUnauthorized, message: "lacks the permission ViewAccountMembership",
+		},
 		"SSO account": {
 			err:    &devinapi.APIError{Status: http.StatusForbidden, Type: "https://api.devin.ai/problems/sso-account"},
 			reason: iamv1alpha1.ReasonSSOAccount, stalled: true, retryAfter: RefusalRecheck,
@@ -58,8 +68,8 @@ func TestClassify(t *testing.T) {
 				t.Errorf("Classify = %s stalled=%v retryAfter=%v, want %s stalled=%v retryAfter=%v",
 					p.Reason, p.Stalled, p.RetryAfter, tc.reason, tc.stalled, tc.retryAfter)
 			}
-			if p.Message == "" {
-				t.Error("no message for humans")
+			if p.Message == "" || !strings.Contains(p.Message, tc.message) {
+				t.Errorf("message %q, want it to say %q", p.Message, tc.message)
 			}
 		})
 	}

@@ -53,10 +53,15 @@ func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, li
 			continue
 		}
 		if !confirmed {
-			if err := persist(ctx); err != nil {
+			held, err := l.confirmStrays(ctx, obj, persist)
+			if err != nil {
 				return fmt.Errorf("confirm status before revoking token %s: %w", k.ID, err)
 			}
+			known[held] = held != ""
 			confirmed = true
+			if known[k.ID] {
+				continue
+			}
 		}
 		if err := iss.Revoke(ctx, k.ID); err != nil {
 			return fmt.Errorf("revoke stray token %s: %w", k.ID, err)
@@ -66,6 +71,29 @@ func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, li
 		ctrl.LoggerFrom(ctx).Info("revoked stray token", "tokenID", k.ID)
 	}
 	return nil
+}
+
+// confirmStrays makes sure, before any revocation of a token status does not name, that the
+// reconcile does not work from stale reads: status is confirmed with a write locked on the
+// resourceVersion the reconcile started from, and the Secret is read around the cache. It
+// returns the ID of the token the Secret really holds, which is never revoked as a stray
+// (a rotation whose status write was lost put it there; the next reconcile adopts it).
+func (l *Lifecycle) confirmStrays(ctx context.Context, obj Object, persist Persister) (string, error) {
+	if err := persist(ctx); err != nil {
+		return "", err
+	}
+	live, err := l.readAround(ctx, obj, SecretName(obj))
+	if err != nil {
+		var p *Problem
+		if asProblem(err, &p) && p.Reason == iamv1alpha1.ReasonSecretConflict {
+			return "", nil // not the resource's Secret: it holds none of its tokens
+		}
+		return "", err
+	}
+	if live == nil {
+		return "", nil
+	}
+	return live.Annotations[iamv1alpha1.TokenIDAnnotation], nil
 }
 
 // revokeDue revokes the replaced tokens whose grace period has ended and returns when the

@@ -21,6 +21,9 @@ func TestPeriodicCheck(t *testing.T) {
 		lastCheck    time.Duration // before now
 		stray        bool
 		currentGone  bool
+		expired      bool // the current one expired rather than was revoked
+		reissue      bool // --on-upstream-revocation=reissue
+		wantStopped  bool
 		pendingGone  bool
 		persist      error
 		wantListed   bool
@@ -35,8 +38,16 @@ func TestPeriodicCheck(t *testing.T) {
 		"due, all well":           {lastCheck: 2 * time.Hour, wantListed: true},
 		"a stray is revoked":      {lastCheck: 2 * time.Hour, stray: true, wantListed: true, wantRevoked: []string{"key-2"}, wantEvents: []string{iamv1alpha1.EventOrphanRevoked}},
 		"stale status: no revoke": {lastCheck: 2 * time.Hour, stray: true, persist: errConflict, wantListed: true, wantErr: true},
-		"current revoked upstream: replaced": {
-			lastCheck: 2 * time.Hour, currentGone: true, wantListed: true, wantReason: iamv1alpha1.RotationUpstreamRevoked, wantPending: 1,
+		"current revoked upstream by someone else: stopped until a person asks": {
+			lastCheck: 2 * time.Hour, currentGone: true, wantListed: true, wantErr: true, wantStopped: true,
+			wantEvents: []string{iamv1alpha1.EventTokenRevokedUpstream},
+		},
+		"current revoked upstream, reissue configured: replaced": {
+			lastCheck: 2 * time.Hour, currentGone: true, reissue: true, wantListed: true, wantReason: iamv1alpha1.RotationUpstreamRevoked, wantPending: 1,
+			wantEvents: []string{iamv1alpha1.EventTokenRevokedUpstream, iamv1alpha1.EventTokenRotated},
+		},
+		"current expired upstream: replaced": {
+			lastCheck: 2 * time.Hour, currentGone: true, expired: true, wantListed: true, wantReason: iamv1alpha1.RotationExpired, wantPending: 1,
 			wantEvents: []string{iamv1alpha1.EventTokenRevokedUpstream, iamv1alpha1.EventTokenRotated},
 		},
 		"a replaced token gone upstream is dropped": {lastCheck: 2 * time.Hour, pendingGone: true, wantListed: true},
@@ -50,12 +61,14 @@ func TestPeriodicCheck(t *testing.T) {
 			tok := w.withToken(t0)
 			w.clk.SetTime(t0.Add(tc.lastCheck))
 			if tc.stray {
-				w.iss.mint(UpstreamName("team-a/ci", testUID, 2), t0.Add(time.Hour))
+				w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(time.Hour))
 			}
 			if tc.currentGone {
 				_ = w.iss.Revoke(context.Background(), tok.ID)
 				w.iss.revoked = nil
+				w.iss.RevokedFn = func(context.Context, string) (bool, error) { return !tc.expired, nil }
 			}
+			w.l.ReissueRevoked = tc.reissue
 			if tc.pendingGone {
 				w.pat.Status.PendingRevocations = []iamv1alpha1.PendingRevocation{{ID: "gone", RevokeAt: metav1.NewTime(t0.Add(100 * time.Hour))}}
 			}
@@ -90,7 +103,10 @@ func TestPeriodicCheck(t *testing.T) {
 			if got := w.events(); !slices.Equal(got, tc.wantEvents) {
 				t.Fatalf("events %q, want %q", got, tc.wantEvents)
 			}
-			if !tc.wantErr && tc.wantListed && !st.LastVerifiedTime.Equal(&metav1.Time{Time: w.clk.Now()}) {
+			if stopped := st.RevokedUpstream != nil; stopped != tc.wantStopped || (stopped && (st.Token != nil || reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream)) {
+				t.Fatalf("revokedUpstream %v, token %+v, err %v; want stopped %v", st.RevokedUpstream, st.Token, err, tc.wantStopped)
+			}
+			if (!tc.wantErr || tc.wantStopped) && tc.wantListed && !st.LastVerifiedTime.Equal(&metav1.Time{Time: w.clk.Now()}) {
 				t.Fatalf("lastVerifiedTime %v, want now", st.LastVerifiedTime)
 			}
 		})
@@ -188,7 +204,7 @@ func TestRevokeOnDeletion(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
 			w.withToken(t0)
-			w.iss.mint(UpstreamName("team-a/ci", testUID, 2), t0.Add(time.Hour)) // a lost one
+			w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(time.Hour)) // a lost one
 			if tc.unsettled {
 				w.pat.Status.LastInterruptedIssue = timePtr(t0.Add(-10 * time.Second))
 			}
@@ -224,5 +240,56 @@ func TestForgetLeavesOthersSecretsAlone(t *testing.T) {
 	}
 	if w.secret("ci") == nil {
 		t.Fatal("someone else's secret was deleted")
+	}
+}
+
+// A resource stopped because its token was revoked upstream stays stopped, whatever the
+// schedule says, until a person changes iam.devin.ai/rotate; then it gets a new token.
+func TestRevokedUpstreamWaitsForAPerson(t *testing.T) {
+	w := newWorld(t)
+	tok := w.withToken(t0)
+	_ = w.iss.Revoke(context.Background(), tok.ID)
+	w.clk.SetTime(t0.Add(2 * time.Hour))
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream {
+		t.Fatalf("err = %v", err)
+	}
+	w.clk.SetTime(t0.Add(2000 * time.Hour)) // long past any renewal
+	w.log = nil
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream || indexOf(w.log, "issue ") >= 0 {
+		t.Fatalf("err %v, calls %q: nothing may be issued before a person asks", err, w.log)
+	}
+	w.pat.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "incident-42"}
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.pat.CredentialStatus()
+	if st.Token == nil || st.Token.ID == tok.ID || st.RevokedUpstream != nil || st.RotateRequest != "incident-42" || !holds(w.secret("ci"), st.Token.ID) {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// Before revoking a token status does not name, the Secret is read around the cache: the
+// token it really holds (a rotation whose status write was lost) is never revoked.
+func TestStrayHeldByTheLiveSecretIsNotRevoked(t *testing.T) {
+	w := newWorld(t)
+	w.withToken(t0)
+	// A rotation that lost its status write: key-2 is in the Secret, status names key-1.
+	next := w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(2160*time.Hour))
+	live := ownedSecret(w, "ci", issuedToken(next, t0), next.Token.Reveal())
+	sec := w.secret("ci")
+	stale := sec.DeepCopy() // the cache lags behind: it holds the Secret as it was
+	sec.Annotations, sec.Data = live.Annotations, live.Data
+	if err := w.kube.Update(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.SetTime(t0.Add(2 * time.Hour))
+	w.l.Client = staleSecrets{Client: w.kube, sec: stale}
+	w.log = nil
+	_, _ = w.reconcile()
+	if indexOf(w.log, "owned") < 0 || indexOf(w.log, "persist") < 0 {
+		t.Fatalf("calls %q: the check did not reach the stray", w.log)
+	}
+	if slices.Contains(w.iss.revoked, next.ID) {
+		t.Fatalf("revoked %q: the token the Secret holds was revoked as a stray", w.iss.revoked)
 	}
 }

@@ -1,8 +1,10 @@
 package credential
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -101,17 +103,57 @@ func TestNextWake(t *testing.T) {
 }
 
 func TestUpstreamNames(t *testing.T) {
-	name := UpstreamName("team/ci", "1234-uid", 7)
-	if name != "team/ci [k8s:1234-uid:7]" {
-		t.Fatalf("UpstreamName = %q", name)
+	o := Owner{Cluster: "c0123456789ab", UID: "1234-uid"}
+	name := o.TokenName("team/ci", 7)
+	if name != "team/ci [k8s:c0123456789ab:1234-uid:7]" {
+		t.Fatalf("TokenName = %q", name)
+	}
+	cases := map[string]struct {
+		name string
+		n    int64
+		own  bool
+	}{
+		"ours":                                   {name: name, n: 7, own: true},
+		"ours, made by the previous release":     {name: "team/ci [k8s:1234-uid:3]", n: 3, own: true},
+		"another cluster's":                      {name: "team/ci [k8s:cffffffffffff:1234-uid:7]"},
+		"another resource's":                     {name: "team/ci [k8s:c0123456789ab:1234:7]"},
+		"a marker not at the end":                {name: name + " copy"},
+		"a name the user chose":                  {name: "team/ci"},
+		"a marker planted in front of the owner": {name: "x [k8s:c0123456789ab:1234-uid:9] [k8s:c0123456789ab:other:1]"},
+	}
+	for what, tc := range cases {
+		t.Run(what, func(t *testing.T) {
+			n, ok := o.IssueNumber(tc.name)
+			if ok != tc.own || n != tc.n || o.OwnsToken(tc.name) != tc.own {
+				t.Fatalf("IssueNumber(%q) = %d, %v; want %d, %v", tc.name, n, ok, tc.n, tc.own)
+			}
+		})
 	}
 	if !OwnedBy(name, "1234-uid") || OwnedBy(name, "1234") || OwnedBy("team/ci", "1234-uid") {
 		t.Fatal("OwnedBy must match exactly the UID")
 	}
-	if n, ok := issueNumber(name, "1234-uid"); !ok || n != 7 {
-		t.Fatalf("issueNumber = %d, %v", n, ok)
+}
+
+func TestServiceUserNames(t *testing.T) {
+	o := Owner{Cluster: "c0123456789ab", UID: "0b5e1c1e-aaaa-4bbb-8ccc-123456789abc"}
+	name := o.ServiceUserName("team-a-bot")
+	if name != "team-a-bot [k8s:c0123456789ab:0b5e1c1e-aaaa-4bbb-8ccc-123456789abc]" || !o.OwnsServiceUser(name) {
+		t.Fatalf("ServiceUserName = %q", name)
 	}
-	if _, ok := issueNumber("initial", "1234-uid"); ok {
-		t.Fatal("issueNumber of a foreign name")
+	long := o.ServiceUserName(strings.Repeat("é", 200))
+	if len(long) > 256 || !o.OwnsServiceUser(long) || !utf8.ValidString(long) {
+		t.Fatalf("a long display name: %d bytes, owned %v", len(long), o.OwnsServiceUser(long))
+	}
+	for _, other := range []string{
+		"team-a-bot", // the previous release's name, or anyone's
+		"team-a-bot [k8s:c0123456789ab:other-uid]",             // another resource's
+		"team-a-bot [k8s:cffffffffffff:" + string(o.UID) + "]", // another cluster's
+	} {
+		if o.OwnsServiceUser(other) {
+			t.Fatalf("%q is not ours", other)
+		}
+	}
+	if ClusterID("kube-system-uid") == ClusterID("other") || len(ClusterID("x")) != 13 {
+		t.Fatalf("ClusterID = %q", ClusterID("x"))
 	}
 }

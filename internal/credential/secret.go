@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
@@ -54,14 +53,16 @@ func secretConflict(name string) *Problem {
 	}
 }
 
-// readAround reads a Secret that is not in the cache: nil when there is none; a conflict
-// when the resource does not control it.
+// readAround reads a Secret from the API server, around the cache (which holds only Secrets
+// the operator labelled, and not their values): nil when there is none; a conflict when the
+// resource does not control it.
 func (l *Lifecycle) readAround(ctx context.Context, obj Object, name string) (*corev1.Secret, error) {
-	if l.Reader == nil {
-		return nil, nil
+	reader := l.Reader
+	if reader == nil {
+		reader = l.Client
 	}
 	sec := &corev1.Secret{}
-	if err := l.Reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, sec); err != nil {
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, sec); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -73,143 +74,46 @@ func (l *Lifecycle) readAround(ctx context.Context, obj Object, name string) (*c
 	return sec, nil
 }
 
-// desiredSecret returns the Secret as the resource wants it, holding value under its key.
-func (l *Lifecycle) desiredSecret(obj Object, name string, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
-	tmpl := obj.Credential().SecretTemplate
-	labels := map[string]string{}
-	annotations := map[string]string{}
-	if tmpl != nil {
-		maps.Copy(labels, tmpl.Labels)
-		maps.Copy(annotations, tmpl.Annotations)
+// fingerprints maps each data key of a Secret to a SHA-256 of its value: from the cache's
+// record of them (the cache holds no values, see CacheTransform) or from the data itself.
+func fingerprints(sec *corev1.Secret) map[string]string {
+	if raw, ok := sec.Annotations[cachedFingerprintsAnnotation]; ok && sec.Data == nil {
+		var fp map[string]string
+		if json.Unmarshal([]byte(raw), &fp) == nil {
+			return fp
+		}
 	}
-	labels[iamv1alpha1.ManagedByLabel] = iamv1alpha1.ManagedByValue
-	annotations[iamv1alpha1.TokenIDAnnotation] = tok.ID
-	annotations[iamv1alpha1.TokenNameAnnotation] = tok.Name
-	annotations[iamv1alpha1.TokenIssuedAtAnnotation] = tok.IssuedAt.UTC().Format(time.RFC3339)
-	if tok.ExpiresAt != nil {
-		annotations[iamv1alpha1.TokenExpiresAtAnnotation] = tok.ExpiresAt.UTC().Format(time.RFC3339)
+	fp := make(map[string]string, len(sec.Data))
+	for k, v := range sec.Data {
+		fp[k] = hashToken(v)
 	}
-	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   obj.GetNamespace(),
-			Labels:      labels,
-			Annotations: annotations,
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{SecretKey(obj): value},
-	}
-	if err := controllerutil.SetControllerReference(obj, sec, l.Client.Scheme()); err != nil {
-		return nil, fmt.Errorf("set owner of secret %s: %w", name, err)
-	}
-	return sec, nil
+	return fp
 }
 
-// writeSecret creates or replaces the resource's Secret so that it holds value. existing is
-// the Secret read before (nil when there was none).
-func (l *Lifecycle) writeSecret(ctx context.Context, obj Object, existing *corev1.Secret, name string, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
-	desired, err := l.desiredSecret(obj, name, value, tok)
-	if err != nil {
-		return nil, err
+// tokenKey finds the data key that holds the token with the given fingerprint: the
+// resource's key, or any other (the key was renamed in the template).
+func tokenKey(sec *corev1.Secret, key, hash string) (string, bool) {
+	fp := fingerprints(sec)
+	if fp[key] == hash {
+		return key, true
 	}
-	if existing == nil {
-		createErr := l.Client.Create(ctx, desired)
-		if createErr == nil {
-			return desired, nil
+	for k, h := range fp {
+		if h == hash {
+			return k, true
 		}
-		if !apierrors.IsAlreadyExists(createErr) {
-			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
-		}
-		// It exists but is not in the cache, which holds only Secrets the operator labelled:
-		// someone else's Secret, or ours with its label removed.
-		live, err := l.readAround(ctx, obj, name)
-		if err != nil {
-			return nil, err
-		}
-		if live == nil {
-			if l.Reader == nil {
-				return nil, secretConflict(name)
-			}
-			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
-		}
-		existing = live
 	}
-	updated := existing.DeepCopy()
-	updated.Labels = desired.Labels
-	updated.Annotations = mergeOwnAnnotations(existing.Annotations, desired.Annotations)
-	updated.Data = desired.Data
-	updated.Type = corev1.SecretTypeOpaque
-	if err := l.Client.Update(ctx, updated); err != nil {
-		return nil, fmt.Errorf("update secret %s: %w", name, err)
-	}
-	return updated, nil
+	return "", false
 }
 
-// mergeOwnAnnotations keeps annotations other tools add to the Secret at run time (e.g.
-// Reloader's bookkeeping) and sets those the resource wants.
-func mergeOwnAnnotations(current, desired map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range current {
-		if _, mine := desired[k]; mine {
-			continue
-		}
-		if isOperatorAnnotation(k) {
-			continue
-		}
-		out[k] = v
-	}
-	maps.Copy(out, desired)
-	return out
-}
-
-func isOperatorAnnotation(k string) bool {
-	switch k {
-	case iamv1alpha1.TokenIDAnnotation, iamv1alpha1.TokenNameAnnotation,
-		iamv1alpha1.TokenExpiresAtAnnotation, iamv1alpha1.TokenIssuedAtAnnotation:
-		return true
-	}
-	return false
-}
-
-// secretNeedsSync reports whether the Secret's labels, template annotations or data key
-// differ from what the resource asks for.
-func (l *Lifecycle) secretNeedsSync(obj Object, sec *corev1.Secret, value []byte) bool {
-	desired, err := l.desiredSecret(obj, sec.Name, value, &iamv1alpha1.IssuedToken{})
-	if err != nil {
-		return false
-	}
-	for k, v := range desired.Labels {
-		if sec.Labels[k] != v {
-			return true
-		}
-	}
-	for k, v := range desired.Annotations {
-		if isOperatorAnnotation(k) {
-			continue
-		}
-		if sec.Annotations[k] != v {
-			return true
-		}
-	}
-	if len(sec.Data) != 1 {
-		return true
-	}
-	_, ok := sec.Data[SecretKey(obj)]
-	return !ok || sec.Type != corev1.SecretTypeOpaque
-}
-
-// tokenValue finds the token in a Secret: under the resource's key, or under any key whose
-// value matches the fingerprint (the key was renamed in the template).
+// tokenValue reads the value of the token with the given fingerprint from a Secret read
+// around the cache.
 func tokenValue(sec *corev1.Secret, key, hash string) ([]byte, bool) {
-	if v, ok := sec.Data[key]; ok && hashToken(v) == hash {
-		return v, true
+	k, ok := tokenKey(sec, key, hash)
+	if !ok {
+		return nil, false
 	}
-	for _, v := range sec.Data {
-		if hashToken(v) == hash {
-			return v, true
-		}
-	}
-	return nil, false
+	v, ok := sec.Data[k]
+	return v, ok && hashToken(v) == hash
 }
 
 // deleteSecret deletes the Secret if the resource controls it.

@@ -63,10 +63,39 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
 	}
 	if !active[st.Token.ID] {
-		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventTokenRevokedUpstream, "Verify",
-			"token %s is no longer active upstream (revoked or expired out of band); issuing a new one", st.Token.ID)
-		ctrl.LoggerFrom(ctx).Info("current token is no longer active upstream", "tokenID", st.Token.ID)
-		return iamv1alpha1.RotationUpstreamRevoked, nil
+		return l.currentGone(ctx, obj, iss)
 	}
 	return "", nil
+}
+
+// currentGone decides what follows when the current token is no longer active upstream: an
+// expired one is replaced; one revoked by someone else stops the resource until a person
+// asks for a new one (see waitForPerson), unless the operator is told to reissue.
+func (l *Lifecycle) currentGone(ctx context.Context, obj Object, iss Issuer) (string, error) {
+	st := obj.CredentialStatus()
+	id := st.Token.ID
+	revoked, err := iss.Revoked(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("find out why token %s is gone: %w", id, err)
+	}
+	log := ctrl.LoggerFrom(ctx)
+	switch {
+	case !revoked:
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRevokedUpstream, "Verify",
+			"token %s has expired upstream; issuing a new one", id)
+		log.Info("current token expired upstream", "tokenID", id)
+		return iamv1alpha1.RotationExpired, nil
+	case l.ReissueRevoked:
+		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventTokenRevokedUpstream, "Verify",
+			"token %s was revoked upstream by someone else; issuing a new one (--on-upstream-revocation=reissue)", id)
+		log.Info("current token revoked upstream; reissuing", "tokenID", id)
+		return iamv1alpha1.RotationUpstreamRevoked, nil
+	}
+	l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventTokenRevokedUpstream, "Verify",
+		"token %s was revoked upstream by someone else; no new token is issued until %s changes", id, iamv1alpha1.RotateAnnotation)
+	log.Info("current token revoked upstream; waiting for a person", "tokenID", id)
+	st.Token = nil
+	st.RevokedUpstream = timePtr(l.Clock.Now())
+	l.Metrics.revokedUpstream(l.Kind)
+	return "", l.waitForPerson(obj)
 }

@@ -133,7 +133,7 @@ func (c *Client) FindUserByEmail(ctx context.Context, email string) (*User, erro
 // withEmail finds the user with email, ignoring case: the server's matching is not documented.
 func withEmail(users []userWire, email string) (userWire, bool) {
 	for _, w := range users {
-		if strings.EqualFold(deref(w.Email), email) && w.UserID != "" {
+		if SameEmail(deref(w.Email), email) && w.UserID != "" {
 			return w, true
 		}
 	}

@@ -7,7 +7,7 @@ package directory
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -32,25 +32,56 @@ var errNoUser = errors.New("the Devin API client returned no user")
 // Directory looks users and roles up, caching answers for a TTL. Errors, "not found"
 // included, are not cached. It is safe for concurrent use.
 type Directory struct {
-	api     API
-	byEmail *ttlcache.Cache[*devinapi.User]
-	byID    *ttlcache.Cache[*devinapi.User]
-	roles   *ttlcache.Cache[[]devinapi.Role]
+	api         API
+	byEmail     *ttlcache.Cache[*devinapi.User]
+	byID        *ttlcache.Cache[*devinapi.User]
+	roles       *ttlcache.Cache[[]devinapi.Role]
+	ssoEnforced bool
 }
 
-// New returns a directory whose answers live for ttl.
-func New(api API, ttl time.Duration, clk clock.PassiveClock) *Directory {
+// Options configure a directory.
+type Options struct {
+	// TTL is how long answers live; zero caches nothing.
+	TTL time.Duration
+	// Clock tells the time; nil is the real clock.
+	Clock clock.PassiveClock
+	// SSOEnforced says the enterprise enforces SSO for every member (--sso-mode=enforced):
+	// every user then counts as SSO-linked, whatever their record says.
+	SSOEnforced bool
+}
+
+// New returns a directory answering from api.
+func New(api API, o Options) *Directory {
 	return &Directory{
-		api:     api,
-		byEmail: ttlcache.New[*devinapi.User](ttl, maxCachedUsers, clk),
-		byID:    ttlcache.New[*devinapi.User](ttl, maxCachedUsers, clk),
-		roles:   ttlcache.New[[]devinapi.Role](ttl, 1, clk),
+		api:         api,
+		byEmail:     ttlcache.New[*devinapi.User](o.TTL, maxCachedUsers, o.Clock),
+		byID:        ttlcache.New[*devinapi.User](o.TTL, maxCachedUsers, o.Clock),
+		roles:       ttlcache.New[[]devinapi.Role](o.TTL, 1, o.Clock),
+		ssoEnforced: o.SSOEnforced,
 	}
+}
+
+// SSOLinked reports whether u is linked to enterprise SSO (and so can have no personal
+// access token), and why, in words for a message.
+func (d *Directory) SSOLinked(u *devinapi.User) (bool, string) {
+	switch {
+	case d.ssoEnforced:
+		return true, "the Devin enterprise enforces SSO for every member (--sso-mode=enforced)"
+	case len(u.IDPRoleAssignments) > 0:
+		return true, "the account's access comes from identity provider (SSO) groups"
+	case u.SSOLinked():
+		return true, "the account has a SAML (SSO) identity"
+	}
+	return false, ""
 }
 
 // UserByEmail finds a user by email, ignoring case.
 func (d *Directory) UserByEmail(ctx context.Context, email string) (*devinapi.User, error) {
-	return d.byEmail.GetOrFetch(ctx, strings.ToLower(email), func(ctx context.Context) (*devinapi.User, error) {
+	key := devinapi.EmailKey(email)
+	if key == "" {
+		return nil, fmt.Errorf("email %q: only printable ASCII addresses are looked up: %w", email, devinapi.ErrInvalid)
+	}
+	return d.byEmail.GetOrFetch(ctx, key, func(ctx context.Context) (*devinapi.User, error) {
 		u, err := d.api.FindUserByEmail(ctx, email)
 		if err == nil && u == nil {
 			err = errNoUser
@@ -70,7 +101,9 @@ func (d *Directory) UserByID(ctx context.Context, id string) (*devinapi.User, er
 			err = errNoUser
 		}
 		if err == nil {
-			d.byEmail.Set(strings.ToLower(u.Email), u)
+			if key := devinapi.EmailKey(u.Email); key != "" {
+				d.byEmail.Set(key, u)
+			}
 		}
 		return u, err
 	})

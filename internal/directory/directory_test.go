@@ -16,7 +16,7 @@ import (
 func TestDirectoryCachesAcrossLookups(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	srv := devinapitest.NewTestServer(t, devinapitest.WithClock(clk))
-	d := directory.New(srv.Client(), time.Minute, clk)
+	d := directory.New(srv.Client(), directory.Options{TTL: time.Minute, Clock: clk})
 	ctx := context.Background()
 
 	u, err := d.UserByEmail(ctx, "ALICE@example.com")

@@ -2,7 +2,6 @@ package operator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -19,32 +18,36 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
-// credentialsWatcher keeps the Devin API client's credential in step with the credentials
-// Secret: a rotated credential is used from the next request on, without a restart. It
-// watches that one Secret through its own small cache (the manager's cache holds only the
-// Secrets the operator writes).
+// credentialsWatcher keeps a credential of the Devin API client in step with a Secret: a
+// rotated credential is used from the next request on, without a restart. It watches that
+// one Secret through its own small cache (the manager's cache holds only the Secrets the
+// operator writes).
 type credentialsWatcher struct {
+	// what names the credential in logs and checks, e.g. "the Devin API credential".
+	what                 string
 	name, namespace, key string
 	source               *devinapi.SwappableToken
 	cache                cache.Cache
 	loaded               atomic.Bool
+	// onChange, when set, runs after each new value is in use.
+	onChange func(ctx context.Context, sec *corev1.Secret)
 }
 
-func newCredentialsWatcher(cfg *rest.Config, scheme *runtime.Scheme, o Options, source *devinapi.SwappableToken) (*credentialsWatcher, error) {
+// secretRef names a data key of a Secret.
+type secretRef struct{ namespace, name, key string }
+
+func newCredentialsWatcher(cfg *rest.Config, scheme *runtime.Scheme, what string, ref secretRef, source *devinapi.SwappableToken) (*credentialsWatcher, error) {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            scheme,
-		DefaultNamespaces: map[string]cache.Config{o.CredentialsSecretNamespace: {}},
+		DefaultNamespaces: map[string]cache.Config{ref.namespace: {}},
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", o.CredentialsSecretName)},
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", ref.name)},
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create credentials cache: %w", err)
+		return nil, fmt.Errorf("create cache of %s: %w", what, err)
 	}
-	return &credentialsWatcher{
-		name: o.CredentialsSecretName, namespace: o.CredentialsSecretNamespace, key: o.CredentialsSecretKey,
-		source: source, cache: c,
-	}, nil
+	return &credentialsWatcher{what: what, name: ref.name, namespace: ref.namespace, key: ref.key, source: source, cache: c}, nil
 }
 
 // Start runs the cache and updates the credential on every change of the Secret.
@@ -52,7 +55,7 @@ func (w *credentialsWatcher) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("credentials").WithValues("secret", w.namespace+"/"+w.name)
 	inf, err := w.cache.GetInformer(ctx, &corev1.Secret{})
 	if err != nil {
-		return fmt.Errorf("watch credentials secret: %w", err)
+		return fmt.Errorf("watch %s: %w", w.what, err)
 	}
 	update := func(obj any) {
 		sec, ok := obj.(*corev1.Secret)
@@ -61,22 +64,25 @@ func (w *credentialsWatcher) Start(ctx context.Context) error {
 		}
 		v := sec.Data[w.key]
 		if len(v) == 0 {
-			log.Info("credentials secret has no value under its key; keeping the previous credential", "key", w.key)
+			log.Info("the Secret has no value under its key; keeping the previous one", "credential", w.what, "key", w.key)
 			return
 		}
 		w.source.Set(devinapi.NewToken(string(v)))
 		if !w.loaded.Swap(true) {
-			log.Info("loaded the Devin API credential")
+			log.Info("loaded", "credential", w.what)
 		} else {
-			log.Info("the Devin API credential changed; using the new one from now on")
+			log.Info("changed; using the new one from now on", "credential", w.what)
+		}
+		if w.onChange != nil {
+			go w.onChange(ctx, sec)
 		}
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    update,
 		UpdateFunc: func(_, obj any) { update(obj) },
-		DeleteFunc: func(any) { log.Info("credentials secret deleted; keeping the last credential") },
+		DeleteFunc: func(any) { log.Info("the Secret was deleted; keeping the last value", "credential", w.what) },
 	}); err != nil {
-		return fmt.Errorf("watch credentials secret: %w", err)
+		return fmt.Errorf("watch %s: %w", w.what, err)
 	}
 	return w.cache.Start(ctx)
 }
@@ -87,7 +93,7 @@ func (w *credentialsWatcher) NeedLeaderElection() bool { return false }
 // ReadyCheck fails until the credential is loaded.
 func (w *credentialsWatcher) ReadyCheck(_ *http.Request) error {
 	if !w.loaded.Load() {
-		return errors.New("the Devin API credential is not loaded yet (credentials Secret " + w.namespace + "/" + w.name + ")")
+		return fmt.Errorf("%s is not loaded yet (Secret %s/%s)", w.what, w.namespace, w.name)
 	}
 	return nil
 }

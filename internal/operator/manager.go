@@ -47,21 +47,26 @@ func Scheme() *runtime.Scheme {
 // enabled, the webhooks: one step each, in the order they depend on each other.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	o = o.withDefaults()
+	var err error
+	if o.ClusterID, err = clusterID(cfg, o.ClusterID); err != nil {
+		return nil, err
+	}
 	mgr, err := newControllerManager(cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	api, creds, err := newDevinClient(o)
+	api, keys, err := newDevinClient(o)
 	if err != nil {
 		return nil, err
 	}
-	watcher, err := addCredentialsWatcher(mgr, cfg, o, creds)
+	check := newSelfCheck(api, o.Clock, mgr.GetEventRecorder("token-operator"), metrics.Registry)
+	watcher, err := addCredentialWatchers(mgr, cfg, o, keys, check)
 	if err != nil {
 		return nil, err
 	}
 	// One directory for the controllers and the webhooks: a user looked up at admission is
 	// not looked up again before the mint.
-	dir := directory.New(api, o.LookupCacheTTL, o.Clock)
+	dir := directory.New(api, directory.Options{TTL: o.LookupCacheTTL, Clock: o.Clock, SSOEnforced: o.SSOMode == SSOModeEnforced})
 	if err := addControllers(mgr, o, api, dir); err != nil {
 		return nil, err
 	}
@@ -71,7 +76,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := addWebhookCerts(mgr, cfg, o); err != nil {
 		return nil, err
 	}
-	if err := addChecks(mgr, o, watcher); err != nil {
+	if err := addChecks(mgr, o, watcher, check); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -122,10 +127,16 @@ func newControllerManager(cfg *rest.Config, o Options) (manager.Manager, error) 
 		NewClient:  newClient(o),
 		Controller: config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		Cache: cache.Options{
+			// Nothing reads managed fields; dropping them halves what a resource costs.
+			DefaultTransform: cache.TransformStripManagedFields(),
 			// The operator writes Secrets in every namespace but must not hold every Secret
-			// of the cluster in memory: only those it labelled.
+			// of the cluster in memory: only those it labelled, and of those only what the
+			// reconcilers read (anyone who may create a Secret can set the label).
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue})},
+				&corev1.Secret{}: {
+					Label:     labels.SelectorFromSet(labels.Set{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}),
+					Transform: credential.CacheTransform,
+				},
 			},
 		},
 	})
@@ -143,33 +154,58 @@ func metricsOptions(o Options, tlsOpts []func(*tls.Config)) metricsserver.Option
 	return opts
 }
 
-// newDevinClient creates the Devin API client, whose credential the credentials watcher
-// sets and swaps.
-func newDevinClient(o Options) (*devinapi.Client, *devinapi.SwappableToken, error) {
-	creds := devinapi.NewSwappableToken(devinapi.Token{})
-	api, err := devinapi.New(devinapi.Options{
+// clientKeys are the credentials of the Devin API client, set and swapped by watchers of
+// their Secrets.
+type clientKeys struct {
+	operator, enterpriseAdmin *devinapi.SwappableToken
+}
+
+// newDevinClient creates the Devin API client.
+func newDevinClient(o Options) (*devinapi.Client, clientKeys, error) {
+	keys := clientKeys{operator: devinapi.NewSwappableToken(devinapi.Token{})}
+	opts := devinapi.Options{
 		BaseURL:     o.DevinAPIURL,
-		Credentials: creds,
+		Credentials: keys.operator,
 		Timeout:     o.APITimeout,
 		QPS:         o.APIQPS,
 		Burst:       o.APIBurst,
 		Registerer:  metrics.Registry,
 		UserAgent:   "token-operator/" + version.Version,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("create Devin API client: %w", err)
 	}
-	return api, creds, nil
+	if o.EnterpriseAdminKeySecretName != "" {
+		keys.enterpriseAdmin = devinapi.NewSwappableToken(devinapi.Token{})
+		opts.EnterpriseAdminKey = keys.enterpriseAdmin
+	}
+	api, err := devinapi.New(opts)
+	if err != nil {
+		return nil, keys, fmt.Errorf("create Devin API client: %w", err)
+	}
+	return api, keys, nil
 }
 
-// addCredentialsWatcher keeps the client's credential in step with the credentials Secret.
-func addCredentialsWatcher(mgr manager.Manager, cfg *rest.Config, o Options, creds *devinapi.SwappableToken) (*credentialsWatcher, error) {
-	watcher, err := newCredentialsWatcher(cfg, mgr.GetScheme(), o, creds)
+// addCredentialWatchers keeps the client's credentials in step with their Secrets; each
+// change of the operator's own credential is checked.
+func addCredentialWatchers(mgr manager.Manager, cfg *rest.Config, o Options, keys clientKeys, check *selfCheck) (*credentialsWatcher, error) {
+	ns := o.CredentialsSecretNamespace
+	watcher, err := newCredentialsWatcher(cfg, mgr.GetScheme(), "the Devin API credential",
+		secretRef{namespace: ns, name: o.CredentialsSecretName, key: o.CredentialsSecretKey}, keys.operator)
 	if err != nil {
 		return nil, err
 	}
+	watcher.onChange = check.run
 	if err := mgr.Add(watcher); err != nil {
 		return nil, fmt.Errorf("add credentials watcher: %w", err)
+	}
+	if keys.enterpriseAdmin == nil {
+		return watcher, nil
+	}
+	admin, err := newCredentialsWatcher(cfg, mgr.GetScheme(), "the enterprise admin key",
+		secretRef{namespace: ns, name: o.EnterpriseAdminKeySecretName, key: o.EnterpriseAdminKeySecretKey}, keys.enterpriseAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(admin); err != nil {
+		return nil, fmt.Errorf("add enterprise admin key watcher: %w", err)
 	}
 	return watcher, nil
 }
@@ -181,13 +217,14 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	newLifecycle := func(kind string) *credential.Lifecycle {
 		return &credential.Lifecycle{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("token-operator"),
-			Clock: o.Clock, Kind: kind, VerifyInterval: o.VerifyInterval, Metrics: lifecycleMetrics,
+			Clock: o.Clock, Kind: kind, VerifyInterval: o.VerifyInterval, Metrics: lifecycleMetrics, Cluster: o.ClusterID,
+			ReissueRevoked: o.OnUpstreamRevocation == UpstreamRevocationReissue,
 			// A create whose answer was lost cannot land later than the client's timeout.
 			Settle: o.APITimeout + 10*time.Second,
 		}
 	}
 	if err := (&controllers.PersonalAccessTokenReconciler{
-		Client: mgr.GetClient(), API: api, Lifecycle: newLifecycle("PersonalAccessToken"),
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), API: api, Lifecycle: newLifecycle("PersonalAccessToken"),
 		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
 		Listings:                &credential.ListingCache{TTL: listingTTL(o), Clock: o.Clock},
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
@@ -226,13 +263,16 @@ func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory) error
 	return nil
 }
 
-// addChecks adds the liveness check and the readiness checks: the credential is loaded and,
-// with webhooks, their server has started.
-func addChecks(mgr manager.Manager, o Options, watcher *credentialsWatcher) error {
+// addChecks adds the liveness check and the readiness checks: the credential is loaded and
+// is a service user's key and, with webhooks, their server has started.
+func addChecks(mgr manager.Manager, o Options, watcher *credentialsWatcher, check *selfCheck) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("credentials", watcher.ReadyCheck); err != nil {
+		return fmt.Errorf("add ready check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("credential-kind", check.ReadyCheck); err != nil {
 		return fmt.Errorf("add ready check: %w", err)
 	}
 	if o.EnableWebhooks {

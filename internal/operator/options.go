@@ -5,6 +5,7 @@ package operator
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -55,8 +56,25 @@ type Options struct {
 	APIQPS                     float64
 	APIBurst                   int
 	APITimeout                 time.Duration
+	// EnterpriseAdminKeySecretName names an optional Secret, in the credentials Secret's
+	// namespace, holding an enterprise admin's personal API key (apk_user_...). Only with it
+	// does the operator read users' SAML identities (the v2 member record accepts no other
+	// credential); empty: v2 is never called.
+	EnterpriseAdminKeySecretName string
+	EnterpriseAdminKeySecretKey  string
 
 	// Behaviour.
+	// ClusterID identifies this cluster in the names of the upstream objects the operator
+	// creates; empty derives it from the UID of the kube-system namespace. Set it when a
+	// copy of the cluster restored from an etcd backup (same UIDs) may run beside it.
+	ClusterID string
+	// OnUpstreamRevocation is UpstreamRevocationStop (a token revoked upstream by someone
+	// else stops its resource until a person annotates iam.devin.ai/rotate) or
+	// UpstreamRevocationReissue (replace it at once).
+	OnUpstreamRevocation string
+	// SSOMode is SSOModeDetect (a user is SSO-linked when the Devin API says so) or
+	// SSOModeEnforced (the enterprise enforces SSO for every member: no PATs at all).
+	SSOMode         string
 	VerifyInterval  time.Duration
 	PATAdminGroups  []string
 	LookupCacheTTL  time.Duration
@@ -76,6 +94,18 @@ type Options struct {
 	SkipNameValidation bool
 }
 
+// What to do when a token is revoked upstream by someone else.
+const (
+	UpstreamRevocationStop    = "stop"
+	UpstreamRevocationReissue = "reissue"
+)
+
+// SSO modes.
+const (
+	SSOModeDetect   = "detect"
+	SSOModeEnforced = "enforced"
+)
+
 // DefaultOptions returns the defaults of every flag.
 func DefaultOptions() Options {
 	ns := os.Getenv("POD_NAMESPACE")
@@ -83,26 +113,29 @@ func DefaultOptions() Options {
 		ns = "token-operator-system"
 	}
 	return Options{
-		MetricsAddr:                ":8443",
-		SecureMetrics:              true,
-		ProbeAddr:                  ":8081",
-		MaxConcurrentReconciles:    8,
-		EnableWebhooks:             true,
-		WebhookPort:                9443,
-		WebhookCertDir:             "/tmp/k8s-webhook-server/serving-certs",
-		WebhookCertName:            "tls.crt",
-		WebhookKeyName:             "tls.key",
-		WebhookCertSecretNamespace: ns,
-		DevinAPIURL:                "https://api.devin.ai",
-		CredentialsSecretName:      "token-operator-credentials",
-		CredentialsSecretNamespace: ns,
-		CredentialsSecretKey:       "token",
-		APIQPS:                     10,
-		APIBurst:                   20,
-		APITimeout:                 30 * time.Second,
-		VerifyInterval:             time.Hour,
-		LookupCacheTTL:             time.Minute,
-		WebhookDeadline:            4 * time.Second,
+		MetricsAddr:                 ":8443",
+		SecureMetrics:               true,
+		ProbeAddr:                   ":8081",
+		MaxConcurrentReconciles:     8,
+		EnableWebhooks:              true,
+		WebhookPort:                 9443,
+		WebhookCertDir:              "/tmp/k8s-webhook-server/serving-certs",
+		WebhookCertName:             "tls.crt",
+		WebhookKeyName:              "tls.key",
+		WebhookCertSecretNamespace:  ns,
+		DevinAPIURL:                 "https://api.devin.ai",
+		CredentialsSecretName:       "token-operator-credentials",
+		CredentialsSecretNamespace:  ns,
+		CredentialsSecretKey:        "token",
+		EnterpriseAdminKeySecretKey: "token",
+		SSOMode:                     SSOModeDetect,
+		OnUpstreamRevocation:        UpstreamRevocationStop,
+		APIQPS:                      10,
+		APIBurst:                    20,
+		APITimeout:                  30 * time.Second,
+		VerifyInterval:              time.Hour,
+		LookupCacheTTL:              time.Minute,
+		WebhookDeadline:             4 * time.Second,
 	}
 }
 
@@ -134,6 +167,23 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.CredentialsSecretName, "credentials-secret-name", o.CredentialsSecretName, "Secret holding the operator's admin credential for the Devin API; changes are picked up without a restart.")
 	fs.StringVar(&o.CredentialsSecretNamespace, "credentials-secret-namespace", o.CredentialsSecretNamespace, "Namespace of the credentials Secret (default: $POD_NAMESPACE or token-operator-system).")
 	fs.StringVar(&o.CredentialsSecretKey, "credentials-secret-key", o.CredentialsSecretKey, "Data key of the credential in the credentials Secret.")
+	fs.StringVar(&o.EnterpriseAdminKeySecretName, "enterprise-admin-key-secret-name", o.EnterpriseAdminKeySecretName, "Optional Secret (in the credentials Secret's namespace) holding an enterprise admin's personal API key (apk_user_...), used only to read users' SAML identities from the v2 member record; empty: the v2 API is never called.")
+	fs.StringVar(&o.EnterpriseAdminKeySecretKey, "enterprise-admin-key-secret-key", o.EnterpriseAdminKeySecretKey, "Data key of the key in the enterprise admin key Secret.")
+	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "Identity of this cluster in the names of the service users and tokens the operator creates upstream (default: derived from the kube-system namespace's UID); give each cluster that shares a Devin enterprise, and each copy restored from an etcd backup, its own.")
+	fs.Func("on-upstream-revocation", "What to do when a token is found revoked upstream by someone else (incident response): 'stop' (no new token until a person changes the iam.devin.ai/rotate annotation) or 'reissue' (a new one at once). An expired token is always replaced.", func(s string) error {
+		if s != UpstreamRevocationStop && s != UpstreamRevocationReissue {
+			return fmt.Errorf("want %q or %q", UpstreamRevocationStop, UpstreamRevocationReissue)
+		}
+		o.OnUpstreamRevocation = s
+		return nil
+	})
+	fs.Func("sso-mode", "How SSO-linked accounts are found: 'detect' (from the Devin API's user records) or 'enforced' (the enterprise enforces SSO for every member, so no personal access token is ever allowed).", func(s string) error {
+		if s != SSOModeDetect && s != SSOModeEnforced {
+			return fmt.Errorf("want %q or %q", SSOModeDetect, SSOModeEnforced)
+		}
+		o.SSOMode = s
+		return nil
+	})
 	fs.Float64Var(&o.APIQPS, "devin-api-qps", o.APIQPS, "Requests per second to the Devin API, for the whole process (0: unlimited).")
 	fs.IntVar(&o.APIBurst, "devin-api-burst", o.APIBurst, "Burst of requests to the Devin API above --devin-api-qps.")
 	fs.DurationVar(&o.APITimeout, "devin-api-timeout", o.APITimeout, "Timeout of one request to the Devin API.")

@@ -28,7 +28,13 @@ import (
 // the answer. Panics are not recovered, so that one fails the test.
 func serve(t testing.TB, api directory.API, path string, body []byte) (*admissionv1.AdmissionResponse, []byte) {
 	t.Helper()
-	hooks, err := newWebhooks(testScheme(), Options{Directory: directory.New(api, 0, nil), PATAdminGroups: []string{adminGroup}, BackendTimeout: time.Second})
+	return serveWith(t, directory.New(api, directory.Options{}), path, body)
+}
+
+// serveWith is serve with a directory of the test's own.
+func serveWith(t testing.TB, dir *directory.Directory, path string, body []byte) (*admissionv1.AdmissionResponse, []byte) {
+	t.Helper()
+	hooks, err := newWebhooks(testScheme(), Options{Directory: dir, PATAdminGroups: []string{adminGroup}, BackendTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,8 +316,8 @@ func TestNewWebhooksNeedsADirectoryAndTheTypes(t *testing.T) {
 		want   string
 	}{
 		"no directory":    {scheme: testScheme(), o: Options{}, want: "Options.Directory is required"},
-		"no scheme":       {o: Options{Directory: directory.New(&fakeAPI{}, 0, nil)}, want: "a scheme is required"},
-		"types not known": {scheme: runtime.NewScheme(), o: Options{Directory: directory.New(&fakeAPI{}, 0, nil)}, want: "the scheme does not know"},
+		"no scheme":       {o: Options{Directory: directory.New(&fakeAPI{}, directory.Options{})}, want: "a scheme is required"},
+		"types not known": {scheme: runtime.NewScheme(), o: Options{Directory: directory.New(&fakeAPI{}, directory.Options{})}, want: "the scheme does not know"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -321,7 +327,7 @@ func TestNewWebhooksNeedsADirectoryAndTheTypes(t *testing.T) {
 			}
 		})
 	}
-	hooks, err := newWebhooks(testScheme(), Options{Directory: directory.New(&fakeAPI{}, 0, nil)})
+	hooks, err := newWebhooks(testScheme(), Options{Directory: directory.New(&fakeAPI{}, directory.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

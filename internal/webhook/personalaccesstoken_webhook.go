@@ -46,18 +46,19 @@ func (v *personalAccessTokenValidator) ValidateCreate(ctx context.Context, pat *
 	}
 	admin := inAnyGroup(req.UserInfo.Groups, v.adminGroups)
 	ref := pat.Spec.User
-	if !admin && ref.Email != "" && !strings.EqualFold(requester, ref.Email) {
+	if !admin && ref.Email != "" && !devinapi.SameEmail(requester, ref.Email) {
 		return nil, decided(ctx, "owner", v.notOwner(requester, ref.Email))
 	}
 	user, err := v.user(ctx, pat)
 	if err != nil {
 		return nil, decided(ctx, "user", err)
 	}
-	if !admin && !strings.EqualFold(requester, user.Email) {
-		return nil, decided(ctx, "owner", v.notOwner(requester, fmt.Sprintf("%s (user ID %s)", echo(user.Email), echo(user.ID))))
+	if !admin && !devinapi.SameEmail(requester, user.Email) {
+		// Name the user as the request did: a requester who gave an ID learns nothing more.
+		return nil, decided(ctx, "owner", v.notOwner(requester, "user ID "+echo(ref.ID)))
 	}
-	if user.SSOLinked() {
-		return nil, decided(ctx, "sso", fmt.Errorf("%s is linked to enterprise SSO, and the Devin API issues no personal access tokens to SSO-linked accounts: create a ServiceUser instead (a non-human principal with a role and its own API key)", echo(user.Email)))
+	if linked, why := v.lookup.dir.SSOLinked(user); linked {
+		return nil, decided(ctx, "sso", fmt.Errorf("%s is linked to enterprise SSO (%s), and the Devin API issues no personal access tokens to SSO-linked accounts: create a ServiceUser instead (a non-human principal with a role and its own API key)", echo(user.Email), why))
 	}
 	return nil, decided(ctx, "create", nil)
 }

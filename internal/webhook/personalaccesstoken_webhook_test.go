@@ -96,20 +96,31 @@ func TestPATSomeoneElseIsRefused(t *testing.T) {
 	e := env(t)
 	ns := e.namespace(t)
 	tests := map[string]struct {
-		user iamv1alpha1.UserReference
-		want []string
+		user     iamv1alpha1.UserReference
+		as       string
+		want     []string
+		unwanted string
 	}{
 		"by email": {user: byEmail("alice@example.com"),
 			want: []string{`"mallory@example.com" may not create a PersonalAccessToken for alice@example.com`, "only its owner or a member of " + adminGroup}},
-		"by user ID": {user: byID("user-alice"),
-			want: []string{`"mallory@example.com" may not create a PersonalAccessToken for alice@example.com (user ID user-alice)`}},
+		"by user ID, without learning whose ID it is": {user: byID("user-alice"),
+			want: []string{`"mallory@example.com" may not create a PersonalAccessToken for user ID user-alice`}, unwanted: "alice@example.com"},
+		"a look-alike name (Kelvin sign) is not the owner": {user: byEmail("kate@example.com"), as: "\u212Aate@example.com",
+			want: []string{`may not create a PersonalAccessToken for kate@example.com`}},
 		"an SSO account": {user: byEmail("bob@example.com"),
 			want: []string{`"mallory@example.com" may not create a PersonalAccessToken for bob@example.com`}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := e.clientAs("mallory@example.com", "developers").Create(context.Background(), newPAT(ns, "mallory", tc.user))
+			as := tc.as
+			if as == "" {
+				as = "mallory@example.com"
+			}
+			err := e.clientAs(as, "developers").Create(context.Background(), newPAT(ns, "mallory", tc.user))
 			wantRefused(t, err, http.StatusForbidden, tc.want...)
+			if tc.unwanted != "" && strings.Contains(err.Error(), tc.unwanted) {
+				t.Fatalf("the refusal tells %q: %v", tc.unwanted, err)
+			}
 		})
 	}
 }

@@ -170,7 +170,7 @@ func startEnv() (_ *testEnv, err error) {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	if err := Setup(mgr, Options{
-		Directory:         directory.New(e.devin.Client(), testCacheTTL, e.clock),
+		Directory:         directory.New(e.devin.Client(), directory.Options{TTL: testCacheTTL, Clock: e.clock}),
 		PATAdminGroups:    []string{adminGroup},
 		BackendTimeout:    testBackendTimeout,
 		MaxServiceUserTTL: 8760 * time.Hour,

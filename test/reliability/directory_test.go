@@ -33,6 +33,7 @@ func TestOneUserLookupPerAdmissionAndMint(t *testing.T) {
 	pat := newPAT(ns, "once", email)
 	createAll(t, []client.Object{pat}) // admitted by the webhook: the first lookup
 	waitSettled(t, ns)                 // minted by the controller: served from the directory
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pat), pat)).To(Succeed())
 	g.Expect(ready(pat)).To(BeTrue())
 	g.Expect(userLookupCalls()-before).To(Equal(perLookup),
 		"the admission and the mint of one user must cost one lookup (the webhook and the controllers share the directory)")

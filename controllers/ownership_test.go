@@ -1,0 +1,83 @@
+package controllers_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// plantServiceUser provisions a service user upstream that no resource of this cluster
+// created (another team's, another cluster's, or the previous release's naming).
+func plantServiceUser(t *testing.T, name string) *devinapi.ProvisionedServiceUser {
+	t.Helper()
+	p, err := devinClient().ProvisionServiceUser(context.Background(), devinapi.ProvisionServiceUserRequest{
+		Scope: devinapi.ScopeOrganization, OrgID: "org-default", Name: name, RoleID: "role-org-member", TTL: 24 * time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Devin.DeleteServiceUser(p.ServiceUser.ID) })
+	return p
+}
+
+// untouched checks that a planted service user is still active with its keys.
+func untouched(t *testing.T, p *devinapi.ProvisionedServiceUser, keys int) {
+	t.Helper()
+	g := NewWithT(t)
+	active := slices.ContainsFunc(env.Devin.ServiceUsers(), func(u devinapi.ServiceUser) bool { return u.ID == p.ServiceUser.ID && u.IsActive })
+	g.Expect(active).To(BeTrue(), "the planted service user was deleted")
+	g.Expect(liveKeysOf(p.ServiceUser.ID)).To(HaveLen(keys), "a key of the planted service user was revoked or added")
+}
+
+// TestServiceUserNeverAdoptsByName: a tenant who names their ServiceUser like someone
+// else's service user upstream, even with an intent planted by a first reconcile that
+// failed (a Secret conflict), gets a service user of their own: the upstream name carries
+// the resource's UID and the cluster's identity, and the one that does not is never
+// adopted, rotated, revoked or deleted.
+func TestServiceUserNeverAdoptsByName(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	victim := plantServiceUser(t, "victim-"+ns)
+	defaultNamed := plantServiceUser(t, ns+"-bot") // what the previous release would have named it
+
+	// A Secret conflict stops the first reconcile after the intent is recorded.
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "thief"}})
+	thief := newSU(ns, "thief", "Member", func(s *iamv1alpha1.ServiceUser) { s.Spec.Name = "victim-" + ns })
+	create(t, thief)
+	waitSU(t, thief, suStalled(iamv1alpha1.ReasonSecretConflict))
+	g.Expect(k8s.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "thief"}})).To(Succeed())
+	poke(t, thief)
+	got := waitSU(t, thief, suReady)
+	g.Expect(got.Status.ServiceUserID).NotTo(Equal(victim.ServiceUser.ID))
+	g.Expect(got.Status.ServiceUserName).To(HavePrefix("victim-" + ns + " [k8s:"))
+	g.Expect(got.Status.ServiceUserName).To(HaveSuffix(string(got.UID) + "]"))
+
+	bot := newSU(ns, "bot", "Member")
+	create(t, bot)
+	gotBot := waitSU(t, bot, suReady)
+	g.Expect(gotBot.Status.ServiceUserID).NotTo(Equal(defaultNamed.ServiceUser.ID))
+
+	// The periodic check and deletion touch only their own.
+	clk.Step(2 * time.Hour)
+	poke(t, got)
+	poke(t, gotBot)
+	g.Expect(k8s.Delete(context.Background(), got)).To(Succeed())
+	g.Expect(k8s.Delete(context.Background(), gotBot)).To(Succeed())
+	for _, obj := range []client.Object{got, gotBot} {
+		g.Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), &iamv1alpha1.ServiceUser{}))
+		}, timeout, interval).Should(BeTrue())
+	}
+	untouched(t, victim, 1)
+	untouched(t, defaultNamed, 1)
+}

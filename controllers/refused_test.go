@@ -1,0 +1,100 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// refuseSecrets installs an admission policy that refuses every Secret write in ns, as a
+// policy engine or a full ResourceQuota would, and waits until it is in force. It is
+// removed when the test ends, or by the returned func.
+func refuseSecrets(t *testing.T, ns string) func() {
+	t.Helper()
+	ctx := context.Background()
+	fail := admissionregistrationv1.Fail
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "refuse-secrets-" + ns},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "no Secrets in this namespace (policy)"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+			}},
+		},
+	}
+	create(t, policy)
+	create(t, binding)
+	probe := func() error {
+		return k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"}}, client.DryRunAll)
+	}
+	remove := func() {
+		_ = k8s.Delete(ctx, binding)
+		_ = k8s.Delete(ctx, policy)
+		NewWithT(t).Eventually(probe, timeout, interval).Should(Succeed(), "the policy is still in force")
+	}
+	t.Cleanup(func() {
+		_ = k8s.Delete(ctx, binding)
+		_ = k8s.Delete(ctx, policy)
+	})
+	NewWithT(t).Eventually(probe, timeout, interval).Should(MatchError(ContainSubstring("no Secrets in this namespace")))
+	return remove
+}
+
+// TestRefusedSecretsCostNoMint: 50 resources whose Secret the API server refuses cost no
+// token at all (the Secret is tried with a dry run before the mint), stop with a reason,
+// and call the Devin API no more until the cluster or their spec changes.
+func TestRefusedSecretsCostNoMint(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	allow := refuseSecrets(t, ns)
+	var pats []*iamv1alpha1.PersonalAccessToken
+	for i := range 50 {
+		p := newPAT(ns, fmt.Sprintf("refused-%02d", i), "alice@example.com")
+		create(t, p)
+		pats = append(pats, p)
+	}
+	for _, p := range pats {
+		got := waitPAT(t, p, hasReason(iamv1alpha1.ConditionStalled, iamv1alpha1.ReasonSecretRejected))
+		g.Expect(condition(got, iamv1alpha1.ConditionStalled).Message).To(ContainSubstring("no Secrets in this namespace"))
+	}
+	minted := func() int {
+		n := 0
+		for _, p := range pats {
+			got := &iamv1alpha1.PersonalAccessToken{}
+			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(p), got); err == nil {
+				n += int(got.Status.IssueCount) + len(liveTokensOf(string(got.UID)))
+			}
+		}
+		return n
+	}
+	g.Expect(minted()).To(BeZero(), "no token (and no intent to make one) for a Secret that cannot be written")
+	g.Consistently(minted, 2*time.Second, interval).Should(BeZero(), "and no retry while refused")
+
+	allow()
+	update(t, pats[0], func(p *iamv1alpha1.PersonalAccessToken) { p.Spec.TokenName = "after the policy changed" })
+	got := waitPAT(t, pats[0], isReady)
+	assertHoldsLiveToken(t, got)
+}

@@ -1,0 +1,239 @@
+package credential
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// What the operator writes of a Secret, and only that: its managed-by label, the
+// template's labels and annotations, the annotations that name the token, and the token's
+// data key. Every other label, annotation or data key belongs to someone else (Argo CD's
+// tracking label, Reloader's bookkeeping) and is kept, except data keys: the Secret holds
+// the token and nothing else. Writes are patches locked on the resourceVersion read, so the
+// operator never sends back a copy of the whole Secret (its cache holds no values).
+
+// templateKeys is the content of iam.devin.ai/template-keys.
+type templateKeys struct {
+	Labels      []string `json:"labels,omitempty"`
+	Annotations []string `json:"annotations,omitempty"`
+}
+
+func readTemplateKeys(sec *corev1.Secret) templateKeys {
+	var k templateKeys
+	if raw := sec.Annotations[iamv1alpha1.TemplateKeysAnnotation]; raw != "" {
+		_ = json.Unmarshal([]byte(raw), &k)
+	}
+	return k
+}
+
+// secretMeta is the metadata the resource wants on its Secret: the template's labels and
+// annotations, the managed-by label, and the record of the template's keys.
+func secretMeta(obj Object) (labels, annotations map[string]string) {
+	labels, annotations = map[string]string{}, map[string]string{}
+	keys := templateKeys{}
+	if tmpl := obj.Credential().SecretTemplate; tmpl != nil {
+		for k, v := range tmpl.Labels {
+			labels[k] = string(v)
+			keys.Labels = append(keys.Labels, k)
+		}
+		maps.Copy(annotations, tmpl.Annotations)
+		keys.Annotations = slices.Collect(maps.Keys(tmpl.Annotations))
+	}
+	slices.Sort(keys.Labels)
+	slices.Sort(keys.Annotations)
+	labels[iamv1alpha1.ManagedByLabel] = iamv1alpha1.ManagedByValue
+	if len(keys.Labels)+len(keys.Annotations) > 0 {
+		raw, _ := json.Marshal(keys)
+		annotations[iamv1alpha1.TemplateKeysAnnotation] = string(raw)
+	}
+	return labels, annotations
+}
+
+// tokenAnnotations name the token a Secret holds; the values are never in them.
+func tokenAnnotations(tok *iamv1alpha1.IssuedToken) map[string]string {
+	a := map[string]string{
+		iamv1alpha1.TokenIDAnnotation:       tok.ID,
+		iamv1alpha1.TokenNameAnnotation:     tok.Name,
+		iamv1alpha1.TokenIssuedAtAnnotation: tok.IssuedAt.UTC().Format(time.RFC3339),
+	}
+	if tok.ExpiresAt != nil {
+		a[iamv1alpha1.TokenExpiresAtAnnotation] = tok.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return a
+}
+
+// newSecret is the Secret the resource wants, holding value for tok.
+func (l *Lifecycle) newSecret(obj Object, name string, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
+	labels, annotations := secretMeta(obj)
+	maps.Copy(annotations, tokenAnnotations(tok))
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace(), Labels: labels, Annotations: annotations},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{SecretKey(obj): value},
+	}
+	if err := controllerutil.SetControllerReference(obj, sec, l.Client.Scheme()); err != nil {
+		return nil, fmt.Errorf("set owner of secret %s: %w", name, err)
+	}
+	return sec, nil
+}
+
+// secretPatch is the merge patch that brings existing to what the resource wants: its
+// metadata, and, when value is set, the token (tok) under the resource's key, any other
+// data key removed. Keys the template set before and sets no more are removed.
+func secretPatch(obj Object, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) map[string]any {
+	labels, annotations := secretMeta(obj)
+	before := readTemplateKeys(existing)
+	lp, ap := map[string]any{}, map[string]any{}
+	for _, k := range before.Labels {
+		lp[k] = nil
+	}
+	for _, k := range before.Annotations {
+		ap[k] = nil
+	}
+	if _, ok := annotations[iamv1alpha1.TemplateKeysAnnotation]; !ok {
+		ap[iamv1alpha1.TemplateKeysAnnotation] = nil
+	}
+	for k, v := range labels {
+		lp[k] = v
+	}
+	for k, v := range annotations {
+		ap[k] = v
+	}
+	meta := map[string]any{"resourceVersion": existing.ResourceVersion, "labels": lp, "annotations": ap}
+	patch := map[string]any{"metadata": meta}
+	if value == nil {
+		return patch
+	}
+	if tok.ExpiresAt == nil {
+		ap[iamv1alpha1.TokenExpiresAtAnnotation] = nil
+	}
+	for k, v := range tokenAnnotations(tok) {
+		ap[k] = v
+	}
+	data := map[string]any{}
+	for k := range fingerprints(existing) {
+		data[k] = nil
+	}
+	data[SecretKey(obj)] = value // []byte marshals as base64, as a Secret's data is
+	patch["data"] = data
+	return patch
+}
+
+// writeSecret creates the resource's Secret or patches it so that it holds value. existing
+// is the Secret read before (nil when there was none). A write the API server refuses for
+// good (a 4xx other than a conflict) is a Stalled SecretRejected problem.
+func (l *Lifecycle) writeSecret(ctx context.Context, obj Object, existing *corev1.Secret, name string, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
+	return l.writeSecretOpts(ctx, obj, existing, name, value, tok, false)
+}
+
+// writeSecretOpts is writeSecret, only tried (the API server's dry run) when dryRun is set.
+func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, existing *corev1.Secret, name string, value []byte, tok *iamv1alpha1.IssuedToken, dryRun bool) (*corev1.Secret, error) {
+	var createOpts []client.CreateOption
+	var patchOpts []client.PatchOption
+	if dryRun {
+		createOpts, patchOpts = []client.CreateOption{client.DryRunAll}, []client.PatchOption{client.DryRunAll}
+	}
+	if existing == nil {
+		desired, err := l.newSecret(obj, name, value, tok)
+		if err != nil {
+			return nil, err
+		}
+		createErr := l.Client.Create(ctx, desired, createOpts...)
+		if createErr == nil {
+			return desired, nil
+		}
+		if !apierrors.IsAlreadyExists(createErr) {
+			return nil, writeError(name, "create", createErr)
+		}
+		// It exists but is not in the cache, which holds only Secrets the operator labelled:
+		// someone else's Secret, or ours with its label removed.
+		if existing, err = l.readAround(ctx, obj, name); err != nil {
+			return nil, err
+		}
+		if existing == nil {
+			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
+		}
+	}
+	return l.patchSecret(ctx, existing, secretPatch(obj, existing, value, tok), patchOpts...)
+}
+
+func (l *Lifecycle) patchSecret(ctx context.Context, existing *corev1.Secret, patch map[string]any, opts ...client.PatchOption) (*corev1.Secret, error) {
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		return nil, fmt.Errorf("encode the patch of secret %s: %w", existing.Name, err)
+	}
+	out := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: existing.Name, Namespace: existing.Namespace}}
+	if err := l.Client.Patch(ctx, out, client.RawPatch(types.MergePatchType, raw), opts...); err != nil {
+		return nil, writeError(existing.Name, "update", err)
+	}
+	return out, nil
+}
+
+// writeError wraps a failed write; one the API server refuses for good (a 4xx that is not a
+// conflict, a missing object or a throttle: an invalid label, a full ResourceQuota, an
+// admission policy) becomes a Stalled SecretRejected problem: retrying cannot help, and a
+// token minted for this Secret would be lost.
+func writeError(name, verb string, err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		switch code := status.Status().Code; {
+		case code >= 400 && code < 500 && code != http.StatusConflict && code != http.StatusNotFound &&
+			code != http.StatusTooManyRequests && code != http.StatusRequestTimeout:
+			return &Problem{
+				Reason: iamv1alpha1.ReasonSecretRejected, Stalled: true, RetryAfter: RefusalRecheck, Err: err,
+				Message: fmt.Sprintf("the API server refuses to %s Secret %q; no token is minted until the spec (secretTemplate) "+
+					"or the cluster (a ResourceQuota on secrets, an admission policy) changes", verb, name),
+			}
+		}
+	}
+	return fmt.Errorf("%s secret %s: %w", verb, name, err)
+}
+
+// checkWritable asks the API server, with a dry run, whether it would take the Secret the
+// next token goes to, before that token is minted. A rotation that changes only the token
+// of a Secret already in shape needs no dry run.
+func (l *Lifecycle) checkWritable(ctx context.Context, obj Object, sec *corev1.Secret) error {
+	if sec != nil && !l.secretNeedsSync(obj, sec) {
+		return nil
+	}
+	probe := &iamv1alpha1.IssuedToken{ID: "dry-run", Name: "dry-run", IssuedAt: metav1.NewTime(l.Clock.Now())}
+	_, err := l.writeSecretOpts(ctx, obj, sec, SecretName(obj), []byte("dry-run"), probe, true)
+	return err
+}
+
+// secretNeedsSync reports whether the Secret's labels, template annotations or data key
+// differ from what the resource asks for.
+func (l *Lifecycle) secretNeedsSync(obj Object, sec *corev1.Secret) bool {
+	labels, annotations := secretMeta(obj)
+	for k, v := range labels {
+		if sec.Labels[k] != v {
+			return true
+		}
+	}
+	for k, v := range annotations {
+		if sec.Annotations[k] != v {
+			return true
+		}
+	}
+	if _, ok := annotations[iamv1alpha1.TemplateKeysAnnotation]; !ok && sec.Annotations[iamv1alpha1.TemplateKeysAnnotation] != "" {
+		return true
+	}
+	fp := fingerprints(sec)
+	_, ok := fp[SecretKey(obj)]
+	return len(fp) != 1 || !ok
+}

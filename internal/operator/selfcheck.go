@@ -1,0 +1,137 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// selfAPI is what the self-check asks the Devin API.
+type selfAPI interface {
+	Self(ctx context.Context) (*devinapi.Self, error)
+	GetServiceUser(ctx context.Context, id string) (*devinapi.ServiceUser, error)
+}
+
+// credentialWarning is how long before the operator's own credential expires it warns.
+const credentialWarning = 30 * 24 * time.Hour
+
+// Event reasons of the self-check, on the credentials Secret.
+const (
+	eventCredentialNotServiceUser = "CredentialNotServiceUser"
+	eventCredentialExpiringSoon   = "CredentialExpiringSoon"
+	eventCredentialRefused        = "CredentialRefused"
+)
+
+// selfCheck asks the Devin API who the operator's own credential is, at start and on every
+// change: it must be a service user's API key (a personal token would act as a person, and
+// lacks the service-user permissions). A service user lives at most a year, so its expiry is
+// exported (token_operator_credential_expiry_timestamp_seconds), logged, and warned about
+// 30 days ahead, so that nobody learns it from an outage.
+type selfCheck struct {
+	api      selfAPI
+	clock    clock.PassiveClock
+	recorder events.EventRecorder
+	expiry   prometheus.Gauge
+
+	mu      sync.Mutex
+	problem string // why the credential cannot be used, "" when fine or not known
+}
+
+func newSelfCheck(api selfAPI, clk clock.PassiveClock, rec events.EventRecorder, reg prometheus.Registerer) *selfCheck {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "token_operator_credential_expiry_timestamp_seconds",
+		Help: "When the operator's own Devin API credential (its service user) expires (Unix seconds); 0 when unknown.",
+	})
+	if reg != nil {
+		if err := reg.Register(g); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+			g = are.ExistingCollector.(prometheus.Gauge)
+		}
+	}
+	return &selfCheck{api: api, clock: clk, recorder: rec, expiry: g}
+}
+
+// run checks the credential the client now uses; sec is the credentials Secret, which the
+// events are about.
+func (c *selfCheck) run(ctx context.Context, sec *corev1.Secret) {
+	log := ctrl.LoggerFrom(ctx).WithName("credentials")
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	self, err := c.api.Self(ctx)
+	switch {
+	case errors.Is(err, devinapi.ErrUnauthorized):
+		c.setProblem("")
+		c.event(sec, corev1.EventTypeWarning, eventCredentialRefused, "the Devin API refuses the operator's credential (401): replace it with a live service-user API key")
+		log.Info("the Devin API refuses the operator's credential")
+		return
+	case err != nil:
+		log.Info("cannot check the operator's credential now", "error", err.Error())
+		return
+	case self.Kind != devinapi.PrincipalServiceUser:
+		msg := fmt.Sprintf("the operator's credential is a %q principal, not a service user's API key: use the API key of a service user with the permissions the README lists", self.Kind)
+		c.setProblem(msg)
+		c.event(sec, corev1.EventTypeWarning, eventCredentialNotServiceUser, "%s", msg)
+		log.Info("the operator's credential is not a service user", "principal", self.Kind)
+		return
+	}
+	c.setProblem("")
+	c.checkExpiry(ctx, sec, self)
+}
+
+// checkExpiry exports, logs and, when near, warns about the expiry of the service user.
+func (c *selfCheck) checkExpiry(ctx context.Context, sec *corev1.Secret, self *devinapi.Self) {
+	log := ctrl.LoggerFrom(ctx).WithName("credentials")
+	su, err := c.api.GetServiceUser(ctx, self.ServiceUserID)
+	if err != nil {
+		log.Info("cannot read the operator's own service user", "serviceUserID", self.ServiceUserID, "error", err.Error())
+		return
+	}
+	if su.ExpiresAt == nil {
+		c.expiry.Set(0)
+		log.Info("the operator's credential is a service user's key", "serviceUserID", su.ID, "expires", "never")
+		return
+	}
+	c.expiry.Set(float64(su.ExpiresAt.Unix()))
+	log.Info("the operator's credential is a service user's key", "serviceUserID", su.ID, "expires", su.ExpiresAt.UTC().Format(time.RFC3339))
+	if left := su.ExpiresAt.Sub(c.clock.Now()); left < credentialWarning {
+		c.event(sec, corev1.EventTypeWarning, eventCredentialExpiringSoon,
+			"the operator's service user %s expires %s: provision a new one and replace the credential before then",
+			su.ID, su.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+}
+
+func (c *selfCheck) setProblem(p string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.problem = p
+}
+
+func (c *selfCheck) event(sec *corev1.Secret, typ, reason, note string, args ...any) {
+	if c.recorder != nil && sec != nil {
+		c.recorder.Eventf(sec, nil, typ, reason, "CheckCredential", note, args...)
+	}
+}
+
+// ReadyCheck fails while the credential is known to be of the wrong kind.
+func (c *selfCheck) ReadyCheck(_ *http.Request) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.problem != "" {
+		return errors.New(c.problem)
+	}
+	return nil
+}
