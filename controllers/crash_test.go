@@ -48,10 +48,10 @@ var crashPoints = map[string]func(c *crasher, ns func() string) (wrap func(clien
 	"after the intent is recorded": func(c *crasher, ns func() string) (func(client.Client) client.Client, func(devinapitest.Event)) {
 		return func(inner client.Client) client.Client {
 			return interceptor.NewClient(inner.(client.WithWatch), interceptor.Funcs{
-				SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-					err := cl.SubResource(sub).Patch(ctx, obj, p, opts...)
+				Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+					err := cl.Patch(ctx, obj, p, opts...)
 					if pat, ok := obj.(*iamv1alpha1.PersonalAccessToken); ok && err == nil && pat.Namespace == ns() &&
-						pat.Status.PendingIssue != nil {
+						pat.Annotations[iamv1alpha1.IssueIntentAnnotation] != "" {
 						c.crash()
 						return errCrashed
 					}

@@ -4,27 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
-// ensureFinalizer persists the finalizer of an object that is not being deleted, before
-// anything happens upstream (as Cluster API's controllers do). It reports whether the
-// reconcile goes on: an object being deleted without the finalizer has nothing left to do.
-func ensureFinalizer(ctx context.Context, c client.Client, obj client.Object) (bool, error) {
-	has := controllerutil.ContainsFinalizer(obj, iamv1alpha1.Finalizer)
-	switch {
-	case has:
-		return true, nil
-	case !obj.GetDeletionTimestamp().IsZero():
-		return false, nil
-	}
-	return true, addFinalizer(ctx, c, obj)
+// shouldReconcile reports whether a reconcile has anything to do: an object being deleted
+// without the finalizer has nothing left upstream (the finalizer is written with the first
+// intent to create anything there, see credential.Persister).
+func shouldReconcile(obj client.Object) bool {
+	return obj.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(obj, iamv1alpha1.Finalizer)
 }
 
 // addFinalizer persists the finalizer before anything happens upstream.
@@ -54,4 +50,21 @@ func isNotFound(err error) bool { return errors.Is(err, devinapi.ErrNotFound) }
 func isProblem(err error, reason string) bool {
 	var p *credential.Problem
 	return errors.As(err, &p) && p.Reason == reason
+}
+
+// othersAnnotationsChanged passes updates that change an annotation other than the intent
+// the operator itself writes before each create: that write must not cost a reconcile.
+type othersAnnotationsChanged struct{ predicate.Funcs }
+
+// Update reports whether an annotation other than iam.devin.ai/issue-intent changed.
+func (othersAnnotationsChanged) Update(e event.UpdateEvent) bool {
+	if e.ObjectOld == nil || e.ObjectNew == nil {
+		return false
+	}
+	strip := func(a map[string]string) map[string]string {
+		out := maps.Clone(a)
+		delete(out, iamv1alpha1.IssueIntentAnnotation)
+		return out
+	}
+	return !maps.Equal(strip(e.ObjectOld.GetAnnotations()), strip(e.ObjectNew.GetAnnotations()))
 }

@@ -64,8 +64,8 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if proceed, err := ensureFinalizer(ctx, r.Client, pat); !proceed || err != nil {
-		return ctrl.Result{}, err
+	if !shouldReconcile(pat) {
+		return ctrl.Result{}, nil
 	}
 
 	status := patch.NewStatusPatcher(r.Client, pat)
@@ -81,7 +81,7 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 }
 
 func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, error) {
-	wake, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status.Patch)
+	wake, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -107,7 +107,7 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 			"left the token upstream (deletionPolicy Orphan)")
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 	}
-	if pat.Status.IssueCount > 0 {
+	if r.Lifecycle.EverIssued(pat) {
 		if err := r.Lifecycle.Revoke(ctx, pat, r.issuer(pat)); err != nil {
 			return ctrl.Result{}, errRevocationPending(err)
 		}
@@ -131,7 +131,7 @@ func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessTo
 func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.PersonalAccessToken{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
 		Named("personalaccesstoken").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).

@@ -21,6 +21,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/patch"
+	"github.com/cogtokens/token-operator/internal/ttlcache"
 )
 
 // ServiceUserAPI is what the ServiceUser controller needs of the Devin API.
@@ -49,6 +50,9 @@ type ServiceUserReconciler struct {
 	Directory *directory.Directory
 	// DefaultOrganization is used when an Organization-scoped spec names none.
 	DefaultOrganization string
+	// Listing shares the listing of every service user between the periodic checks of all
+	// ServiceUsers (key "all"); nil reads each service user by its ID.
+	Listing *ttlcache.Cache[[]devinapi.ServiceUser]
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
@@ -65,8 +69,8 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if proceed, err := ensureFinalizer(ctx, r.Client, su); !proceed || err != nil {
-		return ctrl.Result{}, err
+	if !shouldReconcile(su) {
+		return ctrl.Result{}, nil
 	}
 
 	status := patch.NewStatusPatcher(r.Client, su)
@@ -95,8 +99,7 @@ func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1al
 	if err := r.repairUpstream(ctx, iss); err != nil {
 		return ctrl.Result{}, err
 	}
-	iss.claimName()
-	wake, err := r.Lifecycle.Reconcile(ctx, su, iss, status.Patch)
+	wake, err := r.Lifecycle.Reconcile(ctx, su, iss, status)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -111,7 +114,7 @@ func (r *ServiceUserReconciler) repairUpstream(ctx context.Context, iss *service
 	if err := iss.Prepare(ctx); err != nil {
 		return err
 	}
-	due := r.Lifecycle.VerifyDue(&iss.su.Status.CredentialStatus, r.Clock.Now())
+	due := r.Lifecycle.VerifyDue(iss.su, r.Clock.Now())
 	gone, deleted, err := iss.checkUpstream(ctx, due)
 	if err != nil || !gone {
 		return err
@@ -144,7 +147,16 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 }
 
 func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUserIssuer {
-	return &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: r.Lifecycle.Owner(su), su: su}
+	iss := &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: r.Lifecycle.Owner(su), su: su,
+		everIssued: r.Lifecycle.EverIssued(su)}
+	if r.Listing != nil {
+		iss.listing = func(ctx context.Context) ([]devinapi.ServiceUser, error) {
+			return r.Listing.GetOrFetch(ctx, "all", func(ctx context.Context) ([]devinapi.ServiceUser, error) {
+				return r.API.ListServiceUsers(ctx, true)
+			})
+		}
+	}
+	return iss
 }
 
 // resolveRole finds the spec's role (by ID or name) among the roles that fit the scope.
@@ -215,7 +227,7 @@ func earliest(a, b time.Duration) time.Duration {
 func (r *ServiceUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.ServiceUser{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
 		Named("serviceuser").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).

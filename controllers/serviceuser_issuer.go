@@ -29,8 +29,14 @@ type serviceUserIssuer struct {
 	// the resource is being deleted).
 	role  devinapi.Role
 	orgID string
-	// searched is set once this reconcile has looked for the service user by its reserved
-	// name (or has just reserved a name nobody uses): no need to list them all again.
+	// listing lists every service user, through a cache shared by the periodic checks; nil
+	// reads each one by its ID.
+	listing func(ctx context.Context) ([]devinapi.ServiceUser, error)
+	// everIssued is set when the resource ever announced a create upstream: a provisioning
+	// may then have landed without its answer.
+	everIssued bool
+	// searched is set once this reconcile has looked for the service user by its name: no
+	// need to list them all again.
 	searched bool
 }
 
@@ -100,13 +106,14 @@ func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
 }
 
 // serviceUserID is the upstream ID: the one recorded (a service user the previous release
-// created, without a marker in its name, keeps working by it), or, when a provisioning was
-// interrupted before its answer was recorded, the active service user whose name is this
-// resource's (ends with its marker). Whatever else has a similar name is never adopted.
-// "" when there is none upstream.
+// created, without a marker in its name, keeps working by it), or, when a provisioning may
+// have landed without its answer (the resource announced creates before), the active
+// service user whose name is this resource's (ends with its marker). Whatever else has a
+// similar name is never adopted. "" when there is none upstream.
 func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 	st := &i.su.Status
-	if st.ServiceUserID != "" || st.PendingProvision == nil || i.searched {
+	mayExist := st.PendingProvision != nil || i.everIssued
+	if st.ServiceUserID != "" || !mayExist || i.searched {
 		return st.ServiceUserID, nil
 	}
 	i.searched = true

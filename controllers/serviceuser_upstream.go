@@ -32,8 +32,8 @@ func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (gone, 
 	}
 	var upstream *devinapi.ServiceUser
 	if !expired {
-		upstream, err = i.api.GetServiceUser(ctx, st.ServiceUserID)
-		if err != nil && !isNotFound(err) {
+		upstream, err = i.lookUp(ctx, !roleChanged)
+		if err != nil {
 			return false, false, fmt.Errorf("check service user %s: %w", st.ServiceUserID, err)
 		}
 	}
@@ -49,6 +49,30 @@ func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (gone, 
 		st.ServiceUserExpiresAt = &metav1.Time{Time: *upstream.ExpiresAt}
 	}
 	return false, false, nil
+}
+
+// lookUp reads the service user on record: from the listing of every service user, shared
+// by the periodic checks of all ServiceUsers (one list call for all of them), when shared
+// is set and the listing has it; from the API otherwise (a role just changed, or one the
+// listing does not show: deleted, or newer than the listing). nil when it does not exist.
+func (i *serviceUserIssuer) lookUp(ctx context.Context, shared bool) (*devinapi.ServiceUser, error) {
+	id := i.su.Status.ServiceUserID
+	if shared && i.listing != nil {
+		all, err := i.listing(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for k := range all {
+			if all[k].ID == id {
+				return &all[k], nil
+			}
+		}
+	}
+	u, err := i.api.GetServiceUser(ctx, id)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return u, err
 }
 
 // forgetGone reports a service user deleted or expired upstream and clears its fields, so
@@ -95,18 +119,6 @@ func roleIn(su *devinapi.ServiceUser, orgID string, scope iamv1alpha1.ServiceUse
 		}
 	}
 	return ""
-}
-
-// claimName records the intent to provision the service user, before it is created
-// upstream, so that one whose answer is lost is found after a crash. Its name carries this
-// resource's marker, so no other service user can hold it: nothing to check upstream.
-func (i *serviceUserIssuer) claimName() {
-	st := &i.su.Status
-	if st.ServiceUserID != "" || st.PendingProvision != nil {
-		return
-	}
-	st.PendingProvision = &iamv1alpha1.PendingIssue{Name: i.name(), Since: metav1.NewTime(i.clock.Now())}
-	i.searched = true // nobody else can have the name: nothing to find under it
 }
 
 // deleteUpstream deletes the service user (and with it its keys) on deletion of the

@@ -55,6 +55,19 @@ func (s *staleReads) wrap(inner client.Client) client.Client {
 	})
 }
 
+// arm serves the next n reads of the resource (and of its Secret) stale.
+func (s *staleReads) arm(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.left = n
+}
+
+func (s *staleReads) resetFresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fresh = 0
+}
+
 func (s *staleReads) counts() (served, fresh int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,8 +92,6 @@ func TestStaleReadRevokesNothing(t *testing.T) {
 	before := waitPAT(t, pat, isReady).DeepCopy()
 	oldSecret := &corev1.Secret{}
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: credential.SecretName(before)}, oldSecret)).To(Succeed())
-	// The stale copy is due for its periodic check: it was read before any.
-	before.Status.LastVerifiedTime = nil
 
 	update(t, before.DeepCopy(), func(p *iamv1alpha1.PersonalAccessToken) {
 		p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
@@ -91,9 +102,17 @@ func TestStaleReadRevokesNothing(t *testing.T) {
 	newID := rotated.Status.Token.ID
 	g.Expect(liveIDs(string(pat.UID))).To(ConsistOf(before.Status.Token.ID, newID), "the old token lives through its grace period")
 
-	stale := &staleReads{pat: before, secret: oldSecret, left: 3}
+	stale := &staleReads{pat: before, secret: oldSecret}
 	restartOperator(t, stale.wrap)
+	// A new operator remembers no check: its first one is due within an interval of the
+	// first reconcile. Let that reconcile happen, then serve stale reads once it is due.
 	poke(t, rotated)
+	g.Eventually(func() int { _, fresh := stale.counts(); return fresh }, timeout, interval).Should(BeNumerically(">=", 1))
+	stale.arm(3)
+	clk.Step(61 * time.Minute)
+	poke(t, rotated)
+	g.Eventually(func() int { served, _ := stale.counts(); return served }, timeout, interval).Should(Equal(3))
+	stale.resetFresh()
 	g.Eventually(func() int { _, fresh := stale.counts(); return fresh }, timeout, interval).Should(BeNumerically(">=", 1),
 		"the operator never read the resource again after the stale reads")
 	served, _ := stale.counts()

@@ -13,6 +13,12 @@ const (
 	// RotateAnnotation asks for a new token: any change of its value rotates once.
 	RotateAnnotation = "iam.devin.ai/rotate"
 
+	// IssueIntentAnnotation says that create number n of the resource's tokens is about to
+	// be, or was, sent upstream. The operator writes it, with its finalizer, in one write
+	// before every create; create n is still pending while status.issueCount is below n.
+	// It carries nothing else: every upstream name is derived from the resource's UID.
+	IssueIntentAnnotation = "iam.devin.ai/issue-intent"
+
 	// RequestedByAnnotation records who created a PersonalAccessToken. The admission webhook
 	// sets it at creation and refuses any change to it afterwards.
 	RequestedByAnnotation = "iam.devin.ai/requested-by"

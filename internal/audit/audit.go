@@ -161,7 +161,7 @@ func (c *Checker) checkResource(ctx context.Context, r *report, res resource, li
 	obj := res.obj
 	name := fmt.Sprintf("%s %s/%s", kind(obj), obj.GetNamespace(), obj.GetName())
 	st := obj.CredentialStatus()
-	if !conditions.IsReady(st.Conditions, obj.GetGeneration()) || st.Token == nil || st.PendingIssue != nil {
+	if !conditions.IsReady(st.Conditions, obj.GetGeneration()) || st.Token == nil || credential.IntentPending(obj) {
 		r.problem("%s is not Ready with a token (conditions %v)", name, st.Conditions)
 		return
 	}

@@ -182,14 +182,32 @@ func newWorld(t *testing.T, objs ...client.Object) *world {
 	return w
 }
 
-func (w *world) persist(context.Context) error {
-	w.log = append(w.log, "persist")
-	return w.persistE
+// persister records the intent on the resource as the real one writes it, and logs every
+// write; persistE fails them.
+type persister struct{ w *world }
+
+func (p persister) Intend(_ context.Context, n int64) error {
+	p.w.log = append(p.w.log, fmt.Sprintf("persist intent %d", n))
+	if p.w.persistE != nil {
+		return p.w.persistE
+	}
+	a := p.w.pat.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[iamv1alpha1.IssueIntentAnnotation] = fmt.Sprint(n)
+	p.w.pat.SetAnnotations(a)
+	return nil
+}
+
+func (p persister) Confirm(context.Context) error {
+	p.w.log = append(p.w.log, "persist")
+	return p.w.persistE
 }
 
 func (w *world) reconcile() (time.Duration, error) {
 	w.t.Helper()
-	return w.l.Reconcile(context.Background(), w.pat, w.iss, w.persist)
+	return w.l.Reconcile(context.Background(), w.pat, w.iss, persister{w})
 }
 
 // secret reads the resource's Secret from the store; nil when there is none.
@@ -252,7 +270,7 @@ func (w *world) withToken(issuedAt time.Time) *iamv1alpha1.IssuedToken {
 	value := key.Token.Reveal()
 	st := w.pat.CredentialStatus()
 	st.Token, st.IssueCount, st.SecretHash, st.SecretName = tok, 1, hashToken([]byte(value)), "ci"
-	st.LastVerifiedTime = timePtr(issuedAt)
+	w.l.checks.checked(w.pat.UID, issuedAt)
 	w.put(ownedSecret(w, "ci", tok, value))
 	w.log = nil
 	return tok

@@ -19,6 +19,7 @@ func (l *Lifecycle) Forget(ctx context.Context, obj Object) error {
 		}
 	}
 	l.Metrics.forget(l.Kind, obj)
+	l.checks.forget(obj.GetUID())
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -27,17 +26,16 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	if err := l.checkWritable(ctx, obj, sec); err != nil {
 		return err
 	}
-	st.IssueCount++
-	name := l.Owner(obj).TokenName(displayName(obj), st.IssueCount)
-	st.PendingIssue = &iamv1alpha1.PendingIssue{Name: name, Since: metav1.NewTime(now)}
-	if err := persist(ctx); err != nil {
+	n := nextIssue(obj)
+	name := l.Owner(obj).TokenName(displayName(obj), n)
+	if err := persist.Intend(ctx, n); err != nil {
 		return fmt.Errorf("record intent to issue %q: %w", name, err)
 	}
 
 	key, err := iss.Issue(ctx, name, now.Add(obj.Credential().Lifetime()))
 	if err != nil {
 		if !mayHaveCreated(err) {
-			st.PendingIssue = nil
+			st.IssueCount = n // nothing was created: the intent is done with
 		}
 		return fmt.Errorf("issue token %q: %w", name, err)
 	}
@@ -48,6 +46,7 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 		return fmt.Errorf("store token %s: %w", tok.ID, err)
 	}
 	previous := st.Token
+	st.IssueCount = n // the intent is fulfilled: the Secret holds its token
 	l.recordIssued(obj, tok, value, written.Name, now)
 	l.announce(ctx, obj, reason, previous, tok, written.Name)
 	// Status is written by the caller at the end of the reconcile; if that write is lost, the
@@ -80,7 +79,7 @@ func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value
 	st.PendingIssue = nil
 	st.SecretHash = hashToken(value)
 	st.SecretName = secretName
-	st.LastVerifiedTime = timePtr(now)
+	l.checks.checked(obj.GetUID(), now)
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
 		st.RotateRequest = req
 	}
@@ -113,21 +112,21 @@ func (l *Lifecycle) announce(ctx context.Context, obj Object, reason string, pre
 // recording the result: the Secret already holds a token issued under the intent, which the
 // backend lists as the resource's own (adopt it), or the token's value is lost (revoke
 // every token of the resource that status does not know).
-func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, persist Persister) error {
+func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, in *intent, persist Persister) error {
 	st := obj.CredentialStatus()
-	intent := st.PendingIssue
 	now := l.Clock.Now()
 	listing, err := iss.Owned(ctx, true)
 	if err != nil {
-		return fmt.Errorf("look for token %q: %w", intent.Name, err)
+		return fmt.Errorf("look for token %q: %w", in.name, err)
 	}
 	previous := st.Token
-	if sec != nil && holdsTokenOf(sec, st, intent) && listing.has(sec.Annotations[iamv1alpha1.TokenIDAnnotation]) &&
+	if sec != nil && holdsTokenOf(sec, st, in) && listing.has(sec.Annotations[iamv1alpha1.TokenIDAnnotation]) &&
 		l.adopt(obj, sec, now) {
 		if previous != nil && previous.ID != st.Token.ID {
 			l.scheduleRevocation(obj, previous, now)
 		}
 		st.PendingIssue = nil
+		st.IssueCount = max(st.IssueCount, in.n)
 		// The intent answered the rotation request seen when it was recorded.
 		if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
 			st.RotateRequest = req
@@ -141,8 +140,7 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 	}
 	// A create whose answer was lost may also land after this list: look again once it has
 	// settled (see VerifyDue), and make deletion wait for it.
-	st.LastInterruptedIssue = intent.Since.DeepCopy()
-	st.PendingIssue = nil
+	l.resolveIntent(obj, in)
 	return nil
 }
 
@@ -166,17 +164,20 @@ func (l *Lifecycle) adoptListed(ctx context.Context, obj Object, iss Issuer, sec
 	return nil
 }
 
-// holdsTokenOf reports whether the Secret holds the token intended by intent: by its name,
-// or because it holds a token other than status names, issued after the intent.
-func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, intent *iamv1alpha1.PendingIssue) bool {
+// holdsTokenOf reports whether the Secret holds the token intended by in: by its name, or
+// because it holds a token other than status names (a service user's first key is named by
+// the backend), issued after the intent when its time is known. The caller also checks that
+// the backend lists it as the resource's own.
+func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, in *intent) bool {
 	tok, ok := tokenFromSecret(sec)
 	if !ok {
 		return false
 	}
-	if tok.Name == intent.Name {
+	if tok.Name == in.name {
 		return true
 	}
-	return (st.Token == nil || tok.ID != st.Token.ID) && !tok.IssuedAt.Time.Before(intent.Since.Truncate(time.Second)) //nolint:staticcheck // metav1.Time.Before takes a *metav1.Time
+	newer := in.since.IsZero() || !tok.IssuedAt.Time.Before(in.since.Truncate(time.Second))
+	return (st.Token == nil || tok.ID != st.Token.ID) && newer
 }
 
 // adopt takes the token the Secret holds as the resource's current token (status was lost
@@ -199,9 +200,7 @@ func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) bool {
 	if n, ok := l.Owner(obj).IssueNumber(tok.Name); ok && n > st.IssueCount {
 		st.IssueCount = n
 	}
-	if st.LastVerifiedTime == nil {
-		st.LastVerifiedTime = timePtr(now)
-	}
+	l.checks.checked(obj.GetUID(), now)
 	return true
 }
 

@@ -64,9 +64,15 @@ func (l Listing) has(id string) bool {
 	return false
 }
 
-// Persister makes the status written so far durable, and fails (with a conflict) when the
-// resource changed since the reconcile read it. The lifecycle calls it before every create
-// upstream, so that the intent survives a crash, and before revoking a token that status
-// does not name, so that a reconcile working from a stale cache cannot revoke a token it
-// has not heard of yet.
-type Persister func(ctx context.Context) error
+// Persister makes a reconcile's progress durable. Each write is locked on the
+// resourceVersion the reconcile works from, and fails with a conflict when the resource has
+// changed since: the reconcile works from a stale cache or races another writer, and must
+// start again from the latest state.
+type Persister interface {
+	// Intend records, with the finalizer, in one metadata write, that create number n is
+	// about to be sent upstream, so that a token whose value is lost is found after a crash.
+	Intend(ctx context.Context, n int64) error
+	// Confirm proves that the reconcile works from the latest state, before it revokes a
+	// token that status does not name (one it may just not have heard of yet).
+	Confirm(ctx context.Context) error
+}

@@ -38,6 +38,8 @@ type Lifecycle struct {
 	Settle time.Duration
 	// Cluster identifies this cluster in upstream names (see Owner).
 	Cluster string
+	// checks remembers when each resource was last checked upstream.
+	checks checkTimes
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
 	// once, as it replaces an expired one. By default it stops and waits for a person
 	// (iam.devin.ai/rotate): a token revoked because it leaked must not be replaced in the
@@ -59,20 +61,17 @@ func (l *Lifecycle) settle() time.Duration {
 }
 
 // Unsettled returns how long until no interrupted create of the resource can still land
-// upstream (zero when none can).
+// upstream (zero when none can). A pending create is taken as interrupted now, if its time
+// is not known: it is resolved into status.lastInterruptedIssue.
 func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 	st := obj.CredentialStatus()
-	var since time.Time
-	if st.PendingIssue != nil {
-		since = st.PendingIssue.Since.Time
+	if in := l.pendingIntent(obj); in != nil {
+		l.resolveIntent(obj, in)
 	}
-	if st.LastInterruptedIssue != nil && st.LastInterruptedIssue.After(since) {
-		since = st.LastInterruptedIssue.Time
-	}
-	if since.IsZero() {
+	if st.LastInterruptedIssue == nil {
 		return 0
 	}
-	return max(since.Add(l.settle()).Sub(l.Clock.Now()), 0)
+	return max(st.LastInterruptedIssue.Add(l.settle()).Sub(l.Clock.Now()), 0)
 }
 
 // Reconcile brings the resource's credential to its spec: it finishes an interrupted issue,
@@ -90,7 +89,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 		return 0, err
 	}
 	reason := l.reissueReason(obj, sec, now)
-	if reason == "" && l.VerifyDue(st, now) {
+	if reason == "" && l.VerifyDue(obj, now) {
 		if reason, err = l.verify(ctx, obj, iss, now, persist); err != nil {
 			return 0, err
 		}
@@ -125,8 +124,8 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 		// with its label removed) before a token is minted for it.
 		sec, secErr = l.readAround(ctx, obj, name)
 	}
-	if st.PendingIssue != nil {
-		if err := l.recoverPendingIssue(ctx, obj, iss, sec, persist); err != nil {
+	if in := l.pendingIntent(obj); in != nil {
+		if err := l.recoverPendingIssue(ctx, obj, iss, sec, in, persist); err != nil {
 			return nil, err
 		}
 	}
@@ -159,9 +158,10 @@ func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time) time.Duratio
 	if st.Token != nil {
 		st.ExpiresAt = st.Token.ExpiresAt
 	}
+	st.LastVerifiedTime = nil // no longer kept in status: see checkTimes
 	var nextVerify time.Time
-	if l.VerifyInterval > 0 && st.LastVerifiedTime != nil {
-		nextVerify = st.LastVerifiedTime.Add(l.VerifyInterval)
+	if l.VerifyInterval > 0 && st.Token != nil {
+		nextVerify = l.checks.lastCheck(obj.GetUID(), now, l.VerifyInterval).Add(l.VerifyInterval)
 	}
 	if st.LastInterruptedIssue != nil {
 		nextVerify = st.LastInterruptedIssue.Add(l.settle())

@@ -126,10 +126,10 @@ func TestIssueFailures(t *testing.T) {
 		wantCreate bool
 	}{
 		"lookup fails: no intent, nothing sent":        {prepare: devinapi.ErrRetryable},
-		"intent not durable: nothing created":          {persist: errConflict, wantIntent: true, wantCount: 1},
-		"refused: the intent is dropped":               {issue: fmt.Errorf("create: %w", devinapi.ErrInvalid), wantCount: 1, wantCreate: true},
-		"answer lost: the intent stays to be resolved": {issue: fmt.Errorf("create: %w", devinapi.ErrRetryable), wantIntent: true, wantCount: 1, wantCreate: true},
-		"timed out: the intent stays":                  {issue: context.DeadlineExceeded, wantIntent: true, wantCount: 1, wantCreate: true},
+		"intent not durable: nothing created":          {persist: errConflict},
+		"refused: the intent is done with":             {issue: fmt.Errorf("create: %w", devinapi.ErrInvalid), wantCount: 1, wantCreate: true},
+		"answer lost: the intent stays to be resolved": {issue: fmt.Errorf("create: %w", devinapi.ErrRetryable), wantIntent: true, wantCreate: true},
+		"timed out: the intent stays":                  {issue: context.DeadlineExceeded, wantIntent: true, wantCreate: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -141,8 +141,8 @@ func TestIssueFailures(t *testing.T) {
 				t.Fatal("reconcile succeeded")
 			}
 			st := w.pat.CredentialStatus()
-			if (st.PendingIssue != nil) != tc.wantIntent || st.IssueCount != tc.wantCount {
-				t.Fatalf("intent %+v, count %d; want intent %v, count %d", st.PendingIssue, st.IssueCount, tc.wantIntent, tc.wantCount)
+			if (w.l.pendingIntent(w.pat) != nil) != tc.wantIntent || st.IssueCount != tc.wantCount {
+				t.Fatalf("intent %+v, count %d; want intent %v, count %d", w.l.pendingIntent(w.pat), st.IssueCount, tc.wantIntent, tc.wantCount)
 			}
 			if created := indexOf(w.log, "issue ") >= 0; created != tc.wantCreate {
 				t.Fatalf("calls %q: create sent %v, want %v", w.log, created, tc.wantCreate)
@@ -187,8 +187,8 @@ func TestSecretRefused(t *testing.T) {
 				t.Fatalf("tokens %q left active upstream", w.iss.active())
 			}
 			st := w.pat.CredentialStatus()
-			if st.Token != nil || st.PendingIssue != nil {
-				t.Fatalf("token %+v, intent %+v", st.Token, st.PendingIssue)
+			if st.Token != nil || w.l.pendingIntent(w.pat) != nil {
+				t.Fatalf("token %+v, intent %+v", st.Token, w.l.pendingIntent(w.pat))
 			}
 			w.dryRunErr, w.createErr = nil, nil // the quota was raised
 			if _, err := w.reconcile(); err != nil || !holds(w.secret("ci"), w.pat.Status.Token.ID) {

@@ -2,6 +2,7 @@ package credential
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +19,9 @@ type Metrics struct {
 	RevokedUpstream *prometheus.CounterVec
 	Expiry          *prometheus.GaugeVec
 	RenewAt         *prometheus.GaugeVec
+	// LastCheck is when each resource's token was last seen active upstream (status no
+	// longer records it, to spare a write per check).
+	LastCheck *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (when not nil).
@@ -51,9 +55,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "token_operator_token_renewal_timestamp_seconds",
 			Help: "When the current token of a resource is due for rotation (Unix seconds).",
 		}, []string{"kind", "namespace", "name"}),
+		LastCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "token_operator_token_last_check_timestamp_seconds",
+			Help: "When the current token of a resource was last seen active upstream (Unix seconds).",
+		}, []string{"kind", "namespace", "name"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
+		for _, c := range []prometheus.Collector{m.LastCheck, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
 			if err := reg.Register(c); err != nil {
 				if !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 					panic(err)
@@ -103,10 +111,17 @@ func (m *Metrics) observeExpiry(kind string, obj Object, tok *iamv1alpha1.Issued
 	m.RenewAt.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(RenewAt(spec, tok).Unix()))
 }
 
+func (m *Metrics) checked(kind string, obj Object, at time.Time) {
+	if m != nil {
+		m.LastCheck.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(at.Unix()))
+	}
+}
+
 func (m *Metrics) forget(kind string, obj Object) {
 	if m == nil {
 		return
 	}
+	m.LastCheck.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
 	m.Expiry.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
 	m.RenewAt.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
 }

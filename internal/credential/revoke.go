@@ -79,7 +79,7 @@ func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, li
 // returns the ID of the token the Secret really holds, which is never revoked as a stray
 // (a rotation whose status write was lost put it there; the next reconcile adopts it).
 func (l *Lifecycle) confirmStrays(ctx context.Context, obj Object, persist Persister) (string, error) {
-	if err := persist(ctx); err != nil {
+	if err := persist.Confirm(ctx); err != nil {
 		return "", err
 	}
 	live, err := l.readAround(ctx, obj, SecretName(obj))

@@ -106,8 +106,8 @@ func TestPeriodicCheck(t *testing.T) {
 			if stopped := st.RevokedUpstream != nil; stopped != tc.wantStopped || (stopped && (st.Token != nil || reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream)) {
 				t.Fatalf("revokedUpstream %v, token %+v, err %v; want stopped %v", st.RevokedUpstream, st.Token, err, tc.wantStopped)
 			}
-			if (!tc.wantErr || tc.wantStopped) && tc.wantListed && !st.LastVerifiedTime.Equal(&metav1.Time{Time: w.clk.Now()}) {
-				t.Fatalf("lastVerifiedTime %v, want now", st.LastVerifiedTime)
+			if last := w.l.checks.lastCheck(w.pat.UID, w.clk.Now(), time.Hour); (!tc.wantErr || tc.wantStopped) && tc.wantListed && !last.Equal(w.clk.Now()) {
+				t.Fatalf("last check %v, want now", last)
 			}
 		})
 	}

@@ -13,7 +13,8 @@ import (
 
 // VerifyDue reports whether the periodic upstream check of the resource is due.
 // An interrupted create makes a check due once it has settled, whatever the interval.
-func (l *Lifecycle) VerifyDue(st *iamv1alpha1.CredentialStatus, now time.Time) bool {
+func (l *Lifecycle) VerifyDue(obj Object, now time.Time) bool {
+	st := obj.CredentialStatus()
 	if st.Token == nil {
 		return false
 	}
@@ -23,7 +24,7 @@ func (l *Lifecycle) VerifyDue(st *iamv1alpha1.CredentialStatus, now time.Time) b
 	if l.VerifyInterval <= 0 {
 		return false
 	}
-	return st.LastVerifiedTime == nil || !now.Before(st.LastVerifiedTime.Add(l.VerifyInterval))
+	return !now.Before(l.checks.lastCheck(obj.GetUID(), now, l.VerifyInterval).Add(l.VerifyInterval))
 }
 
 // verify checks the resource's tokens upstream: the current one must still be active (it
@@ -58,7 +59,8 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 		}
 	}
 	st.PendingRevocations = kept
-	st.LastVerifiedTime = timePtr(now)
+	l.checks.checked(obj.GetUID(), now)
+	l.Metrics.checked(l.Kind, obj, now)
 	if st.LastInterruptedIssue != nil && !now.Before(st.LastInterruptedIssue.Add(l.settle())) {
 		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 )
 
 // TokenSource supplies the operator's own credential for every request. It is asked on each
@@ -43,6 +42,9 @@ type Options struct {
 	// QPS and Burst configure the process-wide client-side rate limit; QPS <= 0 disables it.
 	QPS   float64
 	Burst int
+	// AdmissionShare is the share of QPS and Burst kept for admission requests (contexts
+	// marked with ForAdmission); zero means DefaultAdmissionShare.
+	AdmissionShare float64
 	// Registerer receives the client's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// UserAgent is sent on every request; empty uses "token-operator".
@@ -74,7 +76,7 @@ type Client struct {
 	http      *http.Client
 	timeout   time.Duration
 	userAgent string
-	limiter   *rate.Limiter
+	limiter   *limiters
 	metrics   *metrics
 
 	mu        sync.Mutex
@@ -125,13 +127,7 @@ func New(opts Options) (*Client, error) {
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent
 	}
-	if opts.QPS > 0 {
-		burst := opts.Burst
-		if burst <= 0 {
-			burst = 1
-		}
-		c.limiter = rate.NewLimiter(rate.Limit(opts.QPS), burst)
-	}
+	c.limiter = newLimiters(opts.QPS, opts.Burst, opts.AdmissionShare)
 	return c, nil
 }
 
@@ -299,7 +295,7 @@ func (c *Client) wait(ctx context.Context, op string) error {
 			}
 		}
 		if c.limiter != nil {
-			if err := c.limiter.Wait(ctx); err != nil {
+			if err := c.limiter.wait(ctx); err != nil {
 				if ctx.Err() != nil {
 					return contextError(ctx, op)
 				}

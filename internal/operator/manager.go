@@ -30,6 +30,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/ttlcache"
 	resourcemetrics "github.com/cogtokens/token-operator/internal/metrics"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
@@ -235,6 +236,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 		Client: mgr.GetClient(), API: api, Lifecycle: newLifecycle("ServiceUser"),
 		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
 		DefaultOrganization:     o.DefaultOrganization,
+		Listing:                 ttlcache.New[[]devinapi.ServiceUser](listingTTL(o), 1, o.Clock),
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ServiceUser controller: %w", err)

@@ -6,9 +6,13 @@ package patch
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
 // StatusPatcher patches the status subresource of one object with what changed since the
@@ -35,6 +39,44 @@ func NewStatusPatcher(c client.Client, obj client.Object) *StatusPatcher {
 // on as if its status were durable.
 func (p *StatusPatcher) Patch(ctx context.Context) error {
 	return p.patch(ctx, false, true)
+}
+
+// Confirm is Patch: a write locked on the version the reconcile works from (see
+// credential.Persister).
+func (p *StatusPatcher) Confirm(ctx context.Context) error { return p.Patch(ctx) }
+
+// Intend records, in one write of the object's metadata locked on the version the
+// reconcile works from, that create number n is about to be sent upstream
+// (iam.devin.ai/issue-intent), together with the finalizer that makes deletion revoke it.
+// The status changes made so far stay pending for the next status write.
+func (p *StatusPatcher) Intend(ctx context.Context, n int64) error {
+	return p.patchMeta(ctx, func(o client.Object) {
+		a := o.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a[iamv1alpha1.IssueIntentAnnotation] = strconv.FormatInt(n, 10)
+		o.SetAnnotations(a)
+		controllerutil.AddFinalizer(o, iamv1alpha1.Finalizer)
+	})
+}
+
+// patchMeta writes a change of the object's metadata, locked on the version the reconcile
+// works from, and keeps what it wrote in the object and in the base of the next status
+// write, so that the status write neither resends nor reverts it.
+func (p *StatusPatcher) patchMeta(ctx context.Context, mutate func(client.Object)) error {
+	before := p.obj.DeepCopyObject().(client.Object)
+	after := p.obj.DeepCopyObject().(client.Object)
+	mutate(after)
+	if err := p.c.Patch(ctx, after, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patch metadata: %w", err)
+	}
+	for _, o := range []client.Object{p.obj, p.base} {
+		o.SetAnnotations(after.GetAnnotations())
+		o.SetFinalizers(after.GetFinalizers())
+		o.SetResourceVersion(after.GetResourceVersion())
+	}
+	return nil
 }
 
 // PatchIfExists is the last write of a reconcile: it does nothing when nothing changed,

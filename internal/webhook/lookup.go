@@ -25,9 +25,10 @@ type lookup struct {
 	timeout time.Duration
 }
 
-// withTimeout bounds the lookups of one admission request.
+// withTimeout bounds the lookups of one admission request, and marks them as admission
+// requests: they have a share of the Devin API rate limit that reconciles cannot use up.
 func (l *lookup) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, l.timeout)
+	return context.WithTimeout(devinapi.ForAdmission(ctx), l.timeout)
 }
 
 func (l *lookup) userByEmail(ctx context.Context, email string) (*devinapi.User, error) {

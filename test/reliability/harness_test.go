@@ -22,6 +22,7 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/audit"
 	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
@@ -290,12 +291,9 @@ func mutate[T client.Object](obj T, change func(T)) error {
 	})
 }
 
-func ready(obj interface {
-	client.Object
-	CredentialStatus() *iamv1alpha1.CredentialStatus
-}) bool {
+func ready(obj credential.Object) bool {
 	st := obj.CredentialStatus()
-	return conditions.IsReady(st.Conditions, obj.GetGeneration()) && st.Token != nil && st.PendingIssue == nil
+	return conditions.IsReady(st.Conditions, obj.GetGeneration()) && st.Token != nil && !credential.IntentPending(obj)
 }
 
 // settled reports whether every resource of the namespaces is Ready with no replaced token
