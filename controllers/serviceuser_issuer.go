@@ -170,3 +170,23 @@ func (i *serviceUserIssuer) Revoked(ctx context.Context, id string) (bool, error
 	}
 	return revokedNotExpired(keys, id, i.clock.Now()), nil
 }
+
+// LastUsed is when the service user's key was last used, as the API reports it (nil when
+// never). It makes the lifecycle wait for consumers to switch before revoking a key.
+func (i *serviceUserIssuer) LastUsed(ctx context.Context, id string) (*time.Time, error) {
+	if i.su.Status.ServiceUserID == "" {
+		return nil, nil
+	}
+	keys, err := i.api.ListServiceUserAPIKeys(ctx, i.su.Status.ServiceUserID, devinapi.KeyStatusActive)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			return k.LastUsedAt, nil
+		}
+	}
+	return nil, nil
+}
+
+var _ credential.UsageReporter = &serviceUserIssuer{}

@@ -9,6 +9,9 @@ const (
 	ConditionStalled     = "Stalled"
 	// ConditionExpiringSoon is True when a service user nears its own expiry.
 	ConditionExpiringSoon = "ExpiringSoon"
+	// ConditionConsumersRestarted says whether the rolloutRestartTargets were restarted for
+	// the current token.
+	ConditionConsumersRestarted = "ConsumersRestarted"
 )
 
 // Condition reasons. They are part of the API: alerts and GitOps health checks match them.
@@ -56,6 +59,11 @@ const (
 	ReasonServiceUserExpiring = "ServiceUserExpiring"
 	// ReasonServiceUserValid: the service user is far from its expiry.
 	ReasonServiceUserValid = "ServiceUserValid"
+	// ReasonRestarted: the rolloutRestartTargets were restarted for the current token.
+	ReasonRestarted = "Restarted"
+	// ReasonRestartFailed: a rolloutRestartTarget does not exist or cannot be patched; the
+	// rotation itself went on.
+	ReasonRestartFailed = "RestartFailed"
 	// ReasonReconcileError: something other than the Devin API failed (the Kubernetes API,
 	// say); the operator retries with backoff.
 	ReasonReconcileError = "ReconcileError"
@@ -109,6 +117,11 @@ const (
 	EventRoleUpdated = "RoleUpdated"
 	// EventRoleDriftRepaired (Warning): the role was changed upstream and set back.
 	EventRoleDriftRepaired = "RoleDriftRepaired"
+	// EventConsumersRestarted (Normal): the rolloutRestartTargets were restarted.
+	EventConsumersRestarted = "ConsumersRestarted"
+	// EventRevokedWhileInUse (Warning): a replaced token was revoked at the end of its grace
+	// period although its consumers had not all switched.
+	EventRevokedWhileInUse = "RevokedWhileInUse"
 	// EventExpiringSoon (Warning): the service user nears its own expiry.
 	EventExpiringSoon = "ExpiringSoon"
 )

@@ -60,3 +60,10 @@ func (s *ServiceUser) DisplayName() string {
 
 // TokenDisplayName is the readable part of the upstream API key name.
 func (s *ServiceUser) TokenDisplayName() string { return s.Namespace + "/" + s.Name }
+
+// OrganizationID is the organization a ServiceUser's spec names ("" for the operator's
+// default, or for scope Enterprise).
+func (s *ServiceUser) OrganizationID() string { return s.Spec.OrganizationID }
+
+// OrganizationID is "": a personal access token acts in every organization of its owner.
+func (p *PersonalAccessToken) OrganizationID() string { return "" }

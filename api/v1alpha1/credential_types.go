@@ -10,8 +10,13 @@ const (
 	// after the upstream credentials were revoked (or orphaned, by policy).
 	Finalizer = "iam.devin.ai/revoke"
 
-	// RotateAnnotation asks for a new token: any change of its value rotates once.
+	// RotateAnnotation asks for a new token: any change of its value rotates once. A value
+	// that starts with RotateCompromised also revokes the previous token at once.
 	RotateAnnotation = "iam.devin.ai/rotate"
+
+	// RotateCompromised starts the value of RotateAnnotation for a token that may have
+	// leaked: the previous one is revoked at once, whoever still uses it.
+	RotateCompromised = "compromised"
 
 	// IssueIntentAnnotation says that create number n of the resource's tokens is about to
 	// be, or was, sent upstream. The operator writes it, with its finalizer, in one write
@@ -75,8 +80,10 @@ type CredentialSpec struct {
 	// +optional
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
 
-	// RotationGracePeriod is how long the previous token stays valid after a rotation, so that
-	// workloads can pick up the new one, before the operator revokes it. 0s revokes at once.
+	// RotationGracePeriod is the longest the previous token stays valid after a rotation, so
+	// that workloads can pick up the new one: after a renewal or a requested rotation it is
+	// revoked as soon as its consumers have switched (see revocationQuietPeriod and
+	// rolloutRestartTargets), otherwise at the end of this period. 0s revokes at once.
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
@@ -95,6 +102,43 @@ type CredentialSpec struct {
 	// the data key of the token.
 	// +optional
 	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+
+	// RolloutRestartTargets are the workloads, in the resource's namespace, that consume the
+	// Secret and are restarted (as kubectl rollout restart does) once it holds a new token:
+	// environment variables change only when pods restart. A burst of rotations restarts
+	// them once. The requester must be allowed to patch each of them (checked at
+	// admission). Until they have rolled out, the previous token is not revoked (at most
+	// rotationGracePeriod).
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
+
+	// RevocationQuietPeriod: after a renewal or a requested rotation, a service user's
+	// previous key is revoked once it has not been used (its last_used_at upstream) for this
+	// long, and its restart targets have rolled out; at the latest when rotationGracePeriod
+	// ends. Default 5m. Personal access tokens report no use: the grace period applies.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="revocationQuietPeriod must be between 10s and 24h"
+	// +optional
+	RevocationQuietPeriod *metav1.Duration `json:"revocationQuietPeriod,omitempty"`
+}
+
+// RolloutRestartTarget names workloads to restart: one by name, or those a label selector
+// matches.
+// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.selector)",message="exactly one of name or selector must be set"
+type RolloutRestartTarget struct {
+	// Kind is Deployment, StatefulSet, DaemonSet, or Rollout (Argo Rollouts, when its CRD
+	// is installed and the operator may patch rollouts).
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet;Rollout
+	Kind string `json:"kind"`
+	// Name of the workload.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Selector matches workloads of the kind by their labels.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
 // LabelValue is the value of a Kubernetes label.
@@ -126,6 +170,37 @@ type SecretTemplate struct {
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	// +optional
 	Key string `json:"key,omitempty"`
+
+	// ExtraKeys adds fixed entries to the Secret beside the token, so that a workload needs
+	// this one Secret only (e.g. envFrom). Each names the data key that receives the value.
+	// +optional
+	ExtraKeys *SecretExtraKeys `json:"extraKeys,omitempty"`
+}
+
+// SecretExtraKeys names the data keys of the extra entries of a Secret.
+// +kubebuilder:validation:XValidation:rule="(!has(self.apiURL) || !has(self.tokenID) || self.apiURL != self.tokenID) && (!has(self.apiURL) || !has(self.organizationID) || self.apiURL != self.organizationID) && (!has(self.tokenID) || !has(self.organizationID) || self.tokenID != self.organizationID)",message="extraKeys must name different keys"
+type SecretExtraKeys struct {
+	// APIURL receives the base URL of the Devin API the token is for (e.g. DEVIN_API_URL).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	APIURL string `json:"apiURL,omitempty"`
+
+	// OrganizationID receives a ServiceUser's organization ID (nothing for a
+	// PersonalAccessToken or an enterprise service user).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	OrganizationID string `json:"organizationID,omitempty"`
+
+	// TokenID receives the upstream ID of the token the Secret holds.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	TokenID string `json:"tokenID,omitempty"`
 }
 
 // CredentialStatus is the observed state of one credential, shared by both kinds.
@@ -195,6 +270,10 @@ type CredentialStatus struct {
 	// +optional
 	RotateRequest string `json:"rotateRequest,omitempty"`
 
+	// Restart records the last restart of the rolloutRestartTargets.
+	// +optional
+	Restart *RestartStatus `json:"restart,omitempty"`
+
 	// RevokedUpstream is when the operator found the token revoked upstream by someone else
 	// (a person responding to a leak, say). The operator then issues no new token into the
 	// same Secret on its own: it waits for iam.devin.ai/rotate to change (or
@@ -234,6 +313,27 @@ type PendingRevocation struct {
 	ID string `json:"id"`
 	// Name is the upstream name.
 	Name string `json:"name,omitempty"`
-	// RevokeAt is when the operator revokes it.
+	// RevokeAt is when the operator revokes it at the latest (the end of the grace period).
 	RevokeAt metav1.Time `json:"revokeAt"`
+	// Since is when it was replaced.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// WaitForConsumers is set when the revocation waits for the consumers to switch (after a
+	// renewal or a requested rotation), rather than for RevokeAt only.
+	// +optional
+	WaitForConsumers bool `json:"waitForConsumers,omitempty"`
+	// WaitingFor says, while the revocation waits for the consumers, what it waits for.
+	// +optional
+	WaitingFor string `json:"waitingFor,omitempty"`
+}
+
+// RestartStatus is the last restart of a resource's rolloutRestartTargets.
+type RestartStatus struct {
+	// TokenID is the token the workloads were restarted for.
+	TokenID string `json:"tokenID"`
+	// At is when they were restarted.
+	At metav1.Time `json:"at"`
+	// Targets lists the workloads restarted.
+	// +optional
+	Targets []string `json:"targets,omitempty"`
 }

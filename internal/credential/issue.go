@@ -47,7 +47,7 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	}
 	previous := st.Token
 	st.IssueCount = n // the intent is fulfilled: the Secret holds its token
-	l.recordIssued(obj, tok, value, written.Name, now)
+	l.recordIssued(obj, tok, value, written.Name, now, reason)
 	l.announce(ctx, obj, reason, previous, tok, written.Name)
 	// Status is written by the caller at the end of the reconcile; if that write is lost, the
 	// Secret names the token and the next reconcile adopts it.
@@ -72,7 +72,7 @@ func (l *Lifecycle) store(ctx context.Context, obj Object, sec *corev1.Secret, v
 
 // recordIssued makes tok the resource's current token, held by the Secret secretName, and
 // schedules the revocation of the one it replaces.
-func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value []byte, secretName string, now time.Time) {
+func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value []byte, secretName string, now time.Time, reason string) {
 	st := obj.CredentialStatus()
 	previous := st.Token
 	st.Token = tok
@@ -85,7 +85,7 @@ func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value
 	}
 	// An imported token cannot be revoked by the operator: its owner does.
 	if previous != nil && previous.ID != tok.ID && !obj.Imported() {
-		l.scheduleRevocation(obj, previous, now)
+		l.scheduleRevocation(obj, previous, now, reason)
 	}
 }
 
@@ -123,7 +123,7 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 	if sec != nil && holdsTokenOf(sec, st, in) && listing.has(sec.Annotations[iamv1alpha1.TokenIDAnnotation]) &&
 		l.adopt(obj, sec, now) {
 		if previous != nil && previous.ID != st.Token.ID {
-			l.scheduleRevocation(obj, previous, now)
+			l.scheduleRevocation(obj, previous, now, "") // why it was replaced is lost: no waiting
 		}
 		st.PendingIssue = nil
 		st.IssueCount = max(st.IssueCount, in.n)

@@ -38,6 +38,10 @@ type Lifecycle struct {
 	Settle time.Duration
 	// Cluster identifies this cluster in upstream names (see Owner).
 	Cluster string
+	// Consumers restarts the workloads that consume a Secret; nil restarts nothing.
+	Consumers Consumers
+	// APIURL and DefaultOrganization fill the Secret's extra entries (extraKeys).
+	APIURL, DefaultOrganization string
 	// checks remembers when each resource was last checked upstream.
 	checks checkTimes
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
@@ -105,11 +109,12 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if err != nil {
 		return 0, err
 	}
+	nextRestart := l.restartConsumers(ctx, obj, now)
 	nextRevoke, err := l.revokeDue(ctx, obj, iss, now)
 	if err != nil {
 		return 0, err
 	}
-	return l.schedule(obj, now, nextRevoke), nil
+	return l.schedule(obj, now, earliestTime(nextRevoke, nextRestart)), nil
 }
 
 // currentSecret reads the resource's Secret and brings status in line with it first: an
@@ -248,9 +253,8 @@ func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, sec *corev1.Secr
 	if sec == nil || st.Token == nil || !l.secretNeedsSync(obj, sec) {
 		return nil
 	}
-	fp := fingerprints(sec)
-	if len(fp) == 1 && fp[SecretKey(obj)] == st.SecretHash {
-		_, err := l.patchSecret(ctx, sec, secretPatch(obj, sec, nil, nil))
+	if fingerprints(sec)[SecretKey(obj)] == st.SecretHash {
+		_, err := l.patchSecret(ctx, sec, l.secretPatch(obj, sec, nil, st.Token))
 		return err
 	}
 	live, err := l.readAround(ctx, obj, sec.Name)
@@ -305,4 +309,12 @@ func (l *Lifecycle) event(obj Object, eventType, reason, action, note string, ar
 		return
 	}
 	l.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+}
+
+// earliestTime is the sooner of two times; a zero time means none.
+func earliestTime(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -413,5 +414,53 @@ func TestOwnerGone(t *testing.T) {
 	st := w.pat.CredentialStatus()
 	if st.Token != nil || st.PendingRevocations != nil || st.LastRotationReason != iamv1alpha1.RotationServiceUserGone {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+// The operator owns only what it writes on its Secret: labels and annotations other tools
+// add (Argo CD's tracking, Reloader's) survive rotations; a template key that is dropped is
+// removed; extra entries follow the token.
+func TestSecretKeepsWhatOthersOwn(t *testing.T) {
+	w := newWorld(t)
+	w.l.APIURL = "https://api.devin.ai"
+	w.pat.Spec.SecretTemplate = &iamv1alpha1.SecretTemplate{
+		Key:       "DEVIN_API_KEY",
+		Labels:    map[string]iamv1alpha1.LabelValue{"team": "a"},
+		ExtraKeys: &iamv1alpha1.SecretExtraKeys{APIURL: "DEVIN_API_URL", TokenID: "DEVIN_TOKEN_ID"},
+	}
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	sec := w.secret("ci")
+	sec.Labels["argocd.argoproj.io/instance"] = "team-a"
+	sec.Annotations["reloader.stakater.com/last-reloaded-from"] = "x"
+	if err := w.kube.Update(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	w.pat.Spec.SecretTemplate.Labels = map[string]iamv1alpha1.LabelValue{"tier": "b"} // "team" dropped
+	w.pat.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "1"}
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	sec = w.secret("ci")
+	tok := w.pat.Status.Token
+	if sec.Labels["argocd.argoproj.io/instance"] != "team-a" || sec.Annotations["reloader.stakater.com/last-reloaded-from"] != "x" {
+		t.Fatalf("others' metadata lost: labels %v, annotations %v", sec.Labels, sec.Annotations)
+	}
+	if _, ok := sec.Labels["team"]; ok || sec.Labels["tier"] != "b" {
+		t.Fatalf("labels %v: want the dropped template label removed and the new one set", sec.Labels)
+	}
+	want := map[string]string{"DEVIN_API_KEY": "value-of-" + tok.ID, "DEVIN_API_URL": "https://api.devin.ai", "DEVIN_TOKEN_ID": tok.ID}
+	if len(sec.Data) != len(want) {
+		t.Fatalf("data keys %v, want %v", slices.Sorted(maps.Keys(sec.Data)), slices.Sorted(maps.Keys(want)))
+	}
+	for k, v := range want {
+		if string(sec.Data[k]) != v {
+			t.Fatalf("data[%s] = %q, want %q", k, sec.Data[k], v)
+		}
+	}
+	w.log = nil
+	if _, err := w.reconcile(); err != nil || len(w.log) != 0 {
+		t.Fatalf("err %v, calls %q: a Secret in shape needs nothing", err, w.log)
 	}
 }

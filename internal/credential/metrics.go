@@ -19,6 +19,11 @@ type Metrics struct {
 	RevokedUpstream *prometheus.CounterVec
 	Expiry          *prometheus.GaugeVec
 	RenewAt         *prometheus.GaugeVec
+	// RevokedInUse counts replaced tokens revoked at the end of their grace period while
+	// their consumers still used them.
+	RevokedInUse *prometheus.CounterVec
+	// ConsumerRestarts counts workloads restarted for a new token.
+	ConsumerRestarts *prometheus.CounterVec
 	// LastCheck is when each resource's token was last seen active upstream (status no
 	// longer records it, to spare a write per check).
 	LastCheck *prometheus.GaugeVec
@@ -55,13 +60,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "token_operator_token_renewal_timestamp_seconds",
 			Help: "When the current token of a resource is due for rotation (Unix seconds).",
 		}, []string{"kind", "namespace", "name"}),
+		RevokedInUse: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_tokens_revoked_while_in_use_total",
+			Help: "Replaced tokens revoked at the end of their grace period although their consumers had not switched.",
+		}, []string{"kind"}),
+		ConsumerRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_consumer_restarts_total",
+			Help: "Workloads restarted (rolloutRestartTargets) for a new token.",
+		}, []string{"kind"}),
 		LastCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "token_operator_token_last_check_timestamp_seconds",
 			Help: "When the current token of a resource was last seen active upstream (Unix seconds).",
 		}, []string{"kind", "namespace", "name"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.LastCheck, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
+		for _, c := range []prometheus.Collector{m.RevokedInUse, m.ConsumerRestarts, m.LastCheck, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
 			if err := reg.Register(c); err != nil {
 				if !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 					panic(err)
@@ -109,6 +122,18 @@ func (m *Metrics) observeExpiry(kind string, obj Object, tok *iamv1alpha1.Issued
 	spec := obj.Credential()
 	m.Expiry.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(End(spec, tok).Unix()))
 	m.RenewAt.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(RenewAt(spec, tok).Unix()))
+}
+
+func (m *Metrics) revokedInUse(kind string) {
+	if m != nil {
+		m.RevokedInUse.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) consumerRestarted(kind string) {
+	if m != nil {
+		m.ConsumerRestarts.WithLabelValues(kind).Inc()
+	}
 }
 
 func (m *Metrics) checked(kind string, obj Object, at time.Time) {

@@ -19,18 +19,27 @@ import (
 // token of the resource goes (Revoke), once no interrupted create can still land
 // (WaitSettled).
 
-// scheduleRevocation keeps tok, just replaced, valid for the grace period.
-func (l *Lifecycle) scheduleRevocation(obj Object, tok *iamv1alpha1.IssuedToken, now time.Time) {
+// scheduleRevocation keeps tok, replaced at now for reason, valid for the grace period at
+// most. After a renewal or a requested rotation, it is revoked as soon as its consumers have
+// switched (see consumersSwitched); a token replaced because it may have leaked (the Secret
+// was altered or deleted, a rotation requested as "compromised") waits for nobody.
+func (l *Lifecycle) scheduleRevocation(obj Object, tok *iamv1alpha1.IssuedToken, now time.Time, reason string) {
 	st := obj.CredentialStatus()
 	for _, p := range st.PendingRevocations {
 		if p.ID == tok.ID {
 			return
 		}
 	}
+	revokeAt := RevokeAt(obj.Credential(), tok, now)
+	if compromised(obj) {
+		revokeAt = now
+	}
 	st.PendingRevocations = append(st.PendingRevocations, iamv1alpha1.PendingRevocation{
-		ID:       tok.ID,
-		Name:     tok.Name,
-		RevokeAt: metav1.NewTime(RevokeAt(obj.Credential(), tok, now)),
+		ID:               tok.ID,
+		Name:             tok.Name,
+		RevokeAt:         metav1.NewTime(revokeAt),
+		Since:            timePtr(now),
+		WaitForConsumers: (reason == iamv1alpha1.RotationRenewal || reason == iamv1alpha1.RotationRequested) && !compromised(obj),
 	})
 }
 
@@ -96,31 +105,79 @@ func (l *Lifecycle) confirmStrays(ctx context.Context, obj Object, persist Persi
 	return live.Annotations[iamv1alpha1.TokenIDAnnotation], nil
 }
 
-// revokeDue revokes the replaced tokens whose grace period has ended and returns when the
-// next one is due (zero when none waits).
+// revokeDue revokes the replaced tokens whose consumers have switched or whose grace period
+// has ended, and returns when to look again (zero when none waits).
 func (l *Lifecycle) revokeDue(ctx context.Context, obj Object, iss Issuer, now time.Time) (time.Time, error) {
 	st := obj.CredentialStatus()
 	var next time.Time
 	kept := st.PendingRevocations[:0]
 	var firstErr error
 	for _, p := range st.PendingRevocations {
-		if now.Before(p.RevokeAt.Time) || firstErr != nil {
+		due, inUse, wake, err := l.revocationDue(ctx, obj, iss, &p, now)
+		if err == nil && due {
+			err = l.revokeReplaced(ctx, obj, iss, p, inUse)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err != nil || !due {
 			kept = append(kept, p)
-			if next.IsZero() || p.RevokeAt.Time.Before(next) {
-				next = p.RevokeAt.Time
+			if next.IsZero() || wake.Before(next) {
+				next = wake
 			}
+		}
+		if firstErr != nil {
 			continue
 		}
-		if err := iss.Revoke(ctx, p.ID); err != nil {
-			firstErr = fmt.Errorf("revoke replaced token %s: %w", p.ID, err)
-			kept = append(kept, p)
-			continue
-		}
-		l.Metrics.revoked(l.Kind)
-		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRevoked, "Revoke", "revoked replaced token %s after its grace period", p.ID)
 	}
 	st.PendingRevocations = kept
 	return next, firstErr
+}
+
+// revocationDue decides whether a replaced token is revoked now: at the end of its grace
+// period (inUse says whether its consumers were still on it), or earlier once they have
+// switched. It returns when to look again otherwise, and records what it waits for.
+func (l *Lifecycle) revocationDue(ctx context.Context, obj Object, iss Issuer, p *iamv1alpha1.PendingRevocation, now time.Time) (due, inUse bool, wake time.Time, err error) {
+	if !p.WaitForConsumers {
+		return !now.Before(p.RevokeAt.Time), false, p.RevokeAt.Time, nil
+	}
+	switched, why, recheck, err := l.consumersSwitched(ctx, obj, iss, p, now)
+	if err != nil {
+		return false, false, now.Add(recheckConsumers), err
+	}
+	p.WaitingFor = why
+	if !now.Before(p.RevokeAt.Time) {
+		return true, !switched, p.RevokeAt.Time, nil
+	}
+	return switched, false, minTime(recheck, p.RevokeAt.Time), nil
+}
+
+// revokeReplaced revokes a replaced token; one revoked while its consumers still used it is
+// reported.
+func (l *Lifecycle) revokeReplaced(ctx context.Context, obj Object, iss Issuer, p iamv1alpha1.PendingRevocation, inUse bool) error {
+	if err := iss.Revoke(ctx, p.ID); err != nil {
+		return fmt.Errorf("revoke replaced token %s: %w", p.ID, err)
+	}
+	l.Metrics.revoked(l.Kind)
+	switch {
+	case inUse:
+		l.Metrics.revokedInUse(l.Kind)
+		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventRevokedWhileInUse, "Revoke",
+			"revoked replaced token %s at the end of its grace period although %s", p.ID, p.WaitingFor)
+	case p.WaitForConsumers:
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRevoked, "Revoke",
+			"revoked replaced token %s: its consumers have switched to the new one", p.ID)
+	default:
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventTokenRevoked, "Revoke", "revoked replaced token %s after its grace period", p.ID)
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // Revoke revokes every upstream token of a resource that is being deleted: the current one,

@@ -84,8 +84,9 @@ func (l *Lifecycle) newSecret(obj Object, name string, value []byte, tok *iamv1a
 	sec := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace(), Labels: labels, Annotations: annotations},
 		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{SecretKey(obj): value},
+		Data:       l.extraData(obj, tok),
 	}
+	sec.Data[SecretKey(obj)] = value
 	if err := controllerutil.SetControllerReference(obj, sec, l.Client.Scheme()); err != nil {
 		return nil, fmt.Errorf("set owner of secret %s: %w", name, err)
 	}
@@ -93,9 +94,10 @@ func (l *Lifecycle) newSecret(obj Object, name string, value []byte, tok *iamv1a
 }
 
 // secretPatch is the merge patch that brings existing to what the resource wants: its
-// metadata, and, when value is set, the token (tok) under the resource's key, any other
-// data key removed. Keys the template set before and sets no more are removed.
-func secretPatch(obj Object, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) map[string]any {
+// metadata, the extra entries for tok and, when value is set, the token (tok) under the
+// resource's key; any other data key is removed (a nil value keeps the token's entry as it
+// is). Keys the template set before and sets no more are removed.
+func (l *Lifecycle) secretPatch(obj Object, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) map[string]any {
 	labels, annotations := secretMeta(obj)
 	before := readTemplateKeys(existing)
 	lp, ap := map[string]any{}, map[string]any{}
@@ -114,24 +116,57 @@ func secretPatch(obj Object, existing *corev1.Secret, value []byte, tok *iamv1al
 	for k, v := range annotations {
 		ap[k] = v
 	}
-	meta := map[string]any{"resourceVersion": existing.ResourceVersion, "labels": lp, "annotations": ap}
-	patch := map[string]any{"metadata": meta}
-	if value == nil {
-		return patch
-	}
-	if tok.ExpiresAt == nil {
-		ap[iamv1alpha1.TokenExpiresAtAnnotation] = nil
-	}
-	for k, v := range tokenAnnotations(tok) {
-		ap[k] = v
-	}
 	data := map[string]any{}
 	for k := range fingerprints(existing) {
 		data[k] = nil
 	}
-	data[SecretKey(obj)] = value // []byte marshals as base64, as a Secret's data is
-	patch["data"] = data
-	return patch
+	delete(data, SecretKey(obj))
+	for k, v := range l.extraData(obj, tok) {
+		data[k] = v // []byte marshals as base64, as a Secret's data is
+	}
+	if value != nil {
+		if tok.ExpiresAt == nil {
+			ap[iamv1alpha1.TokenExpiresAtAnnotation] = nil
+		}
+		for k, v := range tokenAnnotations(tok) {
+			ap[k] = v
+		}
+		data[SecretKey(obj)] = value
+	}
+	meta := map[string]any{"resourceVersion": existing.ResourceVersion, "labels": lp, "annotations": ap}
+	return map[string]any{"metadata": meta, "data": data}
+}
+
+// extraData is the Secret's extra entries (secretTemplate.extraKeys) for tok.
+func (l *Lifecycle) extraData(obj Object, tok *iamv1alpha1.IssuedToken) map[string][]byte {
+	out := map[string][]byte{}
+	tmpl := obj.Credential().SecretTemplate
+	if tmpl == nil || tmpl.ExtraKeys == nil {
+		return out
+	}
+	x := tmpl.ExtraKeys
+	if x.APIURL != "" && l.APIURL != "" {
+		out[x.APIURL] = []byte(l.APIURL)
+	}
+	if x.TokenID != "" && tok != nil {
+		out[x.TokenID] = []byte(tok.ID)
+	}
+	if org := l.organization(obj); x.OrganizationID != "" && org != "" {
+		out[x.OrganizationID] = []byte(org)
+	}
+	return out
+}
+
+// organization is the organization of a ServiceUser of scope Organization, "" otherwise.
+func (l *Lifecycle) organization(obj Object) string {
+	su, ok := obj.(*iamv1alpha1.ServiceUser)
+	if !ok || su.EffectiveScope() != iamv1alpha1.ScopeOrganization {
+		return ""
+	}
+	if o := su.OrganizationID(); o != "" {
+		return o
+	}
+	return l.DefaultOrganization
 }
 
 // writeSecret creates the resource's Secret or patches it so that it holds value. existing
@@ -169,7 +204,7 @@ func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, existing *c
 			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
 		}
 	}
-	return l.patchSecret(ctx, existing, secretPatch(obj, existing, value, tok), patchOpts...)
+	return l.patchSecret(ctx, existing, l.secretPatch(obj, existing, value, tok), patchOpts...)
 }
 
 func (l *Lifecycle) patchSecret(ctx context.Context, existing *corev1.Secret, patch map[string]any, opts ...client.PatchOption) (*corev1.Secret, error) {
@@ -216,8 +251,8 @@ func (l *Lifecycle) checkWritable(ctx context.Context, obj Object, sec *corev1.S
 	return err
 }
 
-// secretNeedsSync reports whether the Secret's labels, template annotations or data key
-// differ from what the resource asks for.
+// secretNeedsSync reports whether the Secret's labels, template annotations, extra entries
+// or data keys differ from what the resource asks for.
 func (l *Lifecycle) secretNeedsSync(obj Object, sec *corev1.Secret) bool {
 	labels, annotations := secretMeta(obj)
 	for k, v := range labels {
@@ -234,6 +269,12 @@ func (l *Lifecycle) secretNeedsSync(obj Object, sec *corev1.Secret) bool {
 		return true
 	}
 	fp := fingerprints(sec)
+	extra := l.extraData(obj, obj.CredentialStatus().Token)
+	for k, v := range extra {
+		if fp[k] != hashToken(v) {
+			return true
+		}
+	}
 	_, ok := fp[SecretKey(obj)]
-	return len(fp) != 1 || !ok
+	return len(fp) != 1+len(extra) || !ok
 }

@@ -26,12 +26,13 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/controllers"
+	"github.com/cogtokens/token-operator/internal/consumers"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/logging"
-	"github.com/cogtokens/token-operator/internal/ttlcache"
 	resourcemetrics "github.com/cogtokens/token-operator/internal/metrics"
+	"github.com/cogtokens/token-operator/internal/ttlcache"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
 )
@@ -220,6 +221,8 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("token-operator"),
 			Clock: o.Clock, Kind: kind, VerifyInterval: o.VerifyInterval, Metrics: lifecycleMetrics, Cluster: o.ClusterID,
 			ReissueRevoked: o.OnUpstreamRevocation == UpstreamRevocationReissue,
+			APIURL:         o.DevinAPIURL, DefaultOrganization: o.DefaultOrganization,
+			Consumers: &consumers.Workloads{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
 			// A create whose answer was lost cannot land later than the client's timeout.
 			Settle: o.APITimeout + 10*time.Second,
 		}
@@ -256,6 +259,7 @@ func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory) error
 	}
 	if err := iamwebhook.Setup(mgr, iamwebhook.Options{
 		Directory:         dir,
+		SAR:               mgr.GetClient(),
 		PATAdminGroups:    o.PATAdminGroups,
 		BackendTimeout:    o.WebhookDeadline,
 		MaxServiceUserTTL: iamv1alpha1.MaxServiceUserTTL,

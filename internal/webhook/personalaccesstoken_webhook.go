@@ -27,6 +27,7 @@ import (
 type personalAccessTokenValidator struct {
 	lookup      *lookup
 	adminGroups []string
+	targets     *restartTargets
 }
 
 var _ admission.Validator[*iamv1alpha1.PersonalAccessToken] = &personalAccessTokenValidator{}
@@ -60,6 +61,9 @@ func (v *personalAccessTokenValidator) ValidateCreate(ctx context.Context, pat *
 	if linked, why := v.lookup.dir.SSOLinked(user); linked {
 		return nil, decided(ctx, "sso", fmt.Errorf("%s is linked to enterprise SSO (%s), and the Devin API issues no personal access tokens to SSO-linked accounts: create a ServiceUser instead (a non-human principal with a role and its own API key)", echo(user.Email), why))
 	}
+	if err := v.targets.check(ctx, pat.Namespace, pat.Spec.RolloutRestartTargets, nil, field.NewPath("spec", "rolloutRestartTargets")); err != nil {
+		return nil, decided(ctx, "restart-targets", err)
+	}
 	return nil, decided(ctx, "create", nil)
 }
 
@@ -69,7 +73,11 @@ func (v *personalAccessTokenValidator) ValidateUpdate(ctx context.Context, oldPA
 	if beingDeleted(oldPAT, newPAT) {
 		return nil, decided(ctx, "being-deleted", nil)
 	}
-	return nil, decided(ctx, "requested-by", checkRequestedByUnchanged(oldPAT, newPAT))
+	if err := checkRequestedByUnchanged(oldPAT, newPAT); err != nil {
+		return nil, decided(ctx, "requested-by", err)
+	}
+	return nil, decided(ctx, "restart-targets", v.targets.check(ctx, newPAT.Namespace, newPAT.Spec.RolloutRestartTargets,
+		oldPAT.Spec.RolloutRestartTargets, field.NewPath("spec", "rolloutRestartTargets")))
 }
 
 // ValidateDelete allows every deletion (the webhook is not registered for DELETE anyway).

@@ -22,8 +22,9 @@ import (
 // serviceUserValidator admits ServiceUsers whose role exists upstream for their scope and
 // whose lifetime the backend accepts.
 type serviceUserValidator struct {
-	lookup *lookup
-	maxTTL time.Duration
+	lookup  *lookup
+	maxTTL  time.Duration
+	targets *restartTargets
 }
 
 var _ admission.Validator[*iamv1alpha1.ServiceUser] = &serviceUserValidator{}
@@ -32,6 +33,9 @@ var _ admission.Validator[*iamv1alpha1.ServiceUser] = &serviceUserValidator{}
 func (v *serviceUserValidator) ValidateCreate(ctx context.Context, su *iamv1alpha1.ServiceUser) (admission.Warnings, error) {
 	if err := v.checkTTL(su); err != nil {
 		return nil, decided(ctx, "ttl", err)
+	}
+	if err := v.targets.check(ctx, su.Namespace, su.Spec.APIKey.RolloutRestartTargets, nil, field.NewPath("spec", "apiKey", "rolloutRestartTargets")); err != nil {
+		return nil, decided(ctx, "restart-targets", err)
 	}
 	return nil, decided(ctx, "role", v.checkRole(ctx, su))
 }
@@ -46,6 +50,10 @@ func (v *serviceUserValidator) ValidateUpdate(ctx context.Context, oldSU, newSU 
 		if err := v.checkTTL(newSU); err != nil {
 			return nil, decided(ctx, "ttl", err)
 		}
+	}
+	if err := v.targets.check(ctx, newSU.Namespace, newSU.Spec.APIKey.RolloutRestartTargets, oldSU.Spec.APIKey.RolloutRestartTargets,
+		field.NewPath("spec", "apiKey", "rolloutRestartTargets")); err != nil {
+		return nil, decided(ctx, "restart-targets", err)
 	}
 	if oldSU.Spec.Role == newSU.Spec.Role {
 		return nil, decided(ctx, "update", nil)

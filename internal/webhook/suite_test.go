@@ -171,6 +171,7 @@ func startEnv() (_ *testEnv, err error) {
 	}
 	if err := Setup(mgr, Options{
 		Directory:         directory.New(e.devin.Client(), directory.Options{TTL: testCacheTTL, Clock: e.clock}),
+		SAR:               e.admin,
 		PATAdminGroups:    []string{adminGroup},
 		BackendTimeout:    testBackendTimeout,
 		MaxServiceUserTTL: 8760 * time.Hour,

@@ -39,6 +39,9 @@ type Options struct {
 	Directory *directory.Directory
 	// PATAdminGroups are groups whose members may create PATs for other people.
 	PATAdminGroups []string
+	// SAR creates SubjectAccessReviews, to check that a requester may restart the workloads
+	// they name as rolloutRestartTargets; nil refuses every such target ("cannot verify").
+	SAR SARCreator
 	// BackendTimeout bounds the Devin API lookups of one admission request.
 	BackendTimeout time.Duration
 	// MaxServiceUserTTL is the backend's limit on a service user's lifetime.
@@ -98,10 +101,11 @@ func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webho
 	look := &lookup{dir: o.Directory, timeout: timeout}
 
 	mutate := &admission.Webhook{Handler: requestedByHandler{}}
+	targets := &restartTargets{sar: o.SAR}
 	validatePAT := admission.WithValidator[*iamv1alpha1.PersonalAccessToken](scheme,
-		&personalAccessTokenValidator{lookup: look, adminGroups: append([]string(nil), o.PATAdminGroups...)})
+		&personalAccessTokenValidator{lookup: look, adminGroups: append([]string(nil), o.PATAdminGroups...), targets: targets})
 	validateSU := admission.WithValidator[*iamv1alpha1.ServiceUser](scheme,
-		&serviceUserValidator{lookup: look, maxTTL: maxTTL})
+		&serviceUserValidator{lookup: look, maxTTL: maxTTL, targets: targets})
 
 	mutate.LogConstructor = logConstructor("mpersonalaccesstoken.iam.devin.ai")
 	validatePAT.LogConstructor = logConstructor("vpersonalaccesstoken.iam.devin.ai")

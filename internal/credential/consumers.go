@@ -1,0 +1,129 @@
+package credential
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
+)
+
+// Consumers restarts the workloads that consume a resource's Secret (its
+// rolloutRestartTargets) and tells when they have rolled out.
+type Consumers interface {
+	Restart(ctx context.Context, ns string, targets []iamv1alpha1.RolloutRestartTarget, at time.Time) ([]string, error)
+	RolledOut(ctx context.Context, ns string, targets []iamv1alpha1.RolloutRestartTarget, since time.Time) (bool, string, error)
+}
+
+// UsageReporter is an Issuer whose upstream reports when a token was last used (a service
+// user's API keys: last_used_at). Personal access tokens report nothing.
+type UsageReporter interface {
+	LastUsed(ctx context.Context, id string) (*time.Time, error)
+}
+
+const (
+	// restartDebounce is how long after a rotation the consumers are restarted: a burst of
+	// rotations restarts them once.
+	restartDebounce = 5 * time.Second
+	// recheckConsumers is how often a revocation that waits for its consumers looks again.
+	recheckConsumers = 30 * time.Second
+	// defaultQuietPeriod is spec.revocationQuietPeriod's default.
+	defaultQuietPeriod = 5 * time.Minute
+)
+
+// compromised reports whether the last rotation was requested as "compromised": the
+// previous token is then revoked at once, whoever still uses it.
+func compromised(obj Object) bool {
+	return strings.HasPrefix(obj.GetAnnotations()[iamv1alpha1.RotateAnnotation], iamv1alpha1.RotateCompromised)
+}
+
+// consumersSwitched reports whether the consumers of a replaced token have switched to the
+// new one: the restart targets have rolled out, and, where the upstream reports use, the
+// token has not been used for the quiet period since it was replaced. Otherwise it says what
+// it waits for and when to look again.
+func (l *Lifecycle) consumersSwitched(ctx context.Context, obj Object, iss Issuer, p *iamv1alpha1.PendingRevocation, now time.Time) (bool, string, time.Time, error) {
+	spec := obj.Credential()
+	since := now
+	if p.Since != nil {
+		since = p.Since.Time
+	}
+	if len(spec.RolloutRestartTargets) > 0 && l.Consumers != nil {
+		ok, why, err := l.Consumers.RolledOut(ctx, obj.GetNamespace(), spec.RolloutRestartTargets, since)
+		if err != nil {
+			return false, "", now, fmt.Errorf("check the rollout of the consumers: %w", err)
+		}
+		if !ok {
+			return false, why, now.Add(recheckConsumers), nil
+		}
+	}
+	reporter, ok := iss.(UsageReporter)
+	if !ok {
+		if len(spec.RolloutRestartTargets) == 0 {
+			return false, "the grace period (the upstream reports no use of this token)", p.RevokeAt.Time, nil
+		}
+		return true, "", now, nil
+	}
+	quiet := defaultQuietPeriod
+	if spec.RevocationQuietPeriod != nil {
+		quiet = spec.RevocationQuietPeriod.Duration
+	}
+	last, err := reporter.LastUsed(ctx, p.ID)
+	if err != nil {
+		return false, "", now, fmt.Errorf("read when token %s was last used: %w", p.ID, err)
+	}
+	quietFrom := since
+	if last != nil && last.After(quietFrom) {
+		quietFrom = *last
+	}
+	if end := quietFrom.Add(quiet); now.Before(end) {
+		why := fmt.Sprintf("%s without use of the token (quiet period)", quiet)
+		if last != nil && last.After(since) {
+			why = fmt.Sprintf("a consumer still used it at %s", last.UTC().Format(time.RFC3339))
+		}
+		return false, why, minTime(end, now.Add(recheckConsumers)), nil
+	}
+	return true, "", now, nil
+}
+
+// restartConsumers restarts the resource's rolloutRestartTargets once the Secret holds a new
+// token (a short while after the last rotation, so that a burst restarts once), and returns
+// when to look again. Targets missing or not patchable make a condition, not a failure.
+func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.Time) time.Time {
+	st := obj.CredentialStatus()
+	targets := obj.Credential().RolloutRestartTargets
+	if len(targets) == 0 || l.Consumers == nil || st.Token == nil || st.LastRotationTime == nil {
+		return time.Time{}
+	}
+	if st.Restart != nil && st.Restart.TokenID == st.Token.ID {
+		return time.Time{}
+	}
+	if due := st.LastRotationTime.Add(restartDebounce); now.Before(due) {
+		return due
+	}
+	done, err := l.Consumers.Restart(ctx, obj.GetNamespace(), targets, now)
+	st.Restart = &iamv1alpha1.RestartStatus{TokenID: st.Token.ID, At: metav1.NewTime(now), Targets: done}
+	for range done {
+		l.Metrics.consumerRestarted(l.Kind)
+	}
+	if len(done) > 0 {
+		l.event(obj, corev1.EventTypeNormal, iamv1alpha1.EventConsumersRestarted, "Restart",
+			"restarted %s for token %s", strings.Join(done, ", "), st.Token.ID)
+	}
+	cond := func(status metav1.ConditionStatus, reason, msg string) {
+		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionConsumersRestarted, status, reason, msg)
+	}
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("could not restart every consumer", "error", err.Error())
+		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.ReasonRestartFailed, "Restart", "%s", err.Error())
+		cond(metav1.ConditionFalse, iamv1alpha1.ReasonRestartFailed, err.Error())
+		return time.Time{}
+	}
+	cond(metav1.ConditionTrue, iamv1alpha1.ReasonRestarted, fmt.Sprintf("restarted %s for token %s", strings.Join(done, ", "), st.Token.ID))
+	return time.Time{}
+}
