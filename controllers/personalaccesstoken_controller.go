@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -53,7 +54,7 @@ type PersonalAccessTokenReconciler struct {
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=list;watch;patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/status,verbs=patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile tells the story of one PersonalAccessToken: finalizer first, then either
@@ -133,6 +134,8 @@ func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error
 		For(&iamv1alpha1.PersonalAccessToken{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
+		// A policy that changes may allow less (or more) than before: judge every resource again.
+		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.PersonalAccessTokenList{}))).
 		Named("personalaccesstoken").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
 		Complete(r)

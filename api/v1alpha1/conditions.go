@@ -9,6 +9,9 @@ const (
 	ConditionStalled     = "Stalled"
 	// ConditionExpiringSoon is True when a service user nears its own expiry.
 	ConditionExpiringSoon = "ExpiringSoon"
+	// ConditionAdmitted says whether a CredentialPolicy allows the resource's current spec
+	// for the requester recorded at admission: when False, nothing new is minted.
+	ConditionAdmitted = "Admitted"
 	// ConditionConsumersRestarted says whether the rolloutRestartTargets were restarted for
 	// the current token.
 	ConditionConsumersRestarted = "ConsumersRestarted"
@@ -59,6 +62,15 @@ const (
 	ReasonServiceUserExpiring = "ServiceUserExpiring"
 	// ReasonServiceUserValid: the service user is far from its expiry.
 	ReasonServiceUserValid = "ServiceUserValid"
+	// ReasonPolicyDenied: no CredentialPolicy allows the resource's spec for its requester
+	// any more; nothing is minted or rotated until one does.
+	ReasonPolicyDenied = "PolicyDenied"
+	// ReasonNotAdmitted: the resource carries no valid admission record for its current
+	// spec (the admission webhook did not run, or the record was altered); nothing is
+	// minted until the spec is admitted.
+	ReasonNotAdmitted = "NotAdmitted"
+	// ReasonPolicyAllowed: a CredentialPolicy allows the resource's spec (Admitted=True).
+	ReasonPolicyAllowed = "PolicyAllowed"
 	// ReasonRestarted: the rolloutRestartTargets were restarted for the current token.
 	ReasonRestarted = "Restarted"
 	// ReasonRestartFailed: a rolloutRestartTarget does not exist or cannot be patched; the

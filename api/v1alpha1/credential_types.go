@@ -270,6 +270,16 @@ type CredentialStatus struct {
 	// +optional
 	RotateRequest string `json:"rotateRequest,omitempty"`
 
+	// Policy is the CredentialPolicy that allows the current spec ("" when none, or for a
+	// resource admitted by an earlier release).
+	// +optional
+	Policy string `json:"policy,omitempty"`
+
+	// UnsealedSpecHash is the hash of the spec of a resource admitted by an earlier release,
+	// before admission records existed: it keeps renewing while its spec stays this one.
+	// +optional
+	UnsealedSpecHash string `json:"unsealedSpecHash,omitempty"`
+
 	// Restart records the last restart of the rolloutRestartTargets.
 	// +optional
 	Restart *RestartStatus `json:"restart,omitempty"`

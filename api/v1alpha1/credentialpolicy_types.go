@@ -29,13 +29,6 @@ const (
 	// ReasonPolicyInvalid: the CredentialPolicy cannot be applied (a selector the API server
 	// accepted but that does not parse, say); it admits nothing.
 	ReasonPolicyInvalid = "Invalid"
-	// ReasonPolicyDenied: no CredentialPolicy allows the resource's spec for its requester
-	// any more; nothing is minted or rotated until one does.
-	ReasonPolicyDenied = "PolicyDenied"
-	// ReasonNotAdmitted: the resource carries no valid admission record for its current
-	// spec (the admission webhook did not run, or the record was altered); nothing is
-	// minted until the spec is admitted.
-	ReasonNotAdmitted = "NotAdmitted"
 )
 
 // UpstreamRevocationAction says what the operator does when it finds a token revoked

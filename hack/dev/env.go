@@ -29,6 +29,7 @@ const (
 	gitopsUser       = "system:serviceaccount:argocd:argocd-application-controller"
 	gitopsGroup      = "system:serviceaccounts:argocd"
 	devUserRoleName  = "token-operator-dev-user"
+	devPolicy        = "dev"
 	adminKubeconfig  = "kubeconfig"
 	gitopsKubeconfig = "kubeconfig-gitops"
 )
@@ -53,6 +54,10 @@ func start(ctx context.Context, o options, logger logr.Logger) (*devEnv, error) 
 	}
 	d := &devEnv{env: env, dir: o.dir}
 	if err := d.writeAccess(ctx); err != nil {
+		d.stop()
+		return nil, err
+	}
+	if err := d.installPolicy(ctx); err != nil {
 		d.stop()
 		return nil, err
 	}
@@ -85,6 +90,7 @@ func (d *devEnv) writeAccess(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Name: devUserRoleName},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{iamv1alpha1.GroupVersion.Group}, Resources: []string{"personalaccesstokens", "serviceusers"}, Verbs: []string{"*"}},
+			{APIGroups: []string{iamv1alpha1.GroupVersion.Group}, Resources: []string{"credentialpolicies"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
@@ -125,6 +131,57 @@ func (d *devEnv) writeAccess(ctx context.Context) error {
 	envFile := fmt.Sprintf("export KUBECONFIG=%s\nexport DEVIN_API_URL=%s\nexport DEVIN_ADMIN_TOKEN=%s\n",
 		d.path(adminKubeconfig), d.env.Devin.URL, d.env.Devin.AdminToken().Reveal())
 	return os.WriteFile(filepath.Join(d.dir, "env"), []byte(envFile), 0o600)
+}
+
+// installPolicy installs the CredentialPolicy of the namespace "default": Member service
+// users of the default organization, everyone's own personal access token, and the GitOps
+// identity as a delegate for example.com; `use` for the developers and the GitOps identity,
+// `delegate` for the GitOps identity alone, both only in "default".
+func (d *devEnv) installPolicy(ctx context.Context) error {
+	policy := &iamv1alpha1.CredentialPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: devPolicy},
+		Spec: iamv1alpha1.CredentialPolicySpec{
+			NamespaceSelector: iamv1alpha1.NamespaceSelector{MatchLabels: map[string]iamv1alpha1.LabelValue{
+				"kubernetes.io/metadata.name": devNamespace,
+			}},
+			ServiceUsers: &iamv1alpha1.ServiceUserPolicy{Roles: []string{"Member"}},
+			PersonalAccessTokens: &iamv1alpha1.PersonalAccessTokenPolicy{
+				Delegation: &iamv1alpha1.DelegationPolicy{Domains: []string{"example.com"}},
+			},
+		},
+	}
+	rules := func(verbs ...string) []rbacv1.PolicyRule {
+		return []rbacv1.PolicyRule{{
+			APIGroups: []string{iamv1alpha1.GroupVersion.Group}, Resources: []string{"credentialpolicies"},
+			ResourceNames: []string{devPolicy}, Verbs: verbs,
+		}}
+	}
+	group := func(name string) rbacv1.Subject {
+		return rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: name}
+	}
+	objs := []client.Object{policy}
+	for _, g := range []struct {
+		name     string
+		verbs    []string
+		subjects []rbacv1.Subject
+	}{
+		{"use-credentialpolicy-dev", []string{"use"}, []rbacv1.Subject{group(developersGroup), group(gitopsGroup)}},
+		{"delegate-credentialpolicy-dev", []string{"use", "delegate"}, []rbacv1.Subject{group(gitopsGroup)}},
+	} {
+		objs = append(objs,
+			&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: g.name, Namespace: devNamespace}, Rules: rules(g.verbs...)},
+			&rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: g.name, Namespace: devNamespace},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: g.name},
+				Subjects:   g.subjects,
+			})
+	}
+	for _, obj := range objs {
+		if err := d.env.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
+		}
+	}
+	return nil
 }
 
 func userKubeconfig(email string) string { return "kubeconfig-" + email }
@@ -176,6 +233,9 @@ Kubeconfigs and the env file are in %s. In another terminal:
 
   # Bob's account is linked to SSO: the webhook refuses, and says to use a ServiceUser.
   kubectl --kubeconfig %s create -f - <<<'{"apiVersion":"iam.devin.ai/v1alpha1","kind":"PersonalAccessToken","metadata":{"name":"bob"},"spec":{"user":{"email":"bob@example.com"}}}'
+
+  # The policy that lets them: who may get what in the namespace "default".
+  kubectl get cpol dev -o yaml
 
   # A service user with its API key.
   kubectl apply -f config/samples/iam_v1alpha1_serviceuser.yaml

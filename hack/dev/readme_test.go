@@ -31,6 +31,9 @@ func readmeWalkthrough(t *testing.T, root string) []walkthroughBlock {
 	for _, m := range walkthroughMarker.FindAllStringSubmatch(string(readme), -1) {
 		blocks = append(blocks, walkthroughBlock{script: m[3], failWith: m[2]})
 	}
+	if markers := strings.Count(string(readme), "<!-- walkthrough:"); markers != len(blocks) {
+		t.Fatalf("README.md has %d walkthrough markers but %d well-formed blocks: a marker's expected message may not contain a double quote", markers, len(blocks))
+	}
 	if len(blocks) < 4 {
 		t.Fatalf("found %d walkthrough blocks in README.md, want at least 4", len(blocks))
 	}

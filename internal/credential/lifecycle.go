@@ -38,6 +38,8 @@ type Lifecycle struct {
 	Settle time.Duration
 	// Cluster identifies this cluster in upstream names (see Owner).
 	Cluster string
+	// Admission applies the tenancy policy before every create; nil allows everything.
+	Admission Admission
 	// Consumers restarts the workloads that consume a Secret; nil restarts nothing.
 	Consumers Consumers
 	// APIURL and DefaultOrganization fill the Secret's extra entries (extraKeys).
@@ -92,15 +94,21 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if err := l.waitForPerson(obj); err != nil {
 		return 0, err
 	}
+	adm, refused := l.admit(ctx, obj)
+	if adm.Err != nil {
+		return 0, refused
+	}
 	reason := l.reissueReason(obj, sec, now)
 	if reason == "" && l.VerifyDue(obj, now) {
-		if reason, err = l.verify(ctx, obj, iss, now, persist); err != nil {
+		if reason, err = l.verify(ctx, obj, iss, now, persist, l.reissueRevoked(adm)); err != nil {
 			return 0, err
 		}
 	}
 	switch {
 	case reason != "" && obj.Suspended() && st.Token != nil:
 		// Suspended: keep what is there, revoke nothing new, issue nothing.
+	case reason != "" && refused != nil:
+		return 0, refused // the tenancy policy allows nothing new; the current token stays
 	case reason != "":
 		err = l.issue(ctx, obj, iss, sec, reason, persist)
 	default:
@@ -317,4 +325,13 @@ func earliestTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// reissueRevoked is what to do with a token revoked upstream by someone else: the policy's
+// choice, or the operator's.
+func (l *Lifecycle) reissueRevoked(adm AdmissionResult) bool {
+	if adm.ReissueRevoked != nil {
+		return *adm.ReissueRevoked
+	}
+	return l.ReissueRevoked
 }

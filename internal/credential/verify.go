@@ -31,7 +31,7 @@ func (l *Lifecycle) VerifyDue(obj Object, now time.Time) bool {
 // may have been revoked or may have expired out of band), and any other active token of the
 // resource that status does not know (a stray left by a lost answer) is revoked. It returns
 // a rotation reason when the current token is gone.
-func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time.Time, persist Persister) (string, error) {
+func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time.Time, persist Persister, reissue bool) (string, error) {
 	st := obj.CredentialStatus()
 	listing, err := iss.Owned(ctx, false)
 	if err != nil {
@@ -65,7 +65,7 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
 	}
 	if !active[st.Token.ID] {
-		return l.currentGone(ctx, obj, iss)
+		return l.currentGone(ctx, obj, iss, reissue)
 	}
 	return "", nil
 }
@@ -73,7 +73,7 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 // currentGone decides what follows when the current token is no longer active upstream: an
 // expired one is replaced; one revoked by someone else stops the resource until a person
 // asks for a new one (see waitForPerson), unless the operator is told to reissue.
-func (l *Lifecycle) currentGone(ctx context.Context, obj Object, iss Issuer) (string, error) {
+func (l *Lifecycle) currentGone(ctx context.Context, obj Object, iss Issuer, reissue bool) (string, error) {
 	st := obj.CredentialStatus()
 	id := st.Token.ID
 	revoked, err := iss.Revoked(ctx, id)
@@ -87,7 +87,7 @@ func (l *Lifecycle) currentGone(ctx context.Context, obj Object, iss Issuer) (st
 			"token %s has expired upstream; issuing a new one", id)
 		log.Info("current token expired upstream", "tokenID", id)
 		return iamv1alpha1.RotationExpired, nil
-	case l.ReissueRevoked:
+	case reissue:
 		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventTokenRevokedUpstream, "Verify",
 			"token %s was revoked upstream by someone else; issuing a new one (--on-upstream-revocation=reissue)", id)
 		log.Info("current token revoked upstream; reissuing", "tokenID", id)

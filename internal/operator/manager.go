@@ -32,6 +32,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/logging"
 	resourcemetrics "github.com/cogtokens/token-operator/internal/metrics"
+	"github.com/cogtokens/token-operator/internal/tenancy"
 	"github.com/cogtokens/token-operator/internal/ttlcache"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
@@ -69,10 +70,14 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	// One directory for the controllers and the webhooks: a user looked up at admission is
 	// not looked up again before the mint.
 	dir := directory.New(api, directory.Options{TTL: o.LookupCacheTTL, Clock: o.Clock, SSOEnforced: o.SSOMode == SSOModeEnforced})
-	if err := addControllers(mgr, o, api, dir); err != nil {
+	gate, err := newGate(mgr, o, dir)
+	if err != nil {
 		return nil, err
 	}
-	if err := addWebhooks(mgr, o, dir); err != nil {
+	if err := addControllers(mgr, o, api, dir, gate); err != nil {
+		return nil, err
+	}
+	if err := addWebhooks(mgr, o, dir, gate); err != nil {
 		return nil, err
 	}
 	if err := addWebhookCerts(mgr, cfg, o); err != nil {
@@ -214,7 +219,7 @@ func addCredentialWatchers(mgr manager.Manager, cfg *rest.Config, o Options, key
 
 // addControllers sets up the PersonalAccessToken and ServiceUser controllers, each with a
 // token lifecycle of its own kind.
-func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *directory.Directory) error {
+func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *directory.Directory, gate *tenancy.Gate) error {
 	lifecycleMetrics := credential.NewMetrics(metrics.Registry)
 	newLifecycle := func(kind string) *credential.Lifecycle {
 		return &credential.Lifecycle{
@@ -223,6 +228,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 			ReissueRevoked: o.OnUpstreamRevocation == UpstreamRevocationReissue,
 			APIURL:         o.DevinAPIURL, DefaultOrganization: o.DefaultOrganization,
 			Consumers: &consumers.Workloads{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
+			Admission: gate,
 			// A create whose answer was lost cannot land later than the client's timeout.
 			Settle: o.APITimeout + 10*time.Second,
 		}
@@ -244,6 +250,9 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ServiceUser controller: %w", err)
 	}
+	if err := (&controllers.CredentialPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up CredentialPolicy controller: %w", err)
+	}
 	// Conditions and pending revocations of every resource, read from the cache at scrape time.
 	rc := resourcemetrics.NewResourceCollector(mgr.GetCache(), mgr.GetLogger().WithName("metrics"))
 	if err := resourcemetrics.Register(metrics.Registry, rc); err != nil {
@@ -253,12 +262,13 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 }
 
 // addWebhooks serves the admission webhooks, when enabled, with the controllers' directory.
-func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory) error {
+func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory, gate *tenancy.Gate) error {
 	if !o.EnableWebhooks {
 		return nil
 	}
 	if err := iamwebhook.Setup(mgr, iamwebhook.Options{
 		Directory:         dir,
+		Gate:              gate,
 		SAR:               mgr.GetClient(),
 		PATAdminGroups:    o.PATAdminGroups,
 		BackendTimeout:    o.WebhookDeadline,

@@ -68,6 +68,16 @@ type Options struct {
 	// creates; empty derives it from the UID of the kube-system namespace. Set it when a
 	// copy of the cluster restored from an etcd backup (same UIDs) may run beside it.
 	ClusterID string
+	// PolicyMode is how CredentialPolicies apply: enforce (default), warn or off.
+	PolicyMode string
+	// AdmissionKeySecretName names the Secret, in the credentials Secret's namespace, that
+	// holds the key sealing admission records (created when missing).
+	AdmissionKeySecretName string
+	// RequesterEmailClaim, RequesterStripPrefixes and RequesterEmailRules map a Kubernetes
+	// requester to the Devin email the policies compare with a token's owner.
+	RequesterEmailClaim    string
+	RequesterStripPrefixes []string
+	RequesterEmailRules    []string
 	// OnUpstreamRevocation is UpstreamRevocationStop (a token revoked upstream by someone
 	// else stops its resource until a person annotates iam.devin.ai/rotate) or
 	// UpstreamRevocationReissue (replace it at once).
@@ -130,6 +140,8 @@ func DefaultOptions() Options {
 		EnterpriseAdminKeySecretKey: "token",
 		SSOMode:                     SSOModeDetect,
 		OnUpstreamRevocation:        UpstreamRevocationStop,
+		PolicyMode:                  "enforce",
+		AdmissionKeySecretName:      "token-operator-admission-key",
 		APIQPS:                      10,
 		APIBurst:                    20,
 		APITimeout:                  30 * time.Second,
@@ -141,6 +153,13 @@ func DefaultOptions() Options {
 
 // BindFlags registers the options as flags on fs, with the current values as defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
+	o.bindManagerFlags(fs)
+	o.bindDevinFlags(fs)
+	o.bindPolicyFlags(fs)
+}
+
+// bindManagerFlags registers the flags of the manager: metrics, probes, leader election, webhooks.
+func (o *Options) bindManagerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", o.MetricsCertDir, "Directory with tls.crt and tls.key for the metrics server; empty uses a self-signed certificate.")
@@ -162,6 +181,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.WebhookServiceName, "webhook-service-name", o.WebhookServiceName, "Service of the webhook, whose DNS names the serving certificate has (needed with --webhook-cert-secret-name).")
 	fs.StringVar(&o.MutatingWebhookConfigName, "mutating-webhook-config-name", o.MutatingWebhookConfigName, "MutatingWebhookConfiguration into which the operator injects its CA (with --webhook-cert-secret-name).")
 	fs.StringVar(&o.ValidatingWebhookConfigName, "validating-webhook-config-name", o.ValidatingWebhookConfigName, "ValidatingWebhookConfiguration into which the operator injects its CA (with --webhook-cert-secret-name).")
+}
+
+// bindDevinFlags registers the flags of the Devin API and its credentials.
+func (o *Options) bindDevinFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DevinAPIURL, "devin-api-url", o.DevinAPIURL, "Base URL of the Devin API (dedicated deployments have their own).")
 	fs.StringVar(&o.DefaultOrganization, "default-organization", o.DefaultOrganization, "Organization ID (org-...) of ServiceUsers whose spec names none.")
 	fs.StringVar(&o.CredentialsSecretName, "credentials-secret-name", o.CredentialsSecretName, "Secret holding the operator's admin credential for the Devin API; changes are picked up without a restart.")
@@ -170,6 +193,23 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.EnterpriseAdminKeySecretName, "enterprise-admin-key-secret-name", o.EnterpriseAdminKeySecretName, "Optional Secret (in the credentials Secret's namespace) holding an enterprise admin's personal API key (apk_user_...), used only to read users' SAML identities from the v2 member record; empty: the v2 API is never called.")
 	fs.StringVar(&o.EnterpriseAdminKeySecretKey, "enterprise-admin-key-secret-key", o.EnterpriseAdminKeySecretKey, "Data key of the key in the enterprise admin key Secret.")
 	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "Identity of this cluster in the names of the service users and tokens the operator creates upstream (default: derived from the kube-system namespace's UID); give each cluster that shares a Devin enterprise, and each copy restored from an etcd backup, its own.")
+	fs.Func("policy-mode", "How CredentialPolicies apply: 'enforce' (refuse, at admission and before every mint, what no policy allows), 'warn' (only warn: for a first rollout) or 'off'.", func(s string) error {
+		if s != "enforce" && s != "warn" && s != "off" {
+			return fmt.Errorf("want enforce, warn or off")
+		}
+		o.PolicyMode = s
+		return nil
+	})
+	fs.StringVar(&o.AdmissionKeySecretName, "admission-key-secret-name", o.AdmissionKeySecretName, "Secret, in the credentials Secret's namespace, holding the key that seals admission records (created when missing; keys 'current' and 'previous').")
+	fs.StringVar(&o.RequesterEmailClaim, "requester-email-claim", o.RequesterEmailClaim, "Take a requester's Devin email from this key of their user info's extra (e.g. the OIDC email claim your authenticator passes on).")
+	fs.Func("requester-strip-prefixes", "Comma-separated prefixes stripped from a requester's user name before it is taken as their Devin email (e.g. 'oidc:').", func(s string) error {
+		o.RequesterStripPrefixes = splitList(s)
+		return nil
+	})
+	fs.Func("requester-email-rule", "A rule 'regexp=>template' mapping a requester's user name to their Devin email (e.g. '^arn:aws:sts::[0-9]+:assumed-role/[^/]+/(.+)$=>$1@example.com'); repeatable.", func(s string) error {
+		o.RequesterEmailRules = append(o.RequesterEmailRules, s)
+		return nil
+	})
 	fs.Func("on-upstream-revocation", "What to do when a token is found revoked upstream by someone else (incident response): 'stop' (no new token until a person changes the iam.devin.ai/rotate annotation) or 'reissue' (a new one at once). An expired token is always replaced.", func(s string) error {
 		if s != UpstreamRevocationStop && s != UpstreamRevocationReissue {
 			return fmt.Errorf("want %q or %q", UpstreamRevocationStop, UpstreamRevocationReissue)
@@ -188,15 +228,25 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.APIBurst, "devin-api-burst", o.APIBurst, "Burst of requests to the Devin API above --devin-api-qps.")
 	fs.DurationVar(&o.APITimeout, "devin-api-timeout", o.APITimeout, "Timeout of one request to the Devin API.")
 	fs.DurationVar(&o.VerifyInterval, "verify-interval", o.VerifyInterval, "How often each token is checked upstream (revoked or expired out of band); 0 disables.")
-	fs.Func("pat-admin-groups", "Comma-separated groups whose members may create PersonalAccessTokens for other people (e.g. the GitOps controller's service account group).", func(s string) error {
-		o.PATAdminGroups = nil
-		for _, g := range strings.Split(s, ",") {
-			if g = strings.TrimSpace(g); g != "" {
-				o.PATAdminGroups = append(o.PATAdminGroups, g)
-			}
-		}
+}
+
+// bindPolicyFlags registers the flags of who may get which credential, and how they are kept.
+func (o *Options) bindPolicyFlags(fs *flag.FlagSet) {
+	fs.Func("pat-admin-groups", "Comma-separated groups whose members may create PersonalAccessTokens for other people (e.g. the GitOps controller's service account group), with --policy-mode off or warn; in enforce mode CredentialPolicies decide (delegation).", func(s string) error {
+		o.PATAdminGroups = splitList(s)
 		return nil
 	})
 	fs.DurationVar(&o.LookupCacheTTL, "lookup-cache-ttl", o.LookupCacheTTL, "How long user and role lookups are cached (webhook and controllers).")
 	fs.DurationVar(&o.WebhookDeadline, "webhook-backend-timeout", o.WebhookDeadline, "How long the webhook waits for the Devin API before it denies with 'cannot verify' (keep below the webhook's timeoutSeconds).")
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -42,9 +42,9 @@ func TestDeletionNeverWaitsOnTheWebhook(t *testing.T) {
 	base := cur.DeepCopy()
 	cur.Spec.Suspend = true
 	err := alice.Patch(ctx, &cur, client.MergeFrom(base))
-	wantRefused(t, err, http.StatusInternalServerError, `failed calling webhook "vpersonalaccesstoken.iam.devin.ai"`)
+	wantRefused(t, err, http.StatusInternalServerError, `failed calling webhook "madmission.iam.devin.ai"`)
 	// (The API server retries a failed call, so count from here.)
-	paths := []string{MutatePersonalAccessTokenPath, ValidatePersonalAccessTokenPath, ValidateServiceUserPath}
+	paths := []string{MutatePersonalAccessTokenPath, MutateAdmissionPath, ValidatePersonalAccessTokenPath, ValidateServiceUserPath}
 	before := map[string]int64{}
 	for _, p := range paths {
 		before[p] = e.probe.Calls(p)

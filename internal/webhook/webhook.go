@@ -30,6 +30,7 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/directory"
+	"github.com/cogtokens/token-operator/internal/tenancy"
 )
 
 // Options configure the webhooks.
@@ -39,6 +40,9 @@ type Options struct {
 	Directory *directory.Directory
 	// PATAdminGroups are groups whose members may create PATs for other people.
 	PATAdminGroups []string
+	// Gate applies the CredentialPolicies and seals the admission records; nil applies none
+	// (the owner check of PersonalAccessTokens then applies, as before policies).
+	Gate *tenancy.Gate
 	// SAR creates SubjectAccessReviews, to check that a requester may restart the workloads
 	// they name as rolloutRestartTargets; nil refuses every such target ("cannot verify").
 	SAR SARCreator
@@ -51,6 +55,7 @@ type Options struct {
 // Paths the webhooks are served on; the markers name the same paths.
 const (
 	MutatePersonalAccessTokenPath   = "/mutate-iam-devin-ai-v1alpha1-personalaccesstoken"
+	MutateAdmissionPath             = "/mutate-iam-devin-ai-v1alpha1-admission"
 	ValidatePersonalAccessTokenPath = "/validate-iam-devin-ai-v1alpha1-personalaccesstoken"
 	ValidateServiceUserPath         = "/validate-iam-devin-ai-v1alpha1-serviceuser"
 )
@@ -71,7 +76,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	srv := mgr.GetWebhookServer()
-	for _, path := range []string{MutatePersonalAccessTokenPath, ValidatePersonalAccessTokenPath, ValidateServiceUserPath} {
+	for _, path := range []string{MutatePersonalAccessTokenPath, MutateAdmissionPath, ValidatePersonalAccessTokenPath, ValidateServiceUserPath} {
 		srv.Register(path, hooks[path])
 	}
 	return nil
@@ -103,15 +108,19 @@ func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webho
 	mutate := &admission.Webhook{Handler: requestedByHandler{}}
 	targets := &restartTargets{sar: o.SAR}
 	validatePAT := admission.WithValidator[*iamv1alpha1.PersonalAccessToken](scheme,
-		&personalAccessTokenValidator{lookup: look, adminGroups: append([]string(nil), o.PATAdminGroups...), targets: targets})
+		&personalAccessTokenValidator{lookup: look, adminGroups: append([]string(nil), o.PATAdminGroups...), targets: targets,
+			ownerByPolicy: !o.Gate.Off() && o.Gate.Enforced()})
+	record := &admission.Webhook{Handler: &admissionRecorder{gate: o.Gate, decoder: admission.NewDecoder(scheme), lookup: look}}
 	validateSU := admission.WithValidator[*iamv1alpha1.ServiceUser](scheme,
 		&serviceUserValidator{lookup: look, maxTTL: maxTTL, targets: targets})
 
 	mutate.LogConstructor = logConstructor("mpersonalaccesstoken.iam.devin.ai")
+	record.LogConstructor = logConstructor("madmission.iam.devin.ai")
 	validatePAT.LogConstructor = logConstructor("vpersonalaccesstoken.iam.devin.ai")
 	validateSU.LogConstructor = logConstructor("vserviceuser.iam.devin.ai")
 	return map[string]*admission.Webhook{
 		MutatePersonalAccessTokenPath:   mutate,
+		MutateAdmissionPath:             record,
 		ValidatePersonalAccessTokenPath: validatePAT,
 		ValidateServiceUserPath:         validateSU,
 	}, nil

@@ -249,7 +249,7 @@ func TestKustomizations(t *testing.T) {
 	for dir, kinds := range map[string][]string{
 		"prometheus":     {"ServiceMonitor"},
 		"network-policy": {"NetworkPolicy", "NetworkPolicy", "NetworkPolicy"},
-		"samples":        {"PersonalAccessToken", "ServiceUser"},
+		"samples":        {"CredentialPolicy", "PersonalAccessToken", "ServiceUser"},
 	} {
 		objs := decode(t, kustomizeBuild(t, dir))
 		var got []string
@@ -299,17 +299,18 @@ func TestProjectFile(t *testing.T) {
 	kinds := map[string]bool{}
 	for _, r := range p.Resources {
 		kinds[r.Kind] = true
+		credential := r.Kind != "CredentialPolicy" // the policy is cluster-scoped and validated by CEL alone
 		if r.Group != "iam" || r.Version != "v1alpha1" || r.Domain != "devin.ai" || !r.Controller ||
-			r.API.CRDVersion != "v1" || !r.API.Namespaced || r.Path != "github.com/cogtokens/token-operator/api/v1alpha1" ||
-			!r.Webhooks.Validation || r.Webhooks.WebhookVersion != "v1" {
+			r.API.CRDVersion != "v1" || r.API.Namespaced != credential || r.Path != "github.com/cogtokens/token-operator/api/v1alpha1" ||
+			r.Webhooks.Validation != credential || (credential && r.Webhooks.WebhookVersion != "v1") {
 			t.Errorf("PROJECT resource %s: %+v", r.Kind, r)
 		}
 		if r.Webhooks.Defaulting != (r.Kind == "PersonalAccessToken") {
 			t.Errorf("PROJECT resource %s: defaulting webhook %v", r.Kind, r.Webhooks.Defaulting)
 		}
 	}
-	if len(p.Resources) != 2 || !kinds["ServiceUser"] || !kinds["PersonalAccessToken"] {
-		t.Errorf("PROJECT resources %v, want ServiceUser and PersonalAccessToken", kinds)
+	if len(p.Resources) != 3 || !kinds["ServiceUser"] || !kinds["PersonalAccessToken"] || !kinds["CredentialPolicy"] {
+		t.Errorf("PROJECT resources %v, want ServiceUser, PersonalAccessToken and CredentialPolicy", kinds)
 	}
 }
 

@@ -75,6 +75,10 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	k8s = env.Client
 	ctrl.SetLogger(testLogger())
+	if err := env.InstallPermissivePolicy(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if operatorCfg, err = operatorIdentity(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -1,0 +1,82 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/policy"
+)
+
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=credentialpolicies/status,verbs=patch
+
+// policyRecount is how often a CredentialPolicy's count of resources is brought up to date.
+const policyRecount = time.Minute
+
+// CredentialPolicyReconciler keeps a CredentialPolicy's status: whether it can be applied,
+// what it selects, and how many resources it currently allows.
+type CredentialPolicyReconciler struct {
+	Client client.Client
+}
+
+// Reconcile writes the status of one CredentialPolicy.
+func (r *CredentialPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &iamv1alpha1.CredentialPolicy{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base := p.DeepCopy()
+	if err := policy.Validate(p); err != nil {
+		conditions.Set(&p.Status.Conditions, p.Generation, iamv1alpha1.ConditionReady, metav1.ConditionFalse, iamv1alpha1.ReasonPolicyInvalid, err.Error())
+	} else {
+		conditions.Set(&p.Status.Conditions, p.Generation, iamv1alpha1.ConditionReady, metav1.ConditionTrue, iamv1alpha1.ReasonPolicyAccepted, "in force")
+	}
+	p.Status.ObservedGeneration = p.Generation
+	p.Status.Namespaces = policy.NamespaceSummary(&p.Spec)
+	n, err := r.relying(ctx, p.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	p.Status.Resources = n
+	if err := r.Client.Status().Patch(ctx, p, client.MergeFrom(base)); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	return ctrl.Result{RequeueAfter: policyRecount}, nil
+}
+
+// relying counts the resources whose current spec the policy allows (status.policy).
+func (r *CredentialPolicyReconciler) relying(ctx context.Context, name string) (int32, error) {
+	pats := &iamv1alpha1.PersonalAccessTokenList{}
+	sus := &iamv1alpha1.ServiceUserList{}
+	if err := r.Client.List(ctx, pats); err != nil {
+		return 0, err
+	}
+	if err := r.Client.List(ctx, sus); err != nil {
+		return 0, err
+	}
+	var n int32
+	for i := range pats.Items {
+		if pats.Items[i].Status.Policy == name {
+			n++
+		}
+	}
+	for i := range sus.Items {
+		if sus.Items[i].Status.Policy == name {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// SetupWithManager registers the controller.
+func (r *CredentialPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&iamv1alpha1.CredentialPolicy{}).
+		Named("credentialpolicy").
+		Complete(r)
+}

@@ -1,0 +1,78 @@
+package credential
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
+)
+
+// Admission applies the cluster administrators' tenancy policy to a resource (see
+// internal/tenancy): whether its current spec, requested by whom it was, is allowed.
+type Admission interface {
+	Admit(ctx context.Context, obj Object) AdmissionResult
+}
+
+// AdmissionResult is the verdict on a resource's current spec.
+type AdmissionResult struct {
+	// Allowed is true when a policy allows it.
+	Allowed bool
+	// Enforced is false when a refusal only warns (--policy-mode=warn).
+	Enforced bool
+	// Policy is the policy that allows it.
+	Policy string
+	// Reason (PolicyDenied, NotAdmitted) and Message say why it is refused.
+	Reason, Message string
+	// Err is set when the verdict could not be reached (retry).
+	Err error
+	// ReissueRevoked is the policy's onUpstreamRevocation (nil: the operator's flag).
+	ReissueRevoked *bool
+}
+
+// admit judges the resource's current spec, records the verdict in the Admitted condition
+// and status.policy, and returns the problem that stops a create upstream (nil when one may
+// go ahead). A refusal stops nothing else: the current token keeps working and renewing
+// stops; nothing is revoked.
+func (l *Lifecycle) admit(ctx context.Context, obj Object) (AdmissionResult, error) {
+	if l.Admission == nil {
+		return AdmissionResult{Allowed: true, Enforced: true}, nil
+	}
+	res := l.Admission.Admit(ctx, obj)
+	if res.Err != nil {
+		return res, fmt.Errorf("apply the tenancy policy: %w", res.Err)
+	}
+	st := obj.CredentialStatus()
+	setAdmitted := func(status metav1.ConditionStatus, reason, msg string) {
+		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionAdmitted, status, reason, msg)
+	}
+	if res.Allowed {
+		st.Policy = res.Policy
+		setAdmitted(metav1.ConditionTrue, iamv1alpha1.ReasonPolicyAllowed, "allowed by "+describePolicy(res.Policy))
+		return res, nil
+	}
+	st.Policy = ""
+	msg := res.Message
+	if st.Token != nil && st.Token.ExpiresAt != nil {
+		msg += fmt.Sprintf("; the current token keeps working until it expires (%s), and is not renewed", st.Token.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	setAdmitted(metav1.ConditionFalse, res.Reason, msg)
+	if !res.Enforced {
+		l.event(obj, corev1.EventTypeWarning, res.Reason, "Admit", "%s (--policy-mode=warn: going on)", msg)
+		ctrl.LoggerFrom(ctx).Info("no policy allows the resource; going on (warn mode)", "reason", res.Reason)
+		return res, nil
+	}
+	return res, &Problem{Reason: res.Reason, Stalled: true, RetryAfter: RefusalRecheck, Message: msg}
+}
+
+func describePolicy(name string) string {
+	if name == "" {
+		return "an earlier release (admitted before CredentialPolicies; its spec is unchanged since)"
+	}
+	return "CredentialPolicy " + name
+}

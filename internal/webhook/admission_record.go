@@ -1,0 +1,118 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/tenancy"
+)
+
+// The admission record is written on CREATE and on every UPDATE that changes the spec, for
+// both kinds; the API server calls the webhook again if a later mutation changes the spec.
+// +kubebuilder:webhook:path=/mutate-iam-devin-ai-v1alpha1-admission,mutating=true,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens;serviceusers,verbs=create;update,versions=v1alpha1,name=madmission.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"},{"name":"spec-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec"}]}`
+
+// admissionRecorder applies the CredentialPolicies to the requester and the new spec, and
+// seals the decision into the iam.devin.ai/admission annotation, which the controllers check
+// (and decide again on) before every upstream create. What no policy allows is refused here
+// (enforce) or only warned about (warn).
+type admissionRecorder struct {
+	gate    *tenancy.Gate
+	decoder admission.Decoder
+	lookup  *lookup
+}
+
+var _ admission.Handler = &admissionRecorder{}
+
+// Handle answers one admission request.
+func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if h.gate.Off() || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+		return admission.Allowed("")
+	}
+	obj, err := h.decode(req)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	who := h.gate.Mapping.Requester(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, extraOf(req.UserInfo.Extra))
+	lctx, cancel := h.lookup.withTimeout(ctx)
+	defer cancel()
+	d, err := h.gate.Decide(lctx, obj, who)
+	if err != nil {
+		return errorResponse(decided(ctx, "policy", unverifiable(fmt.Sprintf("the CredentialPolicies for %s", echo(req.Name)), err, h.lookup.timeout)))
+	}
+	warnings := d.Warnings
+	if !d.Allowed {
+		switch {
+		case d.Err != nil && h.gate.Enforced():
+			return errorResponse(decided(ctx, "policy", unverifiable("the CredentialPolicies (RBAC)", d.Err, h.lookup.timeout)))
+		case h.gate.Enforced():
+			_ = decided(ctx, "policy", fmt.Errorf("%s", d.Message))
+			return admission.Denied(d.Message).WithWarnings(warnings...)
+		}
+		warnings = append(warnings, "no CredentialPolicy allows this (--policy-mode=warn, so it is admitted): "+d.Message)
+	}
+	sealed, err := h.gate.Seal(ctx, obj, who, d, string(req.UID))
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("seal the admission record: %w", err))
+	}
+	_ = decided(ctx, "policy", nil)
+	return h.patch(obj, sealed).WithWarnings(warnings...)
+}
+
+func (h *admissionRecorder) decode(req admission.Request) (client.Object, error) {
+	var obj client.Object
+	switch req.Kind.Kind {
+	case "PersonalAccessToken":
+		obj = &iamv1alpha1.PersonalAccessToken{}
+	case "ServiceUser":
+		obj = &iamv1alpha1.ServiceUser{}
+	default:
+		return nil, fmt.Errorf("expected a PersonalAccessToken or a ServiceUser, got %q", echo(req.Kind.Kind))
+	}
+	if err := h.decoder.DecodeRaw(req.Object, obj); err != nil {
+		return nil, fmt.Errorf("decode the %s: %w", req.Kind.Kind, err)
+	}
+	return obj, nil
+}
+
+// patch sets the record annotation and nothing else of the object.
+func (h *admissionRecorder) patch(obj client.Object, sealed string) admission.Response {
+	if obj.GetAnnotations()[iamv1alpha1.AdmissionAnnotation] == sealed {
+		return admission.Allowed("")
+	}
+	op := jsonpatch.NewOperation("add", "/metadata/annotations/"+escapeJSONPointer(iamv1alpha1.AdmissionAnnotation), sealed)
+	if obj.GetAnnotations() == nil {
+		op = jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{iamv1alpha1.AdmissionAnnotation: sealed})
+	}
+	return admission.Patched("", op)
+}
+
+func extraOf(extra map[string]authenticationv1.ExtraValue) map[string][]string {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(extra))
+	for k, v := range extra {
+		out[k] = []string(v)
+	}
+	return out
+}
+
+// errorResponse turns a denial built as an API error into the admission answer.
+func errorResponse(err error) admission.Response {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		st := s.Status()
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &st}}
+	}
+	return admission.Errored(http.StatusInternalServerError, err)
+}
