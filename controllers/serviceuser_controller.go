@@ -97,6 +97,7 @@ func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1al
 	}
 	iss := r.issuer(su)
 	iss.role, iss.orgID = role, orgID
+	iss.mayChangeRole = r.Lifecycle.Allows(ctx, su)
 	if err := r.repairUpstream(ctx, iss); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -29,6 +29,10 @@ type serviceUserIssuer struct {
 	// the resource is being deleted).
 	role  devinapi.Role
 	orgID string
+	// mayChangeRole is set when the tenancy policy allows the current spec: only then is a
+	// role set upstream (a spec's new role, or the spec's role over a drift), since a role
+	// is a privilege as much as a new key is.
+	mayChangeRole bool
 	// listing lists every service user, through a cache shared by the periodic checks; nil
 	// reads each one by its ID.
 	listing func(ctx context.Context) ([]devinapi.ServiceUser, error)

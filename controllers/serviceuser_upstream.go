@@ -26,7 +26,7 @@ func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (gone, 
 	}
 	now := i.clock.Now()
 	expired := st.ServiceUserExpiresAt != nil && !now.Before(st.ServiceUserExpiresAt.Time)
-	roleChanged := st.RoleID != "" && st.RoleID != i.role.ID
+	roleChanged := i.mayChangeRole && st.RoleID != "" && st.RoleID != i.role.ID
 	if !expired && !roleChanged && !due {
 		return false, false, nil
 	}
@@ -89,9 +89,13 @@ func (i *serviceUserIssuer) forgetGone(ctx context.Context, expired bool) {
 	st.ServiceUserID, st.ServiceUserExpiresAt, st.RoleID = "", nil, ""
 }
 
-// repairRole sets the spec's role upstream when the service user holds another one there.
+// repairRole sets the spec's role upstream when the service user holds another one there,
+// and the tenancy policy allows the spec (the Admitted condition says why not, otherwise).
 func (i *serviceUserIssuer) repairRole(ctx context.Context, upstream *devinapi.ServiceUser, specChanged bool) error {
 	st := &i.su.Status
+	if !i.mayChangeRole {
+		return nil
+	}
 	scope := i.su.EffectiveScope()
 	if current := roleIn(upstream, i.orgID, scope); current != i.role.ID {
 		if _, err := i.api.UpdateServiceUserRole(ctx, devinapi.Scope(scope), i.orgID, st.ServiceUserID, i.role.ID); err != nil {

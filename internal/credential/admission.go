@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -33,6 +34,8 @@ type AdmissionResult struct {
 	Err error
 	// ReissueRevoked is the policy's onUpstreamRevocation (nil: the operator's flag).
 	ReissueRevoked *bool
+	// Off is set when no policy applies (--policy-mode=off): the resource is not judged.
+	Off bool
 }
 
 // admit judges the resource's current spec, records the verdict in the Admitted condition
@@ -48,6 +51,12 @@ func (l *Lifecycle) admit(ctx context.Context, obj Object) (AdmissionResult, err
 		return res, fmt.Errorf("apply the tenancy policy: %w", res.Err)
 	}
 	st := obj.CredentialStatus()
+	if res.Off {
+		// Not judged: a later enforce treats it as admitted before records (unchanged spec).
+		st.Policy = ""
+		meta.RemoveStatusCondition(&st.Conditions, iamv1alpha1.ConditionAdmitted)
+		return res, nil
+	}
 	setAdmitted := func(status metav1.ConditionStatus, reason, msg string) {
 		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionAdmitted, status, reason, msg)
 	}
@@ -68,6 +77,16 @@ func (l *Lifecycle) admit(ctx context.Context, obj Object) (AdmissionResult, err
 		return res, nil
 	}
 	return res, &Problem{Reason: res.Reason, Stalled: true, RetryAfter: RefusalRecheck, Message: msg}
+}
+
+// Allows reports whether the tenancy policy lets the resource's current spec change anything
+// upstream (true in warn mode, and without a policy); the verdict is recorded by Reconcile.
+func (l *Lifecycle) Allows(ctx context.Context, obj Object) bool {
+	if l.Admission == nil {
+		return true
+	}
+	res := l.Admission.Admit(ctx, obj)
+	return res.Err == nil && (res.Allowed || !res.Enforced)
 }
 
 func describePolicy(name string) string {

@@ -17,10 +17,11 @@ const PermissivePolicy = "permissive"
 
 // InstallPermissivePolicy installs what a single-tenant cluster runs with (the chart's
 // opt-in permissive policy): a CredentialPolicy that allows every ServiceUser and every
-// personal access token, for anyone, anywhere, with RBAC `use` and `delegate` on it granted
-// to every authenticated user. Suites that test the token lifecycle behind the real webhooks
+// personal access token, in every namespace, with RBAC `use` on it granted to every
+// authenticated user, and `delegate` (asking for other people's tokens) to the members of
+// delegateGroups only. Suites that test the token lifecycle behind the real webhooks
 // (policy enforced) run with it; the tenancy tests do not.
-func (e *Env) InstallPermissivePolicy(ctx context.Context) error {
+func (e *Env) InstallPermissivePolicy(ctx context.Context, delegateGroups ...string) error {
 	p := &iamv1alpha1.CredentialPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: PermissivePolicy},
 		Spec: iamv1alpha1.CredentialPolicySpec{
@@ -35,22 +36,34 @@ func (e *Env) InstallPermissivePolicy(ctx context.Context) error {
 			Tokens: iamv1alpha1.TokenPolicy{AllowOrphan: true},
 		},
 	}
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "use-credentialpolicy-" + PermissivePolicy},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{iamv1alpha1.GroupVersion.Group}, Resources: []string{"credentialpolicies"},
-			ResourceNames: []string{PermissivePolicy}, Verbs: []string{"use", "delegate"},
-		}},
+	objs := []client.Object{p}
+	objs = append(objs, clusterGrant("use-credentialpolicy-"+PermissivePolicy, []string{"use"}, "system:authenticated")...)
+	if len(delegateGroups) > 0 {
+		objs = append(objs, clusterGrant("delegate-credentialpolicy-"+PermissivePolicy, []string{"use", "delegate"}, delegateGroups...)...)
 	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:authenticated"}},
-	}
-	for _, obj := range []client.Object{p, role, binding} {
+	for _, obj := range objs {
 		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}
 	}
 	return nil
+}
+
+// clusterGrant is a ClusterRole with verbs on the permissive policy, bound to groups.
+func clusterGrant(name string, verbs []string, groups ...string) []client.Object {
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{iamv1alpha1.GroupVersion.Group}, Resources: []string{"credentialpolicies"},
+			ResourceNames: []string{PermissivePolicy}, Verbs: verbs,
+		}},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+	}
+	for _, g := range groups {
+		binding.Subjects = append(binding.Subjects, rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: g})
+	}
+	return []client.Object{role, binding}
 }

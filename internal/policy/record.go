@@ -78,6 +78,21 @@ func (r *Record) Check(kind Kind, namespace, name, specHash string) error {
 	return nil
 }
 
+// ClockSkew is how far the operator's clock (which dates a record) and the API server's
+// (which dates the resource's creation, after the webhook) may disagree.
+const ClockSkew = 2 * time.Minute
+
+// CheckCreated returns an error wrapping ErrMismatch when the record predates the creation of
+// the resource (created) by more than ClockSkew: it was written for an earlier resource of
+// the same kind, namespace, name and spec, and is replayed on this one.
+func (r *Record) CheckCreated(created time.Time) error {
+	if !created.IsZero() && r.At.Before(created.Add(-ClockSkew)) {
+		return fmt.Errorf("%w: it was written at %s for an earlier resource of this name (this one was created at %s)",
+			ErrMismatch, r.At.UTC().Format(time.RFC3339), created.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Seal encodes r and signs it with key (HMAC-SHA256):
 // "v1.<base64url(json)>.<base64url(mac)>", the MAC covering "v1.<base64url(json)>".
 func Seal(key []byte, r Record) (string, error) {

@@ -146,6 +146,28 @@ func TestRecordCheck(t *testing.T) {
 	}
 }
 
+// TestRecordCheckCreated: a record written before the resource was created (beyond the
+// clock skew) was written for an earlier resource of the same name, and is refused.
+func TestRecordCheckCreated(t *testing.T) {
+	r := sampleRecord()
+	for _, c := range []struct {
+		name    string
+		created time.Time
+		ok      bool
+	}{
+		{"created just after admission", r.At.Add(time.Second), true},
+		{"created before a spec change", r.At.Add(-24 * time.Hour), true},
+		{"clocks a little apart", r.At.Add(ClockSkew - time.Second), true},
+		{"unknown creation time", time.Time{}, true},
+		{"replayed on a later resource", r.At.Add(ClockSkew + time.Second), false},
+	} {
+		err := r.CheckCreated(c.created)
+		if c.ok != (err == nil) || (err != nil && !errors.Is(err, ErrMismatch)) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
 func FuzzOpen(f *testing.F) {
 	v, err := Seal(key1, sampleRecord())
 	if err != nil {

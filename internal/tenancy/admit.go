@@ -15,7 +15,7 @@ var _ credential.Admission = &Gate{}
 // as they are now, for the requester the record names.
 func (g *Gate) Admit(ctx context.Context, obj credential.Object) credential.AdmissionResult {
 	if g.Off() {
-		return credential.AdmissionResult{Allowed: true, Enforced: true}
+		return credential.AdmissionResult{Allowed: true, Enforced: true, Off: true}
 	}
 	res := credential.AdmissionResult{Enforced: g.Enforced()}
 	d, err := g.Verify(ctx, obj, obj.CredentialStatus())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -155,16 +156,19 @@ func (g *Gate) Seal(ctx context.Context, obj client.Object, who policy.Requester
 var ErrNotAdmitted = errors.New("not admitted")
 
 // Verify opens obj's admission record and decides again, for the recorded requester, with
-// the policies as they are now. A resource without a record that already holds a token
-// (admitted by an earlier release, before records) is judged by legacy: true when its spec
-// is the one it had then (status.unsealedSpecHash), which Verify records on first sight.
+// the policies as they are now. A resource without a record that already held a token when
+// this release first judged it (admitted by an earlier release, before records) is allowed
+// while its spec is the one it had then (status.unsealedSpecHash, which Verify records on
+// that first sight). A resource this release has judged before never becomes one: removing
+// its record does not make it legacy.
 func (g *Gate) Verify(ctx context.Context, obj client.Object, st *iamv1alpha1.CredentialStatus) (policy.Decision, error) {
 	hash, err := policy.SpecHash(obj)
 	if err != nil {
 		return policy.Decision{}, err
 	}
 	value := obj.GetAnnotations()[iamv1alpha1.AdmissionAnnotation]
-	if value == "" && st.Token != nil {
+	judged := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionAdmitted) != nil
+	if value == "" && st.Token != nil && (st.UnsealedSpecHash != "" || !judged) {
 		if st.UnsealedSpecHash == "" {
 			st.UnsealedSpecHash = hash
 		}
@@ -179,6 +183,9 @@ func (g *Gate) Verify(ctx context.Context, obj client.Object, st *iamv1alpha1.Cr
 	rec, err := ring.Open(value)
 	if err == nil {
 		err = rec.Check(kindOf(obj), obj.GetNamespace(), obj.GetName(), hash)
+	}
+	if err == nil {
+		err = rec.CheckCreated(obj.GetCreationTimestamp().Time)
 	}
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("%w: %w", ErrNotAdmitted, err)

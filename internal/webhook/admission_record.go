@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/policy"
 	"github.com/cogtokens/token-operator/internal/tenancy"
 )
 
@@ -42,6 +43,11 @@ func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) a
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
+	if same, err := h.specUnchanged(req, obj); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	} else if same {
+		return admission.Allowed("") // the same spec written another way ("1h" as "1h0m0s"): nothing to admit
+	}
 	who := h.gate.Mapping.Requester(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, extraOf(req.UserInfo.Extra))
 	lctx, cancel := h.lookup.withTimeout(ctx)
 	defer cancel()
@@ -66,6 +72,24 @@ func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) a
 	}
 	_ = decided(ctx, "policy", nil)
 	return h.patch(obj, sealed).WithWarnings(warnings...)
+}
+
+// specUnchanged reports whether an UPDATE leaves the spec as it was, once decoded: the API
+// server's matchCondition compares the raw JSON, which a typed client rewrites.
+func (h *admissionRecorder) specUnchanged(req admission.Request, obj client.Object) (bool, error) {
+	if req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
+		return false, nil
+	}
+	old := obj.DeepCopyObject().(client.Object)
+	if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
+		return false, fmt.Errorf("decode the %s as it was: %w", req.Kind.Kind, err)
+	}
+	was, err := policy.SpecHash(old)
+	if err != nil {
+		return false, err
+	}
+	is, err := policy.SpecHash(obj)
+	return err == nil && was == is, err
 }
 
 func (h *admissionRecorder) decode(req admission.Request) (client.Object, error) {

@@ -45,7 +45,7 @@ func TestConsumersOfEveryKindAreRestarted(t *testing.T) {
 	createAll(t, []client.Object{pat})
 	waitSettled(t, ns)
 	g.Expect(mutate(pat, func(p *iamv1alpha1.PersonalAccessToken) {
-		p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
+		p.Annotations[iamv1alpha1.RotateAnnotation] = "now"
 	})).To(Succeed())
 	for _, w := range workloads {
 		g.Eventually(func() string {

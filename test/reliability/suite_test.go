@@ -75,7 +75,7 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	k8s = env.Client
 	ctrl.SetLogger(testLogger())
-	if err := env.InstallPermissivePolicy(ctx); err != nil {
+	if err := env.InstallPermissivePolicy(ctx, "system:masters"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

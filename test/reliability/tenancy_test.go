@@ -61,7 +61,7 @@ func TestTenantIsolation(t *testing.T) {
 		err := erin.Create(ctx, newPAT(a, "for-alice", "alice@example.com"))
 		g := newG(t)
 		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
-		g.Expect(err.Error()).To(ContainSubstring("may not create a PersonalAccessToken for alice@example.com"))
+		g.Expect(err.Error()).To(ContainSubstring("you may not ask for other people's tokens under it"))
 	})
 
 	t.Run("the operator never overwrites a Secret it does not own", func(t *testing.T) {
