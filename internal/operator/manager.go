@@ -122,6 +122,7 @@ func newControllerManager(cfg *rest.Config, o Options) (manager.Manager, error) 
 		Scheme:                        Scheme(),
 		Metrics:                       metricsOptions(o, tlsOpts),
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              "token-operator.iam.devin.ai",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,

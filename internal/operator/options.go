@@ -18,10 +18,13 @@ import (
 // Options configure the operator. BindFlags exposes them as command-line flags.
 type Options struct {
 	// Manager.
-	MetricsAddr             string
-	SecureMetrics           bool
-	MetricsCertDir          string
-	ProbeAddr               string
+	MetricsAddr    string
+	SecureMetrics  bool
+	MetricsCertDir string
+	ProbeAddr      string
+	// PprofAddr serves net/http/pprof's profiles (/debug/pprof/...) on this address; "0"
+	// (the default) or empty serves none.
+	PprofAddr               string
 	EnableHTTP2             bool
 	LeaderElect             bool
 	LeaderElectionNamespace string
@@ -126,6 +129,7 @@ func DefaultOptions() Options {
 		MetricsAddr:                 ":8443",
 		SecureMetrics:               true,
 		ProbeAddr:                   ":8081",
+		PprofAddr:                   "0",
 		MaxConcurrentReconciles:     8,
 		EnableWebhooks:              true,
 		WebhookPort:                 9443,
@@ -164,6 +168,7 @@ func (o *Options) bindManagerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", o.MetricsCertDir, "Directory with tls.crt and tls.key for the metrics server; empty uses a self-signed certificate.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the /healthz and /readyz probes.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Address of the Go profiler's endpoints (/debug/pprof/), unauthenticated: bind it to localhost or a port no one else reaches (0: off).")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve metrics and webhooks over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader among replicas; only the leader reconciles, every replica serves the webhook.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease (default: the pod's namespace).")

@@ -24,7 +24,7 @@ func (g *Gate) Admit(ctx context.Context, obj credential.Object) credential.Admi
 		res.Reason = iamv1alpha1.ReasonNotAdmitted
 		res.Message = "the resource has no valid admission record for its current spec (" + err.Error() +
 			"): it was created or changed while the operator's admission webhook was not in the way; nothing is minted for it " +
-			"until it is applied again through the webhook"
+			"until it is admitted through the webhook again (change its spec, or its iam.devin.ai/admission annotation, as someone a CredentialPolicy allows)"
 		return res
 	case err != nil:
 		res.Err = err

@@ -20,7 +20,10 @@ import (
 
 // The admission record is written on CREATE and on every UPDATE that changes the spec, for
 // both kinds; the API server calls the webhook again if a later mutation changes the spec.
-// +kubebuilder:webhook:path=/mutate-iam-devin-ai-v1alpha1-admission,mutating=true,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens;serviceusers,verbs=create;update,versions=v1alpha1,name=madmission.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"},{"name":"spec-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec"}]}`
+// An UPDATE that changes the record and nothing of the spec (a person asking that the
+// resource be admitted again) is recorded when the requester is allowed, and never refused;
+// other metadata-only updates (the operator's finalizer, kubectl annotate) do not call it.
+// +kubebuilder:webhook:path=/mutate-iam-devin-ai-v1alpha1-admission,mutating=true,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens;serviceusers,verbs=create;update,versions=v1alpha1,name=madmission.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"},{"name":"spec-or-record-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'iam.devin.ai/admission' in object.metadata.annotations ? object.metadata.annotations['iam.devin.ai/admission'] : '') != (has(oldObject.metadata.annotations) && 'iam.devin.ai/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['iam.devin.ai/admission'] : '')"}]}`
 
 // admissionRecorder applies the CredentialPolicies to the requester and the new spec, and
 // seals the decision into the iam.devin.ai/admission annotation, which the controllers check
@@ -43,12 +46,16 @@ func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) a
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	if same, err := h.specUnchanged(req, obj); err != nil {
+	same, oldRecord, err := h.specUnchanged(req, obj)
+	switch {
+	case err != nil:
 		return admission.Errored(http.StatusBadRequest, err)
-	} else if same {
-		return admission.Allowed("") // the same spec written another way ("1h" as "1h0m0s"): nothing to admit
+	case same && obj.GetAnnotations()[iamv1alpha1.AdmissionAnnotation] == oldRecord:
+		return admission.Allowed("") // the same spec, perhaps written another way ("1h" as "1h0m0s")
+	case same:
+		return h.readmit(ctx, req, obj, oldRecord)
 	}
-	who := h.gate.Mapping.Requester(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, extraOf(req.UserInfo.Extra))
+	who := h.requester(req)
 	lctx, cancel := h.lookup.withTimeout(ctx)
 	defer cancel()
 	d, err := h.gate.Decide(lctx, obj, who)
@@ -66,6 +73,33 @@ func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) a
 		}
 		warnings = append(warnings, "no CredentialPolicy allows this (--policy-mode=warn, so it is admitted): "+d.Message)
 	}
+	return h.seal(ctx, req, obj, who, d, warnings)
+}
+
+// readmit answers an UPDATE that changes (or removes) the record and nothing of the spec: a
+// person asks that the resource be admitted again, for its current spec (one created while
+// the webhook was away, say). Recorded when a policy allows it for the requester; otherwise
+// the record is left as it was, with a warning saying why: never refused, so that nobody
+// depends on the webhook for anything but credentials.
+func (h *admissionRecorder) readmit(ctx context.Context, req admission.Request, obj client.Object, oldRecord string) admission.Response {
+	who := h.requester(req)
+	lctx, cancel := h.lookup.withTimeout(ctx)
+	defer cancel()
+	d, err := h.gate.Decide(lctx, obj, who)
+	switch {
+	case err != nil:
+		return h.keep(obj, oldRecord).WithWarnings("the admission record was left as it was: " + err.Error())
+	case !d.Allowed:
+		return h.keep(obj, oldRecord).WithWarnings(append(d.Warnings, "the admission record was left as it was: "+d.Message)...)
+	}
+	return h.seal(ctx, req, obj, who, d, d.Warnings)
+}
+
+func (h *admissionRecorder) requester(req admission.Request) policy.Requester {
+	return h.gate.Mapping.Requester(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, extraOf(req.UserInfo.Extra))
+}
+
+func (h *admissionRecorder) seal(ctx context.Context, req admission.Request, obj client.Object, who policy.Requester, d policy.Decision, warnings []string) admission.Response {
 	sealed, err := h.gate.Seal(ctx, obj, who, d, string(req.UID))
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("seal the admission record: %w", err))
@@ -74,22 +108,23 @@ func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) a
 	return h.patch(obj, sealed).WithWarnings(warnings...)
 }
 
-// specUnchanged reports whether an UPDATE leaves the spec as it was, once decoded: the API
-// server's matchCondition compares the raw JSON, which a typed client rewrites.
-func (h *admissionRecorder) specUnchanged(req admission.Request, obj client.Object) (bool, error) {
+// specUnchanged reports whether an UPDATE leaves the spec as it was, once decoded (the API
+// server's matchCondition compares the raw JSON, which a typed client rewrites), and the
+// record the resource had.
+func (h *admissionRecorder) specUnchanged(req admission.Request, obj client.Object) (same bool, oldRecord string, err error) {
 	if req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
-		return false, nil
+		return false, "", nil
 	}
 	old := obj.DeepCopyObject().(client.Object)
 	if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
-		return false, fmt.Errorf("decode the %s as it was: %w", req.Kind.Kind, err)
+		return false, "", fmt.Errorf("decode the %s as it was: %w", req.Kind.Kind, err)
 	}
 	was, err := policy.SpecHash(old)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	is, err := policy.SpecHash(obj)
-	return err == nil && was == is, err
+	return err == nil && was == is, old.GetAnnotations()[iamv1alpha1.AdmissionAnnotation], err
 }
 
 func (h *admissionRecorder) decode(req admission.Request) (client.Object, error) {
@@ -118,6 +153,19 @@ func (h *admissionRecorder) patch(obj client.Object, sealed string) admission.Re
 		op = jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{iamv1alpha1.AdmissionAnnotation: sealed})
 	}
 	return admission.Patched("", op)
+}
+
+// keep puts the record back as it was ("" : none) on an object whose request changed it.
+func (h *admissionRecorder) keep(obj client.Object, oldRecord string) admission.Response {
+	path := "/metadata/annotations/" + escapeJSONPointer(iamv1alpha1.AdmissionAnnotation)
+	_, has := obj.GetAnnotations()[iamv1alpha1.AdmissionAnnotation]
+	switch {
+	case oldRecord != "":
+		return h.patch(obj, oldRecord)
+	case has:
+		return admission.Patched("", jsonpatch.NewOperation("remove", path, nil))
+	}
+	return admission.Allowed("")
 }
 
 func extraOf(extra map[string]authenticationv1.ExtraValue) map[string][]string {

@@ -114,6 +114,22 @@ func TestServerDryRun(t *testing.T) {
 		}
 		t.Logf("%s", out)
 	})
+
+	// The opt-in permissive policy, of the chart (with a delegate group) and of
+	// config/tenancy/permissive-policy, passes the CredentialPolicy CRD's schema and CEL rules.
+	t.Run("permissive-policy", func(t *testing.T) {
+		applyForReal(t, kubectl, installBundle(t), "CustomResourceDefinition")
+		if _, err := kubectl(t, nil, "wait", "--for=condition=Established", "--timeout=60s", "crd/credentialpolicies.iam.devin.ai"); err != nil {
+			t.Fatal(err)
+		}
+		dryRun(t, kubectl, kustomizeBuild(t, "tenancy/permissive-policy"))
+		chart, err := renderChartArgs(t, "--show-only", "templates/permissive-policy.yaml",
+			"--set", "tenancy.permissivePolicy.enabled=true", "--set", "tenancy.permissivePolicy.delegateGroups={gitops}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dryRun(t, kubectl, chart)
+	})
 }
 
 // kubectlFunc runs kubectl against the test's API server with stdin; it returns stdout and

@@ -155,12 +155,34 @@ func helmTemplate(t testing.TB, v chartVariant) []byte {
 // template, no cluster). --include-crds is harmless: the CRDs are templates.
 func renderChart(t testing.TB, set ...string) ([]byte, error) {
 	t.Helper()
-	helm := tool(t, "helm")
-	args := []string{"template", helmRelease, filepath.Join("dist", "chart"), "--namespace", helmNamespace, "--include-crds"}
+	var args []string
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
-	return run(t, 2*time.Minute, repoRoot(t), nil, helm, args...)
+	return renderChartArgs(t, args...)
+}
+
+// renderChartValues renders the chart with a values file holding values (marshalled as
+// YAML), for values that --set cannot carry (commas, '=', braces).
+func renderChartValues(t testing.TB, values map[string]any) ([]byte, error) {
+	t.Helper()
+	data, err := yaml.Marshal(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return renderChartArgs(t, "--values", path)
+}
+
+// renderChartArgs renders the chart for helmNamespace with more arguments of helm template.
+func renderChartArgs(t testing.TB, extra ...string) ([]byte, error) {
+	t.Helper()
+	helm := tool(t, "helm")
+	args := []string{"template", helmRelease, filepath.Join("dist", "chart"), "--namespace", helmNamespace, "--include-crds"}
+	return run(t, 2*time.Minute, repoRoot(t), nil, helm, append(args, extra...)...)
 }
 
 // decode splits a multi-document YAML stream into objects, skipping empty documents.

@@ -130,7 +130,7 @@ func TestNoCredentialInManifests(t *testing.T) {
 			}
 		})
 	}
-	for _, dir := range []string{"default", "samples", "prometheus", "network-policy"} {
+	for _, dir := range []string{"default", "samples", "prometheus", "network-policy", "tenancy/permissive-policy"} {
 		if bytes.Contains(kustomizeBuild(t, dir), []byte("cog_")) {
 			t.Errorf("config/%s contains what looks like a Devin API token (cog_)", dir)
 		}
@@ -250,6 +250,8 @@ func TestKustomizations(t *testing.T) {
 		"prometheus":     {"ServiceMonitor"},
 		"network-policy": {"NetworkPolicy", "NetworkPolicy", "NetworkPolicy"},
 		"samples":        {"CredentialPolicy", "PersonalAccessToken", "ServiceUser"},
+		// Opt-in, never in config/default (TestPermissivePolicyIsOptIn).
+		"tenancy/permissive-policy": {"ClusterRole", "ClusterRoleBinding", "CredentialPolicy"},
 	} {
 		objs := decode(t, kustomizeBuild(t, dir))
 		var got []string
@@ -315,8 +317,9 @@ func TestProjectFile(t *testing.T) {
 }
 
 // checkFlags parses the manager's arguments with the manager's own flags, so that a typo or a
-// removed flag in the manifests fails here rather than in a crash-looping pod.
-func checkFlags(t *testing.T, args []string) {
+// removed flag in the manifests fails here rather than in a crash-looping pod. It returns the
+// options the manager would run with.
+func checkFlags(t *testing.T, args []string) operator.Options {
 	t.Helper()
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -330,6 +333,7 @@ func checkFlags(t *testing.T, args []string) {
 	if fs.NArg() != 0 {
 		t.Errorf("stray arguments %q", fs.Args())
 	}
+	return opts
 }
 
 func checkPodNamespaceEnv(t *testing.T, c map[string]any) {

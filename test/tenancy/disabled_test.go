@@ -20,8 +20,9 @@ import (
 )
 
 // withoutWebhooks removes the operator's webhook configurations, as a chart installed with
-// webhooks off (or one being reinstalled) leaves the cluster, until the test ends.
-func withoutWebhooks(t *testing.T) {
+// webhooks off (or one being reinstalled) leaves the cluster, until the test ends or the
+// returned func restores them.
+func withoutWebhooks(t *testing.T) (restore func()) {
 	t.Helper()
 	ctx := context.Background()
 	g := NewWithT(t)
@@ -32,7 +33,12 @@ func withoutWebhooks(t *testing.T) {
 	for _, o := range []client.Object{mutating, validating} {
 		g.Expect(k8s.Delete(ctx, o)).To(Succeed())
 	}
-	t.Cleanup(func() {
+	restored := false
+	restore = func() {
+		if restored {
+			return
+		}
+		restored = true
 		for _, o := range []client.Object{mutating, validating} {
 			o.SetResourceVersion("")
 			o.SetUID("")
@@ -46,10 +52,42 @@ func withoutWebhooks(t *testing.T) {
 		probe := newSU("default", "webhook-probe", "Member")
 		NewWithT(t).Eventually(func() error { return k8s.Create(ctx, probe.DeepCopy(), client.DryRunAll) }, timeout, interval).
 			Should(MatchError(ContainSubstring("no CredentialPolicy selects namespace")))
-	})
+	}
+	t.Cleanup(restore)
 	// Gone once a request no policy allows is admitted.
 	probe := newSU("default", "webhook-probe", "Member")
 	g.Eventually(func() error { return k8s.Create(ctx, probe.DeepCopy(), client.DryRunAll) }, timeout, interval).Should(Succeed())
+	return restore
+}
+
+// TestReadmittedThroughTheWebhook: a resource created while the webhook was away is
+// admitted, once it is back, when a person the policy allows removes (or changes) its record;
+// someone it does not allow gets a warning, and the record stays as it was.
+func TestReadmittedThroughTheWebhook(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	p := createPolicy(t, teamPolicy(ns))
+	a := newMember(t, alice, nil, ns)
+	allowPolicy(t, ns, p.Name, alice, "use")
+	e := newMember(t, "erin@example.com", nil, ns) // may edit, may not use the policy
+
+	restore := withoutWebhooks(t)
+	const forged = "v1.e30.AAAA"
+	su := newSU(ns, "later", "Member")
+	su.Annotations = map[string]string{iamv1alpha1.AdmissionAnnotation: forged}
+	NewWithT(t).Expect(a.Create(ctx, su)).To(Succeed())
+	waitStalled(t, su, iamv1alpha1.ReasonNotAdmitted, "no valid admission record")
+	restore()
+
+	dropRecord := func(su *iamv1alpha1.ServiceUser) { delete(su.Annotations, iamv1alpha1.AdmissionAnnotation) }
+	NewWithT(t).Expect(retryUpdate(e, su, dropRecord)).To(Succeed(), "a change of metadata alone is never refused")
+	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKeyFromObject(su), su)).To(Succeed())
+	NewWithT(t).Expect(su.Annotations).To(HaveKeyWithValue(iamv1alpha1.AdmissionAnnotation, forged),
+		"a requester the policy does not allow changed the record")
+
+	NewWithT(t).Expect(retryUpdate(a, su, dropRecord)).To(Succeed())
+	su = waitReady(t, su)
+	NewWithT(t).Expect(su.Status.Policy).To(Equal(p.Name))
 }
 
 // TestWebhookDisabledNothingBeyondThePolicyIsMinted (5): with the webhooks gone, what a tenant
@@ -96,7 +134,7 @@ func TestWebhookDisabledNothingBeyondThePolicyIsMinted(t *testing.T) {
 
 	waitStalled(t, forDave, iamv1alpha1.ReasonNotAdmitted, "no valid admission record")
 	for _, su := range []*iamv1alpha1.ServiceUser{beyond, copied, replayed} {
-		waitStalled(t, su, iamv1alpha1.ReasonNotAdmitted, "until it is applied again through the webhook")
+		waitStalled(t, su, iamv1alpha1.ReasonNotAdmitted, "until it is admitted through the webhook again")
 		expectNothingUpstream(t, su)
 	}
 	expectNothingUpstream(t, forDave)
