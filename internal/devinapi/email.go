@@ -5,7 +5,14 @@ package devinapi
 // folding would make the Kelvin sign (U+212A) equal to "k", and so let a crafted name match
 // another person's email.
 func SameEmail(a, b string) bool {
-	if len(a) != len(b) || !isASCIIEmail(a) || !isASCIIEmail(b) {
+	return isASCIIEmail(a) && isASCIIEmail(b) && EqualFoldASCII(a, b)
+}
+
+// EqualFoldASCII reports whether a and b are equal ignoring the case of ASCII letters only
+// (never Unicode case folding, which makes look-alikes equal): for emails, domains and role
+// names.
+func EqualFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
 		return false
 	}
 	for i := range len(a) {

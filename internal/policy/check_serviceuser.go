@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
 // anyValue, as the only entry of organizations, roles or delegation domains, allows every
@@ -54,7 +55,7 @@ func checkOrganization(allowed []string, req Request) string {
 // only (Unicode folding would let a crafted name match another, as devinapi.SameEmail says).
 func roleAllowed(allowed []string, id, name string) bool {
 	for _, r := range allowed {
-		if r == anyValue || (id != "" && r == id) || (name != "" && equalFoldASCII(r, name)) {
+		if r == anyValue || (id != "" && r == id) || (name != "" && devinapi.EqualFoldASCII(r, name)) {
 			return true
 		}
 	}
@@ -71,23 +72,4 @@ func describeRole(req Request) string {
 		return fmt.Sprintf("ID %s", quote(req.RoleID))
 	}
 	return "(unresolved)"
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

@@ -49,10 +49,10 @@ func delegationCovers(d *iamv1alpha1.DelegationPolicy, owner string) bool {
 			return true
 		case strings.HasPrefix(want, "*."):
 			suffix := want[1:] // ".example.com"
-			if len(domain) > len(suffix) && equalFoldASCII(domain[len(domain)-len(suffix):], suffix) {
+			if len(domain) > len(suffix) && devinapi.EqualFoldASCII(domain[len(domain)-len(suffix):], suffix) {
 				return true
 			}
-		case equalFoldASCII(domain, want):
+		case devinapi.EqualFoldASCII(domain, want):
 			return true
 		}
 	}
