@@ -42,35 +42,43 @@ type cluster struct {
 	// objects watches PersonalAccessTokens and ServiceUsers for the bench.
 	objects *tracker
 
-	dir          string
-	binary       string
-	kubeconfig   string
-	metricsPort  int
-	probePort    int
+	dir         string
+	binary      string
+	kubeconfig  string
+	metricsPort int
+	probePort   int
+	// pprofPort serves the manager's profiles (0: not served).
+	pprofPort    int
 	op           *operatorProcess
 	runs         int
 	logs         []string
 	stopTracking context.CancelFunc
 }
 
-// startCluster starts the control plane (webhooks installed) and the Devin API, writes the
-// operator's kubeconfig and builds its binary.
-func startCluster(ctx context.Context, progress func(string, ...any)) (*cluster, error) {
+// startCluster starts the control plane (webhooks installed, the permissive
+// CredentialPolicy in force) and the Devin API, and writes the operator's kubeconfig; binary
+// is the manager built from this tree.
+func startCluster(ctx context.Context, progress func(string, ...any), binary string) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "token-operator-bench-")
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, benchWrites: &writeCounter{}}
-	progress("building the operator binary")
-	if c.binary, err = buildOperator(ctx, dir); err != nil {
-		return nil, err
-	}
+	c := &cluster{dir: dir, binary: binary, benchWrites: &writeCounter{}}
 	progress("starting kube-apiserver and etcd (envtest), webhooks installed")
 	env, err := devenv.Start(ctx, devenv.Options{Webhooks: true})
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	c.env, c.srv = env, env.Devin
+	// CredentialPolicies are enforced: with none, the webhook refuses every resource. The
+	// bench runs with what a single-tenant cluster runs with: every ServiceUser and PAT
+	// allowed, RBAC use for every authenticated user, delegation (PATs of other people) for
+	// system:masters, the group the bench creates as.
+	if err := env.InstallPermissivePolicy(ctx, "system:masters"); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("install the permissive CredentialPolicy: %w", err)
+	}
 	if err := c.setUp(ctx); err != nil {
 		c.stop()
 		return nil, err
@@ -104,6 +112,9 @@ func (c *cluster) setUp(ctx context.Context) error {
 		return err
 	}
 	if c.probePort, err = freePort(ctx); err != nil {
+		return err
+	}
+	if c.pprofPort, err = freePort(ctx); err != nil {
 		return err
 	}
 	trackCtx, cancel := context.WithCancel(context.Background())
@@ -146,13 +157,14 @@ func (c *cluster) apiserverVersion() string {
 	return v.GitVersion
 }
 
-// apiserverState scrapes the API server's committed writes by resource and its CPU seconds.
-func (c *cluster) apiserverState(ctx context.Context) (Writes, float64, error) {
+// apiserverState scrapes what the API server served (writes, dry runs, reviews) and its CPU
+// seconds.
+func (c *cluster) apiserverState(ctx context.Context) (served, float64, error) {
 	s, err := scrape(ctx, c.apiHTTP, strings.TrimSuffix(c.env.Config.Host, "/")+"/metrics", named("apiserver_request_total", "process_cpu_seconds_total"))
 	if err != nil {
-		return nil, 0, fmt.Errorf("scrape kube-apiserver metrics: %w", err)
+		return served{}, 0, fmt.Errorf("scrape kube-apiserver metrics: %w", err)
 	}
-	return apiserverWrites(s), Sum(s, "process_cpu_seconds_total", nil), nil
+	return apiserverServed(s), Sum(s, "process_cpu_seconds_total", nil), nil
 }
 
 // etcdCPU scrapes etcd's CPU seconds.
@@ -179,16 +191,22 @@ func benchCPU() float64 {
 	return tv(ru.Utime) + tv(ru.Stime)
 }
 
+// operatorScrape scrapes the bench's families of the running operator's metrics.
+func (c *cluster) operatorScrape(ctx context.Context) ([]Sample, error) {
+	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), operatorFamilies)
+	return scrape(ctx, http.DefaultClient, u, operatorMetricNames)
+}
+
 // operatorStats scrapes the running operator's metrics.
 func (c *cluster) operatorStats(ctx context.Context) (operatorStats, error) {
-	s, err := scrape(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), operatorMetricNames)
+	s, err := c.operatorScrape(ctx)
 	if err != nil {
 		return operatorStats{}, err
 	}
 	return parseOperatorStats(s), nil
 }
 
-// buildOperator builds the manager binary from the repository root.
+// buildOperator builds the manager binary from the repository root into dir.
 func buildOperator(ctx context.Context, dir string) (string, error) {
 	root, err := devenv.FindRepoRoot()
 	if err != nil {
@@ -217,7 +235,7 @@ func freePort(ctx context.Context) (int, error) {
 // operatorArgs are the manager's flags for this environment.
 func (c *cluster) operatorArgs(o options, verifyInterval time.Duration) []string {
 	wo := c.env.Env.WebhookInstallOptions
-	return []string{
+	args := []string{
 		"--kubeconfig=" + c.kubeconfig,
 		"--devin-api-url=" + c.srv.URL,
 		"--credentials-secret-namespace=" + devenv.OperatorNamespace,
@@ -234,6 +252,10 @@ func (c *cluster) operatorArgs(o options, verifyInterval time.Duration) []string
 		fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
 		"--webhook-cert-dir=" + wo.LocalServingCertDir,
 	}
+	if o.pprof {
+		args = append(args, fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", c.pprofPort))
+	}
+	return args
 }
 
 // operatorProcess is one run of the manager binary.

@@ -38,6 +38,11 @@ type logScan struct {
 	files, lines, leaks int
 }
 
+// add sums two scans.
+func (l logScan) add(o logScan) logScan {
+	return logScan{files: l.files + o.files, lines: l.lines + o.lines, leaks: l.leaks + o.leaks}
+}
+
 // scanLogs counts the lines of the operator's logs that hold something like a token value
 // (devinapi.TokenPattern: a scrubbed placeholder does not count).
 func scanLogs(paths []string) (logScan, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -139,22 +140,46 @@ func (w Writes) Keys() []string {
 	return ks
 }
 
-// apiserverWrites extracts the committed (not dry-run) write requests by resource from the
-// kube-apiserver's apiserver_request_total.
-func apiserverWrites(samples []Sample) Writes {
-	out := Writes{}
+// served is what the kube-apiserver served that costs it like a write, from its
+// apiserver_request_total: committed writes and server-side dry runs (write verbs with a
+// dry_run label), by resource, and SubjectAccessReviews (each one an authorization decision).
+type served struct {
+	writes, dryRuns Writes
+	reviews         float64
+}
+
+// apiserverServed reads served from a scrape of the kube-apiserver. A SubjectAccessReview
+// (resource subjectaccessreviews, verb POST or create) counts as a review, not as a write.
+func apiserverServed(samples []Sample) served {
+	out := served{writes: Writes{}, dryRuns: Writes{}}
 	for _, s := range samples {
-		if s.Name != "apiserver_request_total" || !writeVerbs[s.Labels["verb"]] || s.Labels["dry_run"] != "" {
+		if s.Name != "apiserver_request_total" {
 			continue
 		}
-		key := s.Labels["resource"]
+		verb, res := s.Labels["verb"], s.Labels["resource"]
+		if res == "subjectaccessreviews" && (verb == "POST" || verb == "create") {
+			out.reviews += s.Value
+			continue
+		}
+		if !writeVerbs[verb] {
+			continue
+		}
+		key := res
 		if sub := s.Labels["subresource"]; sub != "" {
 			key += "/" + sub
 		}
-		out[key] += s.Value
+		if s.Labels["dry_run"] != "" {
+			out.dryRuns[key] += s.Value
+		} else {
+			out.writes[key] += s.Value
+		}
 	}
 	return out
 }
+
+// apiserverWrites extracts the committed (not dry-run) write requests by resource from the
+// kube-apiserver's apiserver_request_total (SubjectAccessReviews left out).
+func apiserverWrites(samples []Sample) Writes { return apiserverServed(samples).writes }
 
 // operatorResources are the resources the operator writes; the rest of the API server's
 // writes (its own leases and endpoints) are left out of the per-token figures.
@@ -162,6 +187,8 @@ var operatorResources = map[string]bool{
 	"personalaccesstokens": true, "personalaccesstokens/status": true,
 	"serviceusers": true, "serviceusers/status": true,
 	"secrets": true, "events": true,
+	// Its status recount of every CredentialPolicy (once a minute).
+	"credentialpolicies/status": true,
 }
 
 // onlyOperatorResources keeps the resources of operatorResources.
@@ -208,18 +235,24 @@ func resourceOfPath(path string) string {
 	}
 }
 
-// writeCounter counts the write requests a client sends, by resource, so that the bench can
-// subtract its own writes from the API server's figures.
+// writeCounter counts the write requests a client sends, by resource, committed ones and
+// server-side dry runs apart, so that the bench can subtract its own from the API server's
+// figures.
 type writeCounter struct {
-	mu sync.Mutex
-	w  Writes
+	mu     sync.Mutex
+	w, dry Writes
 }
 
-func (c *writeCounter) snapshot() Writes {
+// snapshot returns the committed writes and the dry runs counted so far.
+func (c *writeCounter) snapshot() (writes, dryRuns Writes) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return copyWrites(c.w), copyWrites(c.dry)
+}
+
+func copyWrites(w Writes) Writes {
 	out := Writes{}
-	for k, v := range c.w {
+	for k, v := range w {
 		out[k] = v
 	}
 	return out
@@ -231,12 +264,16 @@ type countingTransport struct {
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet && req.Method != http.MethodHead && req.URL.Query().Get("dryRun") == "" {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		t.c.mu.Lock()
 		if t.c.w == nil {
-			t.c.w = Writes{}
+			t.c.w, t.c.dry = Writes{}, Writes{}
 		}
-		t.c.w[resourceOfPath(req.URL.Path)]++
+		if req.URL.Query().Get("dryRun") != "" {
+			t.c.dry[resourceOfPath(req.URL.Path)]++
+		} else {
+			t.c.w[resourceOfPath(req.URL.Path)]++
+		}
 		t.c.mu.Unlock()
 	}
 	return t.next.RoundTrip(req)
@@ -325,8 +362,24 @@ func parseOperatorStats(samples []Sample) operatorStats {
 
 var operatorMetricNames = named("controller_runtime_reconcile_total", "workqueue_depth",
 	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
-	"controller_runtime_reconcile_time_seconds_sum", "devinapi_request_duration_seconds_sum",
-	"devinapi_request_duration_seconds_count", "process_cpu_seconds_total")
+	"controller_runtime_reconcile_time_seconds_sum", "controller_runtime_reconcile_time_seconds_bucket",
+	"devinapi_request_duration_seconds_sum", "devinapi_request_duration_seconds_count", "process_cpu_seconds_total")
+
+// operatorFamilies are the metric families the bench reads from the manager: its scrapes ask
+// for these only (promhttp's name[] filter), so that the manager does not encode the series
+// of every resource several times a second for the bench.
+var operatorFamilies = []string{"controller_runtime_reconcile_total", "workqueue_depth",
+	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
+	"controller_runtime_reconcile_time_seconds", "devinapi_request_duration_seconds", "process_cpu_seconds_total"}
+
+// familiesURL is the metrics URL asking for the given families only.
+func familiesURL(base string, families []string) string {
+	q := url.Values{}
+	for _, f := range families {
+		q.Add("name[]", f)
+	}
+	return base + "?" + q.Encode()
+}
 
 // Calls maps a Devin API route pattern to a number of requests.
 type Calls map[string]int

@@ -19,8 +19,10 @@ type createResult struct {
 	applied, ready time.Duration
 	// latencies are, per resource, from the start of its create call to Ready.
 	latencies []time.Duration
-	// d is the cost, from the first create until the operator was idle again.
-	d delta
+	// d is the cost, from the first create until the operator was idle again; heapAfter the
+	// manager's Go heap in use then.
+	d         delta
+	heapAfter float64
 }
 
 func (r createResult) total() int { return r.pats + r.serviceUsers }
@@ -66,15 +68,8 @@ func runCreate(ctx context.Context, c *cluster, o options) (createResult, error)
 	if err != nil {
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
-	var last time.Time
-	for k, at := range hits {
-		if at.After(last) {
-			last = at
-		}
-		res.latencies = append(res.latencies, at.Sub(startedAt[k]))
-	}
-	res.ready = last.Sub(start)
-	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout); err != nil {
+	res.latencies, res.ready = sinceEach(hits, startedAt, start)
+	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
 		return res, err
 	}
 	after, err := c.snapshot(ctx)
@@ -82,6 +77,7 @@ func runCreate(ctx context.Context, c *cluster, o options) (createResult, error)
 		return res, err
 	}
 	res.d = before.to(after)
+	res.heapAfter = after.op.HeapInuse
 	return res, nil
 }
 

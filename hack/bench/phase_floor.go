@@ -25,7 +25,23 @@ type floorResult struct {
 	duration time.Duration
 	calls    Calls
 	writes   Writes
-	cpu      cpuTimes
+	// dryRuns and reviews are what the API server served the floor besides its writes: none
+	// (no webhook, no dry run), measured all the same.
+	dryRuns Writes
+	reviews float64
+	cpu     cpuTimes
+}
+
+// floorRun is the state of one floor run: the API client, the users' IDs, and what it
+// created upstream (for the clean-up).
+type floorRun struct {
+	c        *cluster
+	o        options
+	api      *devinapi.Client
+	userIDs  map[string]string
+	objs     []credentialObject
+	tokenIDs []string
+	suIDs    []string
 }
 
 // runFloor does, for every resource of the mix and at the operator's concurrency: create the
@@ -35,86 +51,16 @@ type floorResult struct {
 // operator starts, in the operator's own namespace (which the webhooks skip: the webhook
 // server is the operator), and cleans up after itself out of band (not measured).
 func runFloor(ctx context.Context, c *cluster, o options) (floorResult, error) {
-	api := c.srv.Client(func(opts *devinapi.Options) { opts.Timeout = 30 * time.Second })
-	userIDs := map[string]string{}
-	for _, email := range patUsers {
-		u, err := api.FindUserByEmail(ctx, email)
-		if err != nil {
-			return floorResult{}, fmt.Errorf("floor: look up %s: %w", email, err)
-		}
-		userIDs[email] = u.ID
+	f, err := newFloorRun(ctx, c, o)
+	if err != nil {
+		return floorResult{}, err
 	}
-	ns := devenv.OperatorNamespace
-	// Warm the client up (REST mappings, connections) outside the measurement.
-	for _, l := range []client.ObjectList{&iamv1alpha1.PersonalAccessTokenList{}, &iamv1alpha1.ServiceUserList{}, &corev1.SecretList{}} {
-		if err := c.admin.List(ctx, l, client.InNamespace(ns), client.Limit(1)); err != nil {
-			return floorResult{}, fmt.Errorf("floor: warm up: %w", err)
-		}
-	}
-	objs := benchObjects(o)
-	tokenIDs := make([]string, len(objs))
-	suIDs := make([]string, len(objs))
-
 	before, err := c.snapshot(ctx)
 	if err != nil {
 		return floorResult{}, err
 	}
 	start := time.Now()
-	err = parallel(ctx, len(objs), o.concurrency, func(ctx context.Context, i int) error {
-		var obj credentialObject
-		var issue func() (*devinapi.IssuedKey, error)
-		name := "floor-" + objs[i].GetName()
-		switch src := objs[i].(type) {
-		case *iamv1alpha1.PersonalAccessToken:
-			pat := newPAT(o, ns, name, i)
-			pat.Spec.User = src.Spec.User
-			obj = pat
-			issue = func() (*devinapi.IssuedKey, error) {
-				exp := time.Now().Add(2160 * time.Hour)
-				return api.CreatePAT(ctx, userIDs[src.Spec.User.Email], devinapi.CreateKeyRequest{Name: name, ExpiresAt: &exp})
-			}
-		case *iamv1alpha1.ServiceUser:
-			obj = newServiceUser(o, ns, name)
-			issue = func() (*devinapi.IssuedKey, error) {
-				p, err := api.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
-					Scope: devinapi.ScopeOrganization, OrgID: devinapitest.DefaultOrg, Name: name,
-					RoleID: devinapitest.RoleOrgMember, TTL: 8760 * time.Hour,
-				})
-				if err != nil {
-					return nil, err
-				}
-				suIDs[i] = p.ServiceUser.ID
-				return &devinapi.IssuedKey{Name: name, Token: p.Token}, nil
-			}
-		}
-		obj.SetLabels(map[string]string{floorLabel: "true"})
-		if err := c.admin.Create(ctx, obj); err != nil {
-			return fmt.Errorf("floor: create %s: %w", name, err)
-		}
-		key, err := issue()
-		if err != nil {
-			return fmt.Errorf("floor: issue %s: %w", name, err)
-		}
-		tokenIDs[i] = key.ID
-		sec := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{floorLabel: "true"}},
-			Data:       map[string][]byte{iamv1alpha1.DefaultSecretKey: []byte(key.Token.Reveal())},
-		}
-		if err := c.admin.Create(ctx, sec); err != nil {
-			return fmt.Errorf("floor: create Secret %s: %w", name, err)
-		}
-		base := obj.DeepCopyObject().(client.Object)
-		st := obj.CredentialStatus()
-		now := metav1.Now()
-		st.Token = &iamv1alpha1.IssuedToken{ID: key.ID, Name: key.Name, IssuedAt: now}
-		st.SecretName = name
-		st.Conditions = []metav1.Condition{{Type: iamv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
-			Reason: iamv1alpha1.ReasonTokenIssued, Message: "floor", LastTransitionTime: now, ObservedGeneration: obj.GetGeneration()}}
-		if err := c.admin.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-			return fmt.Errorf("floor: write status of %s: %w", name, err)
-		}
-		return nil
-	})
+	err = parallel(ctx, len(f.objs), o.concurrency, f.one)
 	elapsed := time.Since(start)
 	if err != nil {
 		return floorResult{}, err
@@ -125,22 +71,105 @@ func runFloor(ctx context.Context, c *cluster, o options) (floorResult, error) {
 	}
 	d := before.to(after)
 	// The floor's writes are the bench's own: count them all.
-	res := floorResult{items: len(objs), duration: elapsed, calls: d.calls, cpu: d.cpu,
-		writes: onlyOperatorResources(after.writes.Sub(before.writes))}
+	res := floorResult{items: len(f.objs), duration: elapsed, calls: d.calls, cpu: d.cpu,
+		writes:  onlyOperatorResources(after.served.writes.Sub(before.served.writes)),
+		dryRuns: onlyOperatorResources(after.served.dryRuns.Sub(before.served.dryRuns)),
+		reviews: after.served.reviews - before.served.reviews}
+	return res, f.cleanUp(ctx)
+}
 
-	// Clean up out of band, so that the invariant holds for the operator's run.
-	for i, id := range tokenIDs {
-		if suIDs[i] != "" {
-			_ = c.srv.DeleteServiceUser(suIDs[i])
+func newFloorRun(ctx context.Context, c *cluster, o options) (*floorRun, error) {
+	f := &floorRun{c: c, o: o, userIDs: map[string]string{}, objs: benchObjects(o),
+		api: c.srv.Client(func(opts *devinapi.Options) { opts.Timeout = 30 * time.Second })}
+	f.tokenIDs, f.suIDs = make([]string, len(f.objs)), make([]string, len(f.objs))
+	for _, email := range patUsers {
+		u, err := f.api.FindUserByEmail(ctx, email)
+		if err != nil {
+			return nil, fmt.Errorf("floor: look up %s: %w", email, err)
+		}
+		f.userIDs[email] = u.ID
+	}
+	// Warm the client up (REST mappings, connections) outside the measurement.
+	for _, l := range []client.ObjectList{&iamv1alpha1.PersonalAccessTokenList{}, &iamv1alpha1.ServiceUserList{}, &corev1.SecretList{}} {
+		if err := c.admin.List(ctx, l, client.InNamespace(devenv.OperatorNamespace), client.Limit(1)); err != nil {
+			return nil, fmt.Errorf("floor: warm up: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// one gives the i-th resource its token: create it, issue upstream, Secret, status.
+func (f *floorRun) one(ctx context.Context, i int) error {
+	ns, name := devenv.OperatorNamespace, "floor-"+f.objs[i].GetName()
+	obj, issue := f.item(ctx, ns, name, i)
+	obj.SetLabels(map[string]string{floorLabel: "true"})
+	if err := f.c.admin.Create(ctx, obj); err != nil {
+		return fmt.Errorf("floor: create %s: %w", name, err)
+	}
+	key, err := issue()
+	if err != nil {
+		return fmt.Errorf("floor: issue %s: %w", name, err)
+	}
+	f.tokenIDs[i] = key.ID
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{floorLabel: "true"}},
+		Data:       map[string][]byte{iamv1alpha1.DefaultSecretKey: []byte(key.Token.Reveal())},
+	}
+	if err := f.c.admin.Create(ctx, sec); err != nil {
+		return fmt.Errorf("floor: create Secret %s: %w", name, err)
+	}
+	base := obj.DeepCopyObject().(client.Object)
+	st := obj.CredentialStatus()
+	now := metav1.Now()
+	st.Token = &iamv1alpha1.IssuedToken{ID: key.ID, Name: key.Name, IssuedAt: now}
+	st.SecretName = name
+	st.Conditions = []metav1.Condition{{Type: iamv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: iamv1alpha1.ReasonTokenIssued, Message: "floor", LastTransitionTime: now, ObservedGeneration: obj.GetGeneration()}}
+	if err := f.c.admin.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("floor: write status of %s: %w", name, err)
+	}
+	return nil
+}
+
+// item is the floor's copy of the i-th resource and the upstream call that issues its token.
+func (f *floorRun) item(ctx context.Context, ns, name string, i int) (credentialObject, func() (*devinapi.IssuedKey, error)) {
+	src, ok := f.objs[i].(*iamv1alpha1.PersonalAccessToken)
+	if ok {
+		pat := newPAT(f.o, ns, name, i)
+		pat.Spec.User = src.Spec.User
+		return pat, func() (*devinapi.IssuedKey, error) {
+			exp := time.Now().Add(2160 * time.Hour)
+			return f.api.CreatePAT(ctx, f.userIDs[src.Spec.User.Email], devinapi.CreateKeyRequest{Name: name, ExpiresAt: &exp})
+		}
+	}
+	return newServiceUser(f.o, ns, name), func() (*devinapi.IssuedKey, error) {
+		p, err := f.api.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
+			Scope: devinapi.ScopeOrganization, OrgID: devinapitest.DefaultOrg, Name: name,
+			RoleID: devinapitest.RoleOrgMember, TTL: 8760 * time.Hour,
+		})
+		if err != nil {
+			return nil, err
+		}
+		f.suIDs[i] = p.ServiceUser.ID
+		return &devinapi.IssuedKey{Name: name, Token: p.Token}, nil
+	}
+}
+
+// cleanUp removes what the floor made, out of band, so that the invariant holds for the
+// operator's run.
+func (f *floorRun) cleanUp(ctx context.Context) error {
+	for i, id := range f.tokenIDs {
+		if f.suIDs[i] != "" {
+			_ = f.c.srv.DeleteServiceUser(f.suIDs[i])
 		} else if id != "" {
-			_ = c.srv.RevokeKey(id)
+			_ = f.c.srv.RevokeKey(id)
 		}
 	}
 	sel := client.MatchingLabels{floorLabel: "true"}
 	for _, obj := range []client.Object{&iamv1alpha1.PersonalAccessToken{}, &iamv1alpha1.ServiceUser{}, &corev1.Secret{}} {
-		if err := c.admin.DeleteAllOf(ctx, obj, client.InNamespace(ns), sel); err != nil {
-			return res, fmt.Errorf("floor: clean up: %w", err)
+		if err := f.c.admin.DeleteAllOf(ctx, obj, client.InNamespace(devenv.OperatorNamespace), sel); err != nil {
+			return fmt.Errorf("floor: clean up: %w", err)
 		}
 	}
-	return res, nil
+	return nil
 }

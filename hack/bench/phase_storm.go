@@ -22,17 +22,73 @@ type stormResult struct {
 	annotated, rotated, revoked time.Duration
 	// latencies are, per PAT, from its annotation to its new token.
 	latencies []time.Duration
-	d         delta
+	// webhook is the webhook's latency sampled from the first annotation until every PAT
+	// was rotated; its lookups' Devin API calls are left out of d.
+	webhook samplerResult
+	d       delta
 }
 
 // runStorm annotates every PersonalAccessToken with a new iam.devin.ai/rotate value at once
 // (the code path of a renewal: issue, Secret write, grace period, revoke) and measures until
-// every one holds a new token and until every replaced token is revoked upstream.
+// every one holds a new token and until every replaced token is revoked upstream. The
+// webhook is sampled meanwhile.
 func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 	res := stormResult{grace: o.grace}
-	objs, err := c.objects.list(ctx)
+	pats, old, err := c.readyPATs(ctx)
 	if err != nil {
 		return res, err
+	}
+	res.tokens = len(pats)
+	value := fmt.Sprintf("bench-storm-%d", time.Now().UnixNano())
+	if err := c.objects.expect(ctx, len(pats), rotatedTo(value, old)); err != nil {
+		return res, err
+	}
+	sampler, err := startSampler(ctx, c, o)
+	if err != nil {
+		return res, err
+	}
+	before, err := c.snapshot(ctx)
+	if err != nil {
+		_, _ = sampler.stop()
+		return res, err
+	}
+	start := time.Now()
+	annotatedAt, err := c.annotateAll(ctx, o, pats, value)
+	if err != nil {
+		_, _ = sampler.stop()
+		return res, err
+	}
+	res.annotated = time.Since(start)
+	hits, err := c.objects.wait(ctx, o.phaseTimeout)
+	webhook, serr := sampler.stop()
+	if err != nil {
+		return res, fmt.Errorf("waiting for the rotations: %w", err)
+	}
+	if serr != nil {
+		return res, fmt.Errorf("webhook sampler: %w", serr)
+	}
+	res.webhook = webhook
+	res.latencies, res.rotated = sinceEach(hits, annotatedAt, start)
+	if res.revoked, err = c.waitRevoked(ctx, o, old, start); err != nil {
+		return res, err
+	}
+	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
+		return res, err
+	}
+	after, err := c.snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.d = before.to(after)
+	res.d.calls = res.d.calls.Sub(webhook.calls)
+	return res, nil
+}
+
+// readyPATs lists the PersonalAccessTokens that hold a token, and the ID of each one's.
+func (c *cluster) readyPATs(ctx context.Context) ([]*iamv1alpha1.PersonalAccessToken, map[types.NamespacedName]string, error) {
+	objs, err := c.objects.list(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	old := map[types.NamespacedName]string{}
 	var pats []*iamv1alpha1.PersonalAccessToken
@@ -42,9 +98,12 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 			old[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p.Status.Token.ID
 		}
 	}
-	res.tokens = len(pats)
-	value := fmt.Sprintf("bench-storm-%d", time.Now().UnixNano())
-	rotated := func(obj credentialObject) bool {
+	return pats, old, nil
+}
+
+// rotatedTo is the goal of the storm: Ready with a new token for the rotate request value.
+func rotatedTo(value string, old map[types.NamespacedName]string) func(credentialObject) bool {
+	return func(obj credentialObject) bool {
 		p, ok := obj.(*iamv1alpha1.PersonalAccessToken)
 		if !ok || !isReady(obj) {
 			return false
@@ -53,20 +112,17 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 		return st.RotateRequest == value && st.LastRotationReason == iamv1alpha1.RotationRequested &&
 			st.Token.ID != old[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
 	}
-	if err := c.objects.expect(ctx, len(pats), rotated); err != nil {
-		return res, err
-	}
+}
+
+// annotateAll sets iam.devin.ai/rotate=value on every PAT, o.applyConcurrency at a time, and
+// returns when each annotation was sent.
+func (c *cluster) annotateAll(ctx context.Context, o options, pats []*iamv1alpha1.PersonalAccessToken, value string) (map[types.NamespacedName]time.Time, error) {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{iamv1alpha1.RotateAnnotation: value}}})
 	if err != nil {
-		return res, err
-	}
-	before, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
+		return nil, err
 	}
 	var mu sync.Mutex
-	annotatedAt := map[types.NamespacedName]time.Time{}
-	start := time.Now()
+	at := map[types.NamespacedName]time.Time{}
 	err = parallel(ctx, len(pats), o.applyConcurrency, func(ctx context.Context, i int) error {
 		p := &iamv1alpha1.PersonalAccessToken{}
 		p.Namespace, p.Name = pats[i].Namespace, pats[i].Name
@@ -75,28 +131,30 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 			return fmt.Errorf("annotate %s: %w", key(p), err)
 		}
 		mu.Lock()
-		annotatedAt[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = t
+		at[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = t
 		mu.Unlock()
 		return nil
 	})
-	if err != nil {
-		return res, err
-	}
-	res.annotated = time.Since(start)
-	hits, err := c.objects.wait(ctx, o.phaseTimeout)
-	if err != nil {
-		return res, fmt.Errorf("waiting for the rotations: %w", err)
-	}
+	return at, err
+}
+
+// sinceEach returns, per object, the time from its start to its hit, and the time from
+// begin to the last hit.
+func sinceEach(hits, started map[types.NamespacedName]time.Time, begin time.Time) ([]time.Duration, time.Duration) {
 	var last time.Time
+	var out []time.Duration
 	for k, at := range hits {
 		if at.After(last) {
 			last = at
 		}
-		res.latencies = append(res.latencies, at.Sub(annotatedAt[k]))
+		out = append(out, at.Sub(started[k]))
 	}
-	res.rotated = last.Sub(start)
+	return out, last.Sub(begin)
+}
 
-	// Every replaced token must be revoked upstream after its grace period.
+// waitRevoked waits until none of the old tokens is live upstream, and returns the time
+// from start.
+func (c *cluster) waitRevoked(ctx context.Context, o options, old map[types.NamespacedName]string, start time.Time) (time.Duration, error) {
 	deadline := time.Now().Add(o.phaseTimeout + o.grace)
 	for {
 		live := map[string]bool{}
@@ -110,25 +168,13 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 			}
 		}
 		if left == 0 {
-			res.revoked = time.Since(start)
-			break
+			return time.Since(start), nil
 		}
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("%d replaced tokens still live %s after the storm", left, time.Since(start).Round(time.Second))
+			return 0, fmt.Errorf("%d replaced tokens still live %s after the storm", left, time.Since(start).Round(time.Second))
 		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return 0, err
 		}
 	}
-	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout); err != nil {
-		return res, err
-	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
-	return res, nil
 }

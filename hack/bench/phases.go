@@ -100,16 +100,19 @@ loop:
 	return firstErr
 }
 
-// snapshot is the state of every counter at one moment: Devin API calls by route, the API
-// server's committed writes by resource, the bench's own writes, and the operator's metrics.
+// snapshot is the state of every counter at one moment: Devin API calls by route, what the
+// API server served (committed writes and dry runs by resource, SubjectAccessReviews), the
+// bench's own writes and dry runs, and the operator's metrics.
 type snapshot struct {
 	at     time.Time
 	calls  Calls
-	writes Writes
-	bench  Writes
-	// op is zero while no operator runs.
-	op  operatorStats
-	cpu cpuTimes
+	served served
+	// bench and benchDry are the bench's own writes and dry runs, counted at its client.
+	bench, benchDry Writes
+	// op and hist (the reconcile durations) are zero while no operator runs.
+	op   operatorStats
+	hist histogram
+	cpu  cpuTimes
 }
 
 // cpuTimes are CPU seconds used by each process: the manager, kube-apiserver, etcd, and the
@@ -123,19 +126,27 @@ type cpuTimes struct {
 
 func (t cpuTimes) total() float64 { return t.operator + t.apiserver + t.etcd + t.bench }
 
+func (t cpuTimes) sub(o cpuTimes) cpuTimes {
+	return cpuTimes{operator: t.operator - o.operator, apiserver: t.apiserver - o.apiserver,
+		etcd: t.etcd - o.etcd, bench: t.bench - o.bench, machine: t.machine - o.machine}
+}
+
 func (c *cluster) snapshot(ctx context.Context) (snapshot, error) {
-	s := snapshot{at: time.Now(), calls: c.srv.Calls(), bench: c.benchWrites.snapshot(), cpu: cpuTimes{bench: benchCPU(), machine: machineCPU()}}
+	s := snapshot{at: time.Now(), calls: c.srv.Calls(), cpu: cpuTimes{bench: benchCPU(), machine: machineCPU()}}
+	s.bench, s.benchDry = c.benchWrites.snapshot()
 	var err error
-	if s.writes, s.cpu.apiserver, err = c.apiserverState(ctx); err != nil {
+	if s.served, s.cpu.apiserver, err = c.apiserverState(ctx); err != nil {
 		return s, err
 	}
 	if s.cpu.etcd, err = c.etcdCPU(ctx); err != nil {
 		return s, err
 	}
 	if c.op.running() {
-		if s.op, err = c.operatorStats(ctx); err != nil {
+		samples, err := c.operatorScrape(ctx)
+		if err != nil {
 			return s, fmt.Errorf("scrape the operator's metrics: %w", err)
 		}
+		s.op, s.hist = parseOperatorStats(samples), histogramOf(samples, "controller_runtime_reconcile_time_seconds")
 		s.cpu.operator = s.op.CPU
 	}
 	return s, nil
@@ -145,14 +156,19 @@ func (c *cluster) snapshot(ctx context.Context) (snapshot, error) {
 type delta struct {
 	elapsed time.Duration
 	calls   Calls
-	// writes are the API server's writes to the operator's resources, less the bench's own.
-	writes Writes
-	// opWrites is the operator's own count of the writes it sent (every resource).
+	// writes and dryRuns are the API server's committed writes and dry runs of the operator's
+	// resources, less the bench's own; reviews are SubjectAccessReviews (the bench makes none).
+	writes, dryRuns Writes
+	reviews         float64
+	// opWrites is the operator's own count of the write requests it sent (every resource,
+	// SubjectAccessReviews and dry runs included: its client metric does not tell them apart).
 	opWrites   float64
 	reconciles float64
 	// reconcileSeconds and devinSeconds are the time spent in reconciles and in Devin API
-	// requests, as the operator measured them; devinRequests counts the latter.
+	// requests, as the operator measured them; devinRequests counts the latter. hist holds
+	// the reconcile durations.
 	reconcileSeconds, devinSeconds, devinRequests float64
+	hist                                          histogram
 	cpu                                           cpuTimes
 }
 
@@ -172,31 +188,41 @@ func (d delta) meanDevin() time.Duration {
 	return time.Duration(d.devinSeconds / d.devinRequests * float64(time.Second))
 }
 
+// served is everything the API server served for the operator that costs like a write:
+// committed writes, dry runs and SubjectAccessReviews.
+func (d delta) served() float64 { return d.writes.Total() + d.dryRuns.Total() + d.reviews }
+
 func (s snapshot) to(e snapshot) delta {
-	benchDelta := e.bench.Sub(s.bench)
 	return delta{
 		elapsed:    e.at.Sub(s.at),
 		calls:      e.calls.Sub(s.calls),
-		writes:     onlyOperatorResources(e.writes.Sub(s.writes).Sub(benchDelta)),
+		writes:     onlyOperatorResources(e.served.writes.Sub(s.served.writes).Sub(e.bench.Sub(s.bench))),
+		dryRuns:    onlyOperatorResources(e.served.dryRuns.Sub(s.served.dryRuns).Sub(e.benchDry.Sub(s.benchDry))),
+		reviews:    e.served.reviews - s.served.reviews,
 		opWrites:   e.op.Writes - s.op.Writes,
 		reconciles: e.op.Reconciles - s.op.Reconciles,
 
 		reconcileSeconds: e.op.ReconcileSeconds - s.op.ReconcileSeconds,
 		devinSeconds:     e.op.DevinSeconds - s.op.DevinSeconds,
 		devinRequests:    e.op.DevinRequests - s.op.DevinRequests,
-		cpu: cpuTimes{
-			operator:  e.cpu.operator - s.cpu.operator,
-			apiserver: e.cpu.apiserver - s.cpu.apiserver,
-			etcd:      e.cpu.etcd - s.cpu.etcd,
-			bench:     e.cpu.bench - s.cpu.bench,
-			machine:   e.cpu.machine - s.cpu.machine,
-		},
+		hist:             e.hist.sub(s.hist),
+		cpu:              e.cpu.sub(s.cpu),
 	}
 }
 
+// Polling periods of waitIdle: every scrape of the manager's metrics makes it list every
+// resource from its cache to build their series (a real Prometheus scrapes every 15 s or so),
+// so the bench polls once a second while it only waits for the end of a phase, and more often
+// only where the time of the last reconcile is itself the figure (the restart).
+const (
+	idlePoll     = time.Second
+	idlePollFine = 200 * time.Millisecond
+)
+
 // waitIdle waits until the operator has nothing to do: no reconcile started or finished for
-// quiet, an empty work queue and no worker busy. It returns the time of the last activity.
-func (c *cluster) waitIdle(ctx context.Context, quiet, timeout time.Duration) (time.Time, error) {
+// quiet, an empty work queue and no worker busy, polling its metrics every poll. It returns
+// the time of the last activity seen (within poll of the real one).
+func (c *cluster) waitIdle(ctx context.Context, quiet, timeout, poll time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	last := -1.0
 	lastChange := time.Now()
@@ -219,7 +245,7 @@ func (c *cluster) waitIdle(ctx context.Context, quiet, timeout time.Duration) (t
 		select {
 		case <-ctx.Done():
 			return lastChange, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 }

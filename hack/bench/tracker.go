@@ -27,8 +27,7 @@ type credentialObject interface {
 
 // tracker watches the bench's PersonalAccessTokens and ServiceUsers through an informer and
 // records, for the goal set by expect, the moment each object first met it: phases wait on
-// it instead of polling the API server. It also counts status.lastVerifiedTime changes (one
-// per periodic check the operator made).
+// it instead of polling the API server.
 type tracker struct {
 	cache cache.Cache
 
@@ -37,17 +36,6 @@ type tracker struct {
 	want int
 	hits map[types.NamespacedName]time.Time
 	done chan struct{}
-	// verified counts lastVerifiedTime changes of PersonalAccessTokens and ServiceUsers.
-	verified checks
-}
-
-// checks counts periodic checks by kind.
-type checks struct{ pats, serviceUsers int }
-
-func (c checks) total() int { return c.pats + c.serviceUsers }
-
-func (c checks) sub(o checks) checks {
-	return checks{pats: c.pats - o.pats, serviceUsers: c.serviceUsers - o.serviceUsers}
 }
 
 func newTracker(ctx context.Context, ca cache.Cache) (*tracker, error) {
@@ -58,8 +46,8 @@ func newTracker(ctx context.Context, ca cache.Cache) (*tracker, error) {
 			return nil, err
 		}
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { t.observe(nil, o) },
-			UpdateFunc: func(old, o any) { t.observe(old, o) },
+			AddFunc:    func(o any) { t.observe(o) },
+			UpdateFunc: func(_, o any) { t.observe(o) },
 		}); err != nil {
 			return nil, err
 		}
@@ -73,7 +61,7 @@ func newTracker(ctx context.Context, ca cache.Cache) (*tracker, error) {
 	return t, nil
 }
 
-func (t *tracker) observe(oldObj, newObj any) {
+func (t *tracker) observe(newObj any) {
 	obj, ok := newObj.(credentialObject)
 	if !ok || !strings.HasPrefix(obj.GetNamespace(), benchNamespacePrefix) {
 		return
@@ -81,16 +69,6 @@ func (t *tracker) observe(oldObj, newObj any) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old, ok := oldObj.(credentialObject); ok {
-		a, b := old.CredentialStatus().LastVerifiedTime, obj.CredentialStatus().LastVerifiedTime
-		if b != nil && (a == nil || !a.Equal(b)) {
-			if _, ok := obj.(*iamv1alpha1.ServiceUser); ok {
-				t.verified.serviceUsers++
-			} else {
-				t.verified.pats++
-			}
-		}
-	}
 	t.hitLocked(obj, now)
 }
 
@@ -150,13 +128,6 @@ func (t *tracker) wait(ctx context.Context, timeout time.Duration) (map[types.Na
 		out[k] = v
 	}
 	return out, nil
-}
-
-// verifications is the number of status.lastVerifiedTime changes seen so far.
-func (t *tracker) verifications() checks {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.verified
 }
 
 // list returns the bench's resources as the informer holds them.

@@ -3,11 +3,13 @@ package credential
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -18,6 +20,62 @@ import (
 // internal/tenancy): whether its current spec, requested by whom it was, is allowed.
 type Admission interface {
 	Admit(ctx context.Context, obj Object) AdmissionResult
+	// Fingerprint changes whenever anything the verdict depends on, besides RBAC, changes:
+	// the spec's generation, the admission record, the policies, the namespace's labels.
+	// A verdict with the same fingerprint is reused, except before a create upstream.
+	Fingerprint(ctx context.Context, obj Object) (string, error)
+}
+
+// verdicts remembers the last verdict on each resource with its fingerprint, so that a
+// reconcile that creates nothing (a periodic check, a Secret repaired) asks no
+// SubjectAccessReview: RBAC alone changing shows at the next create, which always decides
+// afresh.
+type verdicts struct {
+	mu   sync.Mutex
+	last map[types.UID]verdict
+}
+
+type verdict struct {
+	fingerprint string
+	result      AdmissionResult
+}
+
+func (v *verdicts) get(uid types.UID, fingerprint string) (AdmissionResult, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	got, ok := v.last[uid]
+	return got.result, ok && got.fingerprint == fingerprint
+}
+
+func (v *verdicts) put(uid types.UID, fingerprint string, res AdmissionResult) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.last == nil {
+		v.last = map[types.UID]verdict{}
+	}
+	v.last[uid] = verdict{fingerprint: fingerprint, result: res}
+}
+
+func (v *verdicts) forget(uid types.UID) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.last, uid)
+}
+
+// judge returns the verdict on obj's current spec: the last one when nothing it depends on
+// changed and fresh is not asked for, else a new one (remembered when it was reached).
+func (l *Lifecycle) judge(ctx context.Context, obj Object, fresh bool) (res AdmissionResult, cached bool) {
+	fp, err := l.Admission.Fingerprint(ctx, obj)
+	if err == nil && !fresh {
+		if res, ok := l.verdicts.get(obj.GetUID(), fp); ok {
+			return res, true
+		}
+	}
+	res = l.Admission.Admit(ctx, obj)
+	if err == nil && res.Err == nil {
+		l.verdicts.put(obj.GetUID(), fp, res)
+	}
+	return res, false
 }
 
 // AdmissionResult is the verdict on a resource's current spec.
@@ -42,20 +100,28 @@ type AdmissionResult struct {
 // and status.policy, and returns the problem that stops a create upstream (nil when one may
 // go ahead). A refusal stops nothing else: the current token keeps working and renewing
 // stops; nothing is revoked.
-func (l *Lifecycle) admit(ctx context.Context, obj Object) (AdmissionResult, error) {
+func (l *Lifecycle) admit(ctx context.Context, obj Object, fresh bool) (AdmissionResult, bool, error) {
 	if l.Admission == nil {
-		return AdmissionResult{Allowed: true, Enforced: true}, nil
+		return AdmissionResult{Allowed: true, Enforced: true}, false, nil
 	}
-	res := l.Admission.Admit(ctx, obj)
+	res, cached := l.judge(ctx, obj, fresh)
+	problem := l.record(ctx, obj, res, !cached)
+	return res, cached, problem
+}
+
+// record writes the verdict into the Admitted condition and status.policy, and returns the
+// problem that stops a create upstream (nil when one may go ahead); a new verdict (announce)
+// that only warns is also an event.
+func (l *Lifecycle) record(ctx context.Context, obj Object, res AdmissionResult, announce bool) error {
 	if res.Err != nil {
-		return res, fmt.Errorf("apply the tenancy policy: %w", res.Err)
+		return fmt.Errorf("apply the tenancy policy: %w", res.Err)
 	}
 	st := obj.CredentialStatus()
 	if res.Off {
 		// Not judged: a later enforce treats it as admitted before records (unchanged spec).
 		st.Policy = ""
 		meta.RemoveStatusCondition(&st.Conditions, iamv1alpha1.ConditionAdmitted)
-		return res, nil
+		return nil
 	}
 	setAdmitted := func(status metav1.ConditionStatus, reason, msg string) {
 		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionAdmitted, status, reason, msg)
@@ -63,7 +129,7 @@ func (l *Lifecycle) admit(ctx context.Context, obj Object) (AdmissionResult, err
 	if res.Allowed {
 		st.Policy = res.Policy
 		setAdmitted(metav1.ConditionTrue, iamv1alpha1.ReasonPolicyAllowed, "allowed by "+describePolicy(res.Policy))
-		return res, nil
+		return nil
 	}
 	st.Policy = ""
 	msg := res.Message
@@ -72,11 +138,14 @@ func (l *Lifecycle) admit(ctx context.Context, obj Object) (AdmissionResult, err
 	}
 	setAdmitted(metav1.ConditionFalse, res.Reason, msg)
 	if !res.Enforced {
+		if !announce {
+			return nil
+		}
 		l.event(obj, corev1.EventTypeWarning, res.Reason, "Admit", "%s (--policy-mode=warn: going on)", msg)
 		ctrl.LoggerFrom(ctx).Info("no policy allows the resource; going on (warn mode)", "reason", res.Reason)
-		return res, nil
+		return nil
 	}
-	return res, &Problem{Reason: res.Reason, Stalled: true, RetryAfter: RefusalRecheck, Message: msg}
+	return &Problem{Reason: res.Reason, Stalled: true, RetryAfter: RefusalRecheck, Message: msg}
 }
 
 // Allows reports whether the tenancy policy lets the resource's current spec change anything
@@ -85,7 +154,7 @@ func (l *Lifecycle) Allows(ctx context.Context, obj Object) bool {
 	if l.Admission == nil {
 		return true
 	}
-	res := l.Admission.Admit(ctx, obj)
+	res, _ := l.judge(ctx, obj, false)
 	return res.Err == nil && (res.Allowed || !res.Enforced)
 }
 

@@ -46,6 +46,8 @@ type Lifecycle struct {
 	APIURL, DefaultOrganization string
 	// checks remembers when each resource was last checked upstream.
 	checks checkTimes
+	// verdicts remembers the last tenancy verdict on each resource.
+	verdicts verdicts
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
 	// once, as it replaces an expired one. By default it stops and waits for a person
 	// (iam.devin.ai/rotate): a token revoked because it leaked must not be replaced in the
@@ -94,7 +96,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if err := l.waitForPerson(obj); err != nil {
 		return 0, err
 	}
-	adm, refused := l.admit(ctx, obj)
+	adm, cached, refused := l.admit(ctx, obj, false)
 	if adm.Err != nil {
 		return 0, refused
 	}
@@ -102,6 +104,12 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if reason == "" && l.VerifyDue(obj, now) {
 		if reason, err = l.verify(ctx, obj, iss, now, persist, l.reissueRevoked(adm)); err != nil {
 			return 0, err
+		}
+	}
+	if reason != "" && cached {
+		// A create upstream is decided afresh (RBAC may have changed since).
+		if adm, _, refused = l.admit(ctx, obj, true); adm.Err != nil {
+			return 0, refused
 		}
 	}
 	switch {

@@ -2,7 +2,15 @@ package tenancy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
@@ -42,4 +50,38 @@ func (g *Gate) Admit(ctx context.Context, obj credential.Object) credential.Admi
 		res.ReissueRevoked = &reissue
 	}
 	return res
+}
+
+// Fingerprint sums up what a verdict on obj depends on, besides RBAC: the mode, the spec
+// (generation), the admission record, what marks a resource admitted before records, the
+// policies (names, generations, deletion) and the namespace's labels. Read from the cache:
+// no request to the API server.
+func (g *Gate) Fingerprint(ctx context.Context, obj credential.Object) (string, error) {
+	h := sha256.New()
+	st := obj.CredentialStatus()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%t\x00", g.Mode, obj.GetUID(), obj.GetGeneration(),
+		obj.GetAnnotations()[iamv1alpha1.AdmissionAnnotation], st.UnsealedSpecHash, st.Token != nil,
+		meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionAdmitted) != nil)
+	if g.Off() {
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	policies := &iamv1alpha1.CredentialPolicyList{}
+	if err := g.Reader.List(ctx, policies); err != nil {
+		return "", fmt.Errorf("list CredentialPolicies: %w", err)
+	}
+	names := make([]string, 0, len(policies.Items))
+	for _, p := range policies.Items {
+		names = append(names, fmt.Sprintf("%s/%d/%t", p.Name, p.Generation, p.DeletionTimestamp != nil))
+	}
+	slices.Sort(names)
+	labels, err := g.namespaceLabels(ctx, obj.GetNamespace())
+	if err != nil {
+		return "", err
+	}
+	keys := slices.Sorted(maps.Keys(labels))
+	for _, k := range keys {
+		fmt.Fprintf(h, "label\x00%s\x00%s\x00", k, labels[k])
+	}
+	fmt.Fprintf(h, "policies\x00%s", strings.Join(names, "\x00"))
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

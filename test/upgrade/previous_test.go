@@ -1,7 +1,6 @@
 package upgrade
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -57,7 +56,7 @@ func previousTree(t *testing.T, root string) (dir, manager string) {
 // deployment had, as cluster admin.
 type previousOperator struct {
 	cmd *exec.Cmd
-	out bytes.Buffer
+	out devenv.LogBuffer // written by exec's copying goroutines while the test reads it
 }
 
 func startPrevious(t *testing.T, env *devenv.Env, manager string) *previousOperator {

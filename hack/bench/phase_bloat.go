@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// bloatPrefix is the namespace prefix of the Secrets that carry the operator's label.
+const bloatPrefix = "bloat-"
+
+// bloatResult is the manager's memory before and after a tenant creates large Secrets that
+// carry the operator's managed-by label: the manager's Secret informer selects them, and its
+// cache transform keeps of each only its identity, the operator's labels and annotations and
+// a SHA-256 of each value.
+type bloatResult struct {
+	secrets, size int
+	created       time.Duration
+	// gc tells whether the heap figures were read right after a forced GC (through the
+	// manager's pprof endpoint), the live heap; otherwise as the metric stood.
+	gc                            bool
+	rssBefore, rssAfter, hwmAfter uint64
+	heapBefore, heapAfter         float64
+	// d is what the operator did meanwhile: no reconcile, call or write is expected.
+	d delta
+}
+
+// runBloat creates o.bloatSecrets Secrets of o.bloatSize bytes labelled
+// app.kubernetes.io/managed-by=token-operator, owned by no resource, in namespaces of their
+// own, waits o.settle, reads the manager's memory again, and deletes them (out of band) so
+// that the later phases run as before.
+func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
+	res := bloatResult{secrets: o.bloatSecrets, size: o.bloatSize, gc: o.pprof}
+	if o.bloatSecrets == 0 {
+		return res, nil
+	}
+	const namespaces = 10
+	if err := c.ensureNamespaces(ctx, bloatPrefix, namespaces); err != nil {
+		return res, err
+	}
+	payload := make([]byte, o.bloatSize)
+	if _, err := rand.Read(payload); err != nil {
+		return res, err
+	}
+	var err error
+	if res.rssBefore, res.heapBefore, err = c.settledMemory(ctx, o.pprof); err != nil {
+		return res, err
+	}
+	before, err := c.snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	err = parallel(ctx, o.bloatSecrets, 8, func(ctx context.Context, i int) error {
+		return c.admin.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: fmt.Sprintf("%s%d", bloatPrefix, i%namespaces),
+				Name:      fmt.Sprintf("bloat-%04d", i),
+				Labels:    map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue},
+			},
+			Data: map[string][]byte{"blob": payload},
+		})
+	})
+	if err != nil {
+		return res, fmt.Errorf("create labelled Secrets: %w", err)
+	}
+	res.created = time.Since(start)
+	if err := sleep(ctx, o.settle); err != nil {
+		return res, err
+	}
+	after, err := c.snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.d = before.to(after)
+	if res.rssAfter, res.heapAfter, err = c.settledMemory(ctx, o.pprof); err != nil {
+		return res, err
+	}
+	if _, res.hwmAfter, err = c.op.memory(); err != nil {
+		return res, err
+	}
+	return res, c.deleteBloat(ctx, namespaces, o)
+}
+
+// settledMemory reads the manager's RSS and Go heap in use, right after a forced GC when gc
+// is set (GET /debug/pprof/heap?gc=1 runs one).
+func (c *cluster) settledMemory(ctx context.Context, gc bool) (uint64, float64, error) {
+	if gc {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.pprofURL("heap?gc=1"), nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, 0, fmt.Errorf("force a GC: %w", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	st, err := c.operatorStats(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	rss, _, err := c.op.memory()
+	return rss, st.HeapInuse, err
+}
+
+// deleteBloat deletes the labelled Secrets and waits until the operator is idle.
+func (c *cluster) deleteBloat(ctx context.Context, namespaces int, o options) error {
+	sel := client.MatchingLabels{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}
+	for i := 0; i < namespaces; i++ {
+		if err := c.admin.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(fmt.Sprintf("%s%d", bloatPrefix, i)), sel); err != nil {
+			return fmt.Errorf("delete labelled Secrets: %w", err)
+		}
+	}
+	_, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll)
+	return err
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// histogram is a Prometheus histogram as the bench reads it: the cumulative count of
+// observations at or below each upper bound (le), summed over every series of the family.
+type histogram map[float64]float64
+
+// histogramOf sums the _bucket series of the family name (e.g.
+// controller_runtime_reconcile_time_seconds) by upper bound.
+func histogramOf(samples []Sample, name string) histogram {
+	h := histogram{}
+	for _, s := range samples {
+		if s.Name != name+"_bucket" {
+			continue
+		}
+		le, err := strconv.ParseFloat(s.Labels["le"], 64)
+		if err != nil {
+			continue
+		}
+		h[le] += s.Value
+	}
+	return h
+}
+
+// sub returns h - o, bound by bound: the observations between two scrapes.
+func (h histogram) sub(o histogram) histogram {
+	out := histogram{}
+	for le, v := range h {
+		out[le] = v - o[le]
+	}
+	return out
+}
+
+// count is the number of observations (the +Inf bucket).
+func (h histogram) count() float64 { return h[math.Inf(1)] }
+
+// quantile estimates the q-th quantile (0 < q <= 1) in seconds as Prometheus's
+// histogram_quantile does: linear interpolation within the bucket that holds the rank, the
+// lowest bucket starting at 0; an answer in the +Inf bucket is the highest finite bound.
+// Zero for no observations.
+func (h histogram) quantile(q float64) float64 {
+	total := h.count()
+	if total <= 0 {
+		return 0
+	}
+	les := make([]float64, 0, len(h))
+	for le := range h {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	rank := q * total
+	prevLe, prevCount := 0.0, 0.0
+	for _, le := range les {
+		c := h[le]
+		if c >= rank {
+			if math.IsInf(le, 1) {
+				return prevLe
+			}
+			if c == prevCount {
+				return le
+			}
+			return prevLe + (le-prevLe)*(rank-prevCount)/(c-prevCount)
+		}
+		prevLe, prevCount = le, c
+	}
+	return prevLe
+}
+
+// quantileDuration is quantile as a duration.
+func (h histogram) quantileDuration(q float64) time.Duration {
+	return time.Duration(h.quantile(q) * float64(time.Second))
+}

@@ -1,0 +1,67 @@
+package credential
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+)
+
+// fakeAdmission answers with verdict and counts the verdicts reached; fingerprint is what
+// the verdict depends on.
+type fakeAdmission struct {
+	verdict     AdmissionResult
+	fingerprint string
+	judged      int
+}
+
+var _ Admission = &fakeAdmission{}
+
+func (f *fakeAdmission) Admit(context.Context, Object) AdmissionResult {
+	f.judged++
+	return f.verdict
+}
+
+func (f *fakeAdmission) Fingerprint(context.Context, Object) (string, error) {
+	return f.fingerprint, nil
+}
+
+// A verdict is reached once and reused while nothing it depends on changes (a periodic
+// check asks no SubjectAccessReview), but every create upstream is decided afresh: a
+// requester whose RBAC was taken away gets no new token from a remembered verdict.
+func TestVerdictReusedUntilACreate(t *testing.T) {
+	w := newWorld(t)
+	adm := &fakeAdmission{verdict: AdmissionResult{Allowed: true, Enforced: true, Policy: "team-a"}, fingerprint: "v1"}
+	w.l.Admission = adm
+	if _, err := w.reconcile(); err != nil || w.pat.Status.Token == nil || adm.judged != 1 {
+		t.Fatalf("first issue: err %v, token %+v, verdicts %d (want 1)", err, w.pat.Status.Token, adm.judged)
+	}
+	for range 3 {
+		w.clk.Step(time.Minute)
+		if _, err := w.reconcile(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if adm.judged != 1 {
+		t.Fatalf("%d verdicts: reconciles that create nothing must reuse the verdict", adm.judged)
+	}
+	adm.fingerprint = "v2" // a policy or the spec changed
+	if _, err := w.reconcile(); err != nil || adm.judged != 2 {
+		t.Fatalf("err %v, %d verdicts: a changed fingerprint must be judged again", err, adm.judged)
+	}
+
+	// RBAC alone changes (the fingerprint does not), then the renewal falls due.
+	adm.verdict = AdmissionResult{Enforced: true, Reason: iamv1alpha1.ReasonPolicyDenied, Message: "no use"}
+	held := w.pat.Status.Token.ID
+	w.clk.SetTime(t0.Add(1441 * time.Hour))
+	_, err := w.reconcile()
+	if reasonOf(err) != iamv1alpha1.ReasonPolicyDenied || w.pat.Status.Token.ID != held || indexOf(w.log, "issue "+testOwner.TokenName("team-a/ci", 2)) >= 0 {
+		t.Fatalf("err %v, token %s, calls %q: the renewal must be refused on a fresh verdict", err, w.pat.Status.Token.ID, w.log)
+	}
+	if c := meta.FindStatusCondition(w.pat.Status.Conditions, iamv1alpha1.ConditionAdmitted); c == nil || c.Reason != iamv1alpha1.ReasonPolicyDenied {
+		t.Fatalf("Admitted condition %+v: the fresh refusal must be recorded", c)
+	}
+}
