@@ -187,7 +187,7 @@ var operatorResources = map[string]bool{
 	"personalaccesstokens": true, "personalaccesstokens/status": true,
 	"serviceusers": true, "serviceusers/status": true,
 	"secrets": true, "events": true,
-	// Its status recount of every CredentialPolicy (once a minute).
+	// Its status recount of every CredentialPolicy (written when a count changes).
 	"credentialpolicies/status": true,
 }
 

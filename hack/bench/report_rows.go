@@ -12,15 +12,15 @@ const (
 	routeListKeys         = "GET /v3beta1/enterprise/service-users/{service_user_id}/api-keys"
 )
 
-// policyWrites are the writes of the CredentialPolicy status recount (once a minute per
-// policy, a PATCH whether or not anything changed).
+// policyWrites are the writes of the CredentialPolicy status recount (checked once a minute
+// per policy, written only when a count changed).
 func policyWrites(d delta) float64 { return d.writes["credentialpolicies/status"] }
 
 func (r *results) steadyRows(t *table) {
 	id, ck := r.idle.d, r.check
 	t.row("3", fmt.Sprintf("steady, no check due (%s): Devin calls / writes / reconciles", secs(id.elapsed)),
 		fmt.Sprintf("%d / %.0f / %.0f", id.calls.Total(), id.writes.Total(), id.reconciles),
-		fmt.Sprintf("with nothing changing and the periodic check an hour away; of the writes, %.0f by the CredentialPolicy status recount (once a minute); SubjectAccessReviews / dry runs %.0f / %.0f",
+		fmt.Sprintf("with nothing changing and the periodic check an hour away; of the writes, %.0f by the CredentialPolicy status recount (when a count changed); SubjectAccessReviews / dry runs %.0f / %.0f",
 			policyWrites(id), id.reviews, id.dryRuns.Total()))
 	checks, w := ck.checks.total(), ck.window
 	ckPAT, ckSU := splitCalls(w.calls)

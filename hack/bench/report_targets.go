@@ -139,7 +139,7 @@ func (r *results) steadyTargets() []target {
 	return []target{
 		{"steady state: 0 Kubernetes writes per periodic check when nothing changed", fmt.Sprintf("%s writes + %s SubjectAccessReviews per check (%d checks)",
 			per(w.writes.Total()-policyWrites(w), checks), per(w.reviews, checks), checks),
-			steadyVerdict(checks > 0 && perCheck == 0, w.reviews), fmt.Sprintf("every reconcile, a periodic check included, decides the CredentialPolicy again (`Lifecycle.Reconcile` → `admit`), and its SubjectAccessReviews are cached 10 s per requester, namespace and verb; nothing due: %.0f writes, %d calls, %.0f reconciles in %s; not per check but steady: the CredentialPolicy status recount PATCHes each policy once a minute whatever changed (%.0f in the check window)",
+			steadyVerdict(checks > 0 && perCheck == 0, w.reviews), fmt.Sprintf("a reconcile reuses the resource's last policy verdict while its fingerprint (spec, admission record, policies, namespace labels) is unchanged, and decides afresh (SubjectAccessReviews, cached 10 s per requester, namespace and verb) only before a create upstream; nothing due: %.0f writes, %d calls, %.0f reconciles in %s; CredentialPolicy status writes in the check window (only when a count changes): %.0f",
 				id.writes.Total(), id.calls.Total(), id.reconciles, secs(id.elapsed), policyWrites(w))},
 		{"checks spread after a restart", fmt.Sprintf("%d of %d within %s; busiest tenth %.0f%%", len(ck.firstRound), ck.resources, secs(last(ck.firstRound)), 100*share),
 			verdict(spreadOK), fmt.Sprintf("first check of each resource after a restart with `--verify-interval=%s`; met when all are checked and no tenth of the interval holds more than 20%% (even: 10%%)", shortDuration(ck.interval))},
