@@ -51,7 +51,9 @@ type PersonalAccessTokenReconciler struct {
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=list;watch;patch
+// The resource is read around the cache when it announces a create its status does not
+// account for (credential.Lifecycle.Latest): hence get.
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/status,verbs=patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=personalaccesstokens/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
@@ -63,6 +65,9 @@ type PersonalAccessTokenReconciler struct {
 func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	pat := &iamv1alpha1.PersonalAccessToken{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if err := r.Lifecycle.Latest(ctx, pat); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !shouldReconcile(pat) {

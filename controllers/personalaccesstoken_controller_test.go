@@ -352,17 +352,34 @@ func TestPATHonoursRetryAfter(t *testing.T) {
 
 // eventReasons lists the reasons of the events about obj.
 func eventReasons(obj client.Object) []string {
+	var reasons []string
+	for _, ev := range eventsAbout(obj) {
+		reasons = append(reasons, ev.Reason)
+	}
+	return reasons
+}
+
+// eventNotes are the notes of the events about obj.
+func eventNotes(obj client.Object) []string {
+	var notes []string
+	for _, ev := range eventsAbout(obj) {
+		notes = append(notes, ev.Note)
+	}
+	return notes
+}
+
+func eventsAbout(obj client.Object) []eventsv1.Event {
 	evs := &eventsv1.EventList{}
 	if err := k8s.List(context.Background(), evs, client.InNamespace(obj.GetNamespace())); err != nil {
 		return nil
 	}
-	var reasons []string
+	var about []eventsv1.Event
 	for _, ev := range evs.Items {
 		if ev.Regarding.UID == obj.GetUID() {
-			reasons = append(reasons, ev.Reason)
+			about = append(about, ev)
 		}
 	}
-	return reasons
+	return about
 }
 
 // expectEvent waits for an event with the reason about obj.

@@ -58,7 +58,7 @@ type ServiceUserReconciler struct {
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers,verbs=list;watch;patch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/status,verbs=patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=serviceusers/finalizers,verbs=update
 
@@ -68,6 +68,9 @@ type ServiceUserReconciler struct {
 func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	su := &iamv1alpha1.ServiceUser{}
 	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if err := r.Lifecycle.Latest(ctx, su); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !shouldReconcile(su) {

@@ -123,7 +123,10 @@ func TestServiceUserProvisioning(t *testing.T) {
 	sec := secretOf(t, ns, "ci-bot")
 	g.Expect(metav1.IsControlledBy(sec, got)).To(BeTrue())
 	assertSUHoldsLiveKey(t, got)
-	expectEvent(t, got, "ServiceUserProvisioned")
+	// One event for the provisioning and its first key (an event is a write).
+	expectEvent(t, got, iamv1alpha1.EventTokenIssued)
+	g.Expect(eventNotes(got)).To(ContainElement(ContainSubstring("provisioned service user "+got.Status.ServiceUserID)))
+	g.Expect(eventReasons(got)).To(ConsistOf(iamv1alpha1.EventTokenIssued))
 }
 
 func TestServiceUserRotationTriggers(t *testing.T) {

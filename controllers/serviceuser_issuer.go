@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -42,9 +41,18 @@ type serviceUserIssuer struct {
 	// searched is set once this reconcile has looked for the service user by its name: no
 	// need to list them all again.
 	searched bool
+	// provisioned describes the service user provisioned by this reconcile's Issue ("" when
+	// the key was created for an existing one): told in the issue's event.
+	provisioned string
 }
 
-var _ credential.Issuer = &serviceUserIssuer{}
+var (
+	_ credential.Issuer     = &serviceUserIssuer{}
+	_ credential.IssueNoter = &serviceUserIssuer{}
+)
+
+// IssueNote says that the last Issue provisioned the service user with the key.
+func (i *serviceUserIssuer) IssueNote() string { return i.provisioned }
 
 // Prepare finds the service user by the name its intent reserved, when a provisioning was
 // interrupted before its answer was recorded.
@@ -79,8 +87,7 @@ func (i *serviceUserIssuer) provision(ctx context.Context) (*devinapi.IssuedKey,
 		return nil, fmt.Errorf("provision service user %q: %w", name, err)
 	}
 	i.adoptServiceUser(&p.ServiceUser)
-	i.recorder.Eventf(i.su, nil, corev1.EventTypeNormal, iamv1alpha1.EventServiceUserProvisioned, "Provision",
-		"provisioned service user %s (%s) with role %s", p.ServiceUser.ID, name, i.role.Name)
+	i.provisioned = fmt.Sprintf("provisioned service user %s (%s) with role %s", p.ServiceUser.ID, name, i.role.Name)
 	// The backend does not say which key came with the service user: it is its only one.
 	keys, err := i.api.ListServiceUserAPIKeys(ctx, p.ServiceUser.ID, devinapi.KeyStatusActive)
 	if err != nil {

@@ -115,8 +115,6 @@ const (
 	// EventImportedTokenNotRevoked (Warning): an imported token's resource was deleted; the
 	// token stays valid upstream until its owner revokes it in account settings.
 	EventImportedTokenNotRevoked = "ImportedTokenNotRevoked"
-	// EventServiceUserProvisioned (Normal): a service user was provisioned upstream.
-	EventServiceUserProvisioned = "ServiceUserProvisioned"
 	// EventServiceUserDeleted (Normal): the service user and its keys were deleted upstream.
 	EventServiceUserDeleted = "ServiceUserDeleted"
 	// EventServiceUserOrphaned (Normal): deleted with deletionPolicy Orphan; the service

@@ -153,7 +153,7 @@ func (r *results) steadyTargets() []target {
 func (r *results) listingNote(lists float64) string {
 	why := "one listing per round, shared by every ServiceUser's check"
 	if lists > 1.05 {
-		why = "the shared listing is kept a tenth of `--verify-interval` (listingTTL in internal/operator/manager.go) and the checks are spread over the whole interval, so each tenth lists again: about 10 per round whatever N, against one read per ServiceUser before"
+		why = "the shared listing is kept one `--verify-interval` and the checks are spread over it, so a round that straddles two listings lists twice; whatever N"
 	}
 	return why + ". Not batched: the key list per service user (`" + routeListKeys + "`): the Devin API lists keys of one service user at a time and its service-user listing carries no keys"
 }

@@ -1,8 +1,12 @@
 package credential
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -72,4 +76,19 @@ func (l *Lifecycle) EverIssued(obj Object) bool {
 func IntentPending(obj Object) bool {
 	st := obj.CredentialStatus()
 	return st.PendingIssue != nil || announced(obj) > st.IssueCount
+}
+
+// Latest replaces obj, read from the cache, with the API server's copy when it announces a
+// create that its status does not account for. Most often the cache has not yet seen the
+// status write of the reconcile that made the create (the next reconcile starts as soon as
+// that one ends): resuming the "interrupted" create from it would cost Devin API calls and
+// a write that conflicts, for nothing. One read, only then.
+func (l *Lifecycle) Latest(ctx context.Context, obj Object) error {
+	if !IntentPending(obj) || l.Reader == nil {
+		return nil
+	}
+	if err := l.Reader.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return fmt.Errorf("read the resource around the cache: %w", err)
+	}
+	return nil
 }

@@ -48,7 +48,7 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	previous := st.Token
 	st.IssueCount = n // the intent is fulfilled: the Secret holds its token
 	l.recordIssued(obj, tok, value, written.Name, now, reason)
-	l.announce(ctx, obj, reason, previous, tok, written.Name)
+	l.announce(ctx, obj, reason, previous, tok, written.Name+issueNote(iss))
 	// Status is written by the caller at the end of the reconcile; if that write is lost, the
 	// Secret names the token and the next reconcile adopts it.
 	return nil
@@ -87,6 +87,20 @@ func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value
 	if previous != nil && previous.ID != tok.ID && !obj.Imported() {
 		l.scheduleRevocation(obj, previous, now, reason)
 	}
+}
+
+// IssueNoter is an Issuer that has more to say about its last Issue (a service user
+// provisioned with the key): said in the issue's one event, not in an event of its own.
+type IssueNoter interface {
+	IssueNote() string
+}
+
+// issueNote is what iss adds to the event of its last Issue ("" when nothing), as a clause.
+func issueNote(iss Issuer) string {
+	if n, ok := iss.(IssueNoter); ok && n.IssueNote() != "" {
+		return "; " + n.IssueNote()
+	}
+	return ""
 }
 
 // announce counts, logs and reports a new token: the first one, or a rotation for reason.

@@ -464,3 +464,27 @@ func TestSecretKeepsWhatOthersOwn(t *testing.T) {
 		t.Fatalf("err %v, calls %q: a Secret in shape needs nothing", err, w.log)
 	}
 }
+
+// A reconcile handed a cached copy that announces a create its status does not account
+// for reads the resource around the cache first: when the create was recorded meanwhile,
+// there is nothing to resume (no Devin call, no conflicting write). Without an announced
+// create, it reads nothing.
+func TestLatestReadsAroundTheCacheOnlyForAnAnnouncedCreate(t *testing.T) {
+	w := newWorld(t)
+	w.pat.Annotations = map[string]string{iamv1alpha1.IssueIntentAnnotation: "1"}
+	recorded := w.pat.DeepCopy()
+	recorded.Status.IssueCount = 1
+	recorded.Status.Token = &iamv1alpha1.IssuedToken{ID: "key-1", Name: "n", IssuedAt: metav1.NewTime(t0)}
+	w.put(recorded)
+	if err := w.l.Latest(context.Background(), w.pat); err != nil {
+		t.Fatal(err)
+	}
+	if IntentPending(w.pat) || w.pat.Status.Token == nil || w.pat.Status.Token.ID != "key-1" {
+		t.Fatalf("status %+v: the API server's copy (create 1 recorded) must replace the cached one", w.pat.Status)
+	}
+
+	other := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Name: "absent", Namespace: "team-a"}}
+	if err := w.l.Latest(context.Background(), other); err != nil {
+		t.Fatalf("%v: no announced create, no read", err)
+	}
+}

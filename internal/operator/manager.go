@@ -246,7 +246,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 		Client: mgr.GetClient(), API: api, Lifecycle: newLifecycle("ServiceUser"),
 		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
 		DefaultOrganization:     o.DefaultOrganization,
-		Listing:                 ttlcache.New[[]devinapi.ServiceUser](listingTTL(o), 1, o.Clock),
+		Listing:                 ttlcache.New[[]devinapi.ServiceUser](o.VerifyInterval, 1, o.Clock),
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ServiceUser controller: %w", err)
