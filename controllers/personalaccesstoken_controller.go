@@ -139,8 +139,10 @@ func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error
 		For(&iamv1alpha1.PersonalAccessToken{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
-		// A policy that changes may allow less (or more) than before: judge every resource again.
-		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.PersonalAccessTokenList{}))).
+		// A policy whose spec changes (or that goes) may allow less, or more, than before:
+		// judge every resource again. Not on its status (a count of resources).
+		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.PersonalAccessTokenList{})),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("personalaccesstoken").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
 		Complete(r)

@@ -234,8 +234,10 @@ func (r *ServiceUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&iamv1alpha1.ServiceUser{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
-		// A policy that changes may allow less (or more) than before: judge every resource again.
-		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.ServiceUserList{}))).
+		// A policy whose spec changes (or that goes) may allow less, or more, than before:
+		// judge every resource again. Not on its status (a count of resources).
+		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.ServiceUserList{})),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("serviceuser").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
 		Complete(r)

@@ -125,7 +125,7 @@ func TestServiceUserProvisioning(t *testing.T) {
 	assertSUHoldsLiveKey(t, got)
 	// One event for the provisioning and its first key (an event is a write).
 	expectEvent(t, got, iamv1alpha1.EventTokenIssued)
-	g.Expect(eventNotes(got)).To(ContainElement(ContainSubstring("provisioned service user "+got.Status.ServiceUserID)))
+	g.Expect(eventNotes(got)).To(ContainElement(ContainSubstring("provisioned service user " + got.Status.ServiceUserID)))
 	g.Expect(eventReasons(got)).To(ConsistOf(iamv1alpha1.EventTokenIssued))
 }
 
