@@ -27,16 +27,6 @@ func shouldReconcile(obj client.Object) bool {
 	return obj.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(obj, iamv1alpha1.Finalizer)
 }
 
-// addFinalizer persists the finalizer before anything happens upstream.
-func addFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
-	base := obj.DeepCopyObject().(client.Object)
-	controllerutil.AddFinalizer(obj, iamv1alpha1.Finalizer)
-	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add finalizer: %w", err)
-	}
-	return nil
-}
-
 // removeFinalizer lets the API server delete the object; it is the last step of a deletion.
 func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
 	base := obj.DeepCopyObject().(client.Object)

@@ -62,13 +62,9 @@ func TestCountingTransportTellsDryRunsApart(t *testing.T) {
 		"/apis/iam.devin.ai/v1alpha1/namespaces/a/personalaccesstokens?dryRun=All",
 		"/apis/iam.devin.ai/v1alpha1/namespaces/a/personalaccesstokens?dryRun=All",
 	} {
-		if _, err := rt.RoundTrip(newRequest(t, "POST", u)); err != nil {
-			t.Fatal(err)
-		}
+		roundTrip(t, rt, newRequest(t, "POST", u))
 	}
-	if _, err := rt.RoundTrip(newRequest(t, "GET", "/api/v1/namespaces/a/secrets")); err != nil {
-		t.Fatal(err)
-	}
+	roundTrip(t, rt, newRequest(t, "GET", "/api/v1/namespaces/a/secrets"))
 	w, dry := c.snapshot()
 	if w.Total() != 1 || w["secrets"] != 1 || dry.Total() != 2 || dry["personalaccesstokens"] != 2 {
 		t.Errorf("writes %v, dry runs %v", w, dry)
@@ -261,4 +257,16 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// roundTrip sends req through rt and closes the answer's body.
+func roundTrip(t *testing.T, rt http.RoundTripper, req *http.Request) {
+	t.Helper()
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Body != nil {
+		_ = resp.Body.Close()
+	}
 }

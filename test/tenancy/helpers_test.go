@@ -17,8 +17,6 @@ import (
 	"github.com/cogtokens/token-operator/internal/credential"
 )
 
-const orgDefault = "org-default" // devenv's --default-organization
-
 // teamPolicy allows, in the namespaces listed: Member service users of the default
 // organization, everyone's own personal access token, and delegates (RBAC delegate) to ask
 // for dave@example.com's.

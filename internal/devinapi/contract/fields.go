@@ -13,7 +13,7 @@ import (
 func requestFields(err error) []FieldError {
 	// A type switch, not errors.As: a RequestError unwraps to its schema errors, which must
 	// be read under the RequestError's location.
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // on purpose, see above
 	case openapi3.MultiError:
 		var out []FieldError
 		for _, inner := range e {
@@ -50,7 +50,8 @@ func requestErrorFields(re *openapi3filter.RequestError) []FieldError {
 
 // schemaFields locates the schema errors of err under prefix.
 func schemaFields(prefix []string, err error, reason string) []FieldError {
-	if me, ok := err.(openapi3.MultiError); ok {
+	// Not errors.As: a MultiError's items are located one by one, and only at this level.
+	if me, ok := err.(openapi3.MultiError); ok { //nolint:errorlint // see above
 		var out []FieldError
 		for _, e := range me {
 			out = append(out, schemaFields(prefix, e, reason)...)
