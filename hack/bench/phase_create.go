@@ -69,14 +69,10 @@ func runCreate(ctx context.Context, c *cluster, o options) (createResult, error)
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.latencies, res.ready = sinceEach(hits, startedAt, start)
-	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
+	var after snapshot
+	if res.d, after, err = c.idleSince(ctx, o, before); err != nil {
 		return res, err
 	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
 	res.heapAfter = after.op.HeapInuse
 	return res, nil
 }

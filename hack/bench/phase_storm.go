@@ -72,14 +72,9 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 	if res.revoked, err = c.waitRevoked(ctx, o, old, start); err != nil {
 		return res, err
 	}
-	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
+	if res.d, _, err = c.idleSince(ctx, o, before); err != nil {
 		return res, err
 	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
 	res.d.calls = res.d.calls.Sub(webhook.calls)
 	return res, nil
 }

@@ -261,3 +261,16 @@ func (c *cluster) ensureNamespaces(ctx context.Context, prefix string, n int) er
 }
 
 func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
+
+// idleSince waits until the operator is idle, and returns what it did since before and the
+// snapshot taken then.
+func (c *cluster) idleSince(ctx context.Context, o options, before snapshot) (delta, snapshot, error) {
+	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
+		return delta{}, snapshot{}, err
+	}
+	after, err := c.snapshot(ctx)
+	if err != nil {
+		return delta{}, snapshot{}, err
+	}
+	return before.to(after), after, nil
+}
