@@ -212,7 +212,9 @@ type CredentialStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// ObservedGeneration is the generation the status describes.
+	// ObservedGeneration is the generation the status describes; 0 until the operator has
+	// seen the resource.
+	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

@@ -117,6 +117,9 @@ type ServiceUser struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   ServiceUserSpec   `json:"spec"`
+	// Defaulted, so that a resource the operator has not seen yet reads as
+	// observedGeneration 0: kstatus (Flux's wait) sees it in progress, not current.
+	// +kubebuilder:default={}
 	Status ServiceUserStatus `json:"status,omitempty"`
 }
 
