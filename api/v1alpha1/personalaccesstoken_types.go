@@ -101,7 +101,7 @@ type PersonalAccessToken struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   PersonalAccessTokenSpec   `json:"spec"`
+	Spec PersonalAccessTokenSpec `json:"spec"`
 	// Defaulted, so that a resource the operator has not seen yet reads as
 	// observedGeneration 0: kstatus (Flux's wait) sees it in progress, not current.
 	// +kubebuilder:default={}

@@ -116,7 +116,7 @@ type ServiceUser struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ServiceUserSpec   `json:"spec"`
+	Spec ServiceUserSpec `json:"spec"`
 	// Defaulted, so that a resource the operator has not seen yet reads as
 	// observedGeneration 0: kstatus (Flux's wait) sees it in progress, not current.
 	// +kubebuilder:default={}
