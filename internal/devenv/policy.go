@@ -24,17 +24,7 @@ const PermissivePolicy = "permissive"
 func (e *Env) InstallPermissivePolicy(ctx context.Context, delegateGroups ...string) error {
 	p := &iamv1alpha1.CredentialPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: PermissivePolicy},
-		Spec: iamv1alpha1.CredentialPolicySpec{
-			ServiceUsers: &iamv1alpha1.ServiceUserPolicy{
-				Scopes:        []iamv1alpha1.ServiceUserScope{iamv1alpha1.ScopeOrganization, iamv1alpha1.ScopeEnterprise},
-				Organizations: []string{"*"},
-				Roles:         []string{"*"},
-			},
-			PersonalAccessTokens: &iamv1alpha1.PersonalAccessTokenPolicy{
-				Delegation: &iamv1alpha1.DelegationPolicy{Domains: []string{"*"}},
-			},
-			Tokens: iamv1alpha1.TokenPolicy{AllowOrphan: true},
-		},
+		Spec:       PermissiveSpec(),
 	}
 	objs := []client.Object{p}
 	objs = append(objs, clusterGrant("use-credentialpolicy-"+PermissivePolicy, []string{"use"}, "system:authenticated")...)
@@ -66,4 +56,21 @@ func clusterGrant(name string, verbs []string, groups ...string) []client.Object
 		binding.Subjects = append(binding.Subjects, rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: g})
 	}
 	return []client.Object{role, binding}
+}
+
+// PermissiveSpec is the spec of the permissive policy of a single-tenant cluster: every
+// scope, organization and role, delegation to anyone, Orphan allowed. The chart's and the
+// kustomize config's opt-in policy is checked against it.
+func PermissiveSpec() iamv1alpha1.CredentialPolicySpec {
+	return iamv1alpha1.CredentialPolicySpec{
+		ServiceUsers: &iamv1alpha1.ServiceUserPolicy{
+			Scopes:        []iamv1alpha1.ServiceUserScope{iamv1alpha1.ScopeOrganization, iamv1alpha1.ScopeEnterprise},
+			Organizations: []string{"*"},
+			Roles:         []string{"*"},
+		},
+		PersonalAccessTokens: &iamv1alpha1.PersonalAccessTokenPolicy{
+			Delegation: &iamv1alpha1.DelegationPolicy{Domains: []string{"*"}},
+		},
+		Tokens: iamv1alpha1.TokenPolicy{AllowOrphan: true},
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/policy"
 )
 
@@ -151,22 +152,6 @@ func policyGrants(t *testing.T, objs []*unstructured.Unstructured) []policyGrant
 	return out
 }
 
-// wantPermissiveSpec is the spec of the permissive policy: what the dev environment's
-// InstallPermissivePolicy installs (internal/devenv/policy.go).
-func wantPermissiveSpec() iamv1alpha1.CredentialPolicySpec {
-	return iamv1alpha1.CredentialPolicySpec{
-		ServiceUsers: &iamv1alpha1.ServiceUserPolicy{
-			Scopes:        []iamv1alpha1.ServiceUserScope{iamv1alpha1.ScopeOrganization, iamv1alpha1.ScopeEnterprise},
-			Organizations: []string{"*"},
-			Roles:         []string{"*"},
-		},
-		PersonalAccessTokens: &iamv1alpha1.PersonalAccessTokenPolicy{
-			Delegation: &iamv1alpha1.DelegationPolicy{Domains: []string{"*"}},
-		},
-		Tokens: iamv1alpha1.TokenPolicy{AllowOrphan: true},
-	}
-}
-
 // checkPermissivePolicy: objs hold exactly one CredentialPolicy, named name, selecting every
 // namespace with the permissive spec (decoded strictly: no field the API does not have).
 func checkPermissivePolicy(t *testing.T, objs []*unstructured.Unstructured, name string) {
@@ -189,7 +174,7 @@ func checkPermissivePolicy(t *testing.T, objs []*unstructured.Unstructured, name
 	if sel, ok := nestedOK[map[string]any](policies[0].Object, "spec", "namespaceSelector"); !ok || len(sel) != 0 {
 		t.Errorf("namespaceSelector %v, want {} (every namespace)", sel)
 	}
-	if want := wantPermissiveSpec(); !reflect.DeepEqual(p.Spec, want) {
+	if want := devenv.PermissiveSpec(); !reflect.DeepEqual(p.Spec, want) {
 		got, _ := yaml.Marshal(p.Spec)
 		wanted, _ := yaml.Marshal(want)
 		t.Errorf("CredentialPolicy %s spec:\n%s\nwant\n%s", name, got, wanted)
