@@ -44,8 +44,13 @@ type Lifecycle struct {
 	Consumers Consumers
 	// APIURL and DefaultOrganization fill the Secret's extra entries (extraKeys).
 	APIURL, DefaultOrganization string
+	// MintBudget is how many creates upstream one resource may cause per hour, whatever
+	// the reason; zero means DefaultMintBudget.
+	MintBudget int
 	// checks remembers when each resource was last checked upstream.
 	checks checkTimes
+	// mints remembers each resource's recent creates (the mint budget).
+	mints mintLog
 	// verdicts remembers the last tenancy verdict on each resource.
 	verdicts verdicts
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
