@@ -217,7 +217,7 @@ func (o *Options) bindDevinFlags(fs *flag.FlagSet) {
 		o.RequesterStripPrefixes = splitList(s)
 		return nil
 	})
-	fs.Func("requester-email-rule", "A rule 'regexp=>template' mapping a requester's user name to their Devin email (e.g. '^arn:aws:sts::[0-9]+:assumed-role/[^/]+/(.+)$=>$1@example.com'); repeatable.", func(s string) error {
+	fs.Func("requester-email-rule", "A rule 'regexp=>template' mapping a requester's user name to their Devin email, repeatable; e.g. for EKS with IAM Identity Center '^arn:aws:sts::[0-9]+:assumed-role/AWSReservedSSO_[^/]+/([^/@]+)$=>${1}@example.com'. Name only roles whose session name the identity provider sets: whoever assumes any other role chooses its session name (--role-session-name), and so the email (warned about at start).", func(s string) error {
 		o.RequesterEmailRules = append(o.RequesterEmailRules, s)
 		return nil
 	})

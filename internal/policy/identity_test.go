@@ -15,8 +15,10 @@ func mustRule(t *testing.T, s string) Rule {
 
 func TestMappingEmail(t *testing.T) {
 	eks := Mapping{Rules: []Rule{
-		// EKS: an assumed role whose session name is the person's email (SSO, aws-iam-authenticator).
-		mustRule(t, `arn:aws:sts::[0-9]{12}:assumed-role/[^/]+/(?P<session>[^/]+)=>${session}`),
+		// EKS: an IAM Identity Center role, whose session name the identity provider sets to
+		// the person's user name (here their email). Only such roles: whoever assumes any
+		// other role chooses its session name (--role-session-name).
+		mustRule(t, `arn:aws:sts::[0-9]{12}:assumed-role/AWSReservedSSO_[^/]+/(?P<session>[^/]+)=>${session}`),
 		// EKS: an IAM user named like the person, in the company's domain.
 		mustRule(t, `arn:aws:iam::[0-9]{12}:user/([a-z.]+)=>$1@example.com`),
 	}}
@@ -28,24 +30,26 @@ func TestMappingEmail(t *testing.T) {
 		extra map[string][]string
 		want  string
 	}{
-		"plain email":                   {user: "Alice@Example.com", want: "alice@example.com"},
-		"not an email":                  {user: "alice", want: ""},
-		"service account":               {user: "system:serviceaccount:argocd:argocd-application-controller", want: ""},
-		"two @":                         {user: "alice@evil@example.com", want: ""},
-		"no domain":                     {user: "alice@", want: ""},
-		"no local part":                 {user: "@example.com", want: ""},
-		"non-ASCII: Kelvin sign":        {user: "\u212Aarl@example.com", want: ""},
-		"non-ASCII: accent":             {user: "élodie@example.com", want: ""},
-		"space":                         {user: "alice @example.com", want: ""},
-		"empty":                         {user: "", want: ""},
-		"OIDC prefix":                   {m: oidc, user: "oidc:alice@example.com", want: "alice@example.com"},
-		"second OIDC prefix":            {m: oidc, user: "sso:bob@example.com", want: "bob@example.com"},
-		"one prefix is stripped, once":  {m: Mapping{StripPrefixes: []string{"oidc:", "oidc:"}}, user: "oidc:oidc:alice@example.com", want: "oidc:alice@example.com"},
-		"OIDC prefix, not an email":     {m: oidc, user: "oidc:1234567890", want: ""},
-		"unprefixed email still maps":   {m: oidc, user: "carol@example.com", want: "carol@example.com"},
-		"EKS assumed role":              {m: eks, user: "arn:aws:sts::123456789012:assumed-role/Developers/dave@example.com", want: "dave@example.com"},
+		"plain email":                  {user: "Alice@Example.com", want: "alice@example.com"},
+		"not an email":                 {user: "alice", want: ""},
+		"service account":              {user: "system:serviceaccount:argocd:argocd-application-controller", want: ""},
+		"two @":                        {user: "alice@evil@example.com", want: ""},
+		"no domain":                    {user: "alice@", want: ""},
+		"no local part":                {user: "@example.com", want: ""},
+		"non-ASCII: Kelvin sign":       {user: "\u212Aarl@example.com", want: ""},
+		"non-ASCII: accent":            {user: "élodie@example.com", want: ""},
+		"space":                        {user: "alice @example.com", want: ""},
+		"empty":                        {user: "", want: ""},
+		"OIDC prefix":                  {m: oidc, user: "oidc:alice@example.com", want: "alice@example.com"},
+		"second OIDC prefix":           {m: oidc, user: "sso:bob@example.com", want: "bob@example.com"},
+		"one prefix is stripped, once": {m: Mapping{StripPrefixes: []string{"oidc:", "oidc:"}}, user: "oidc:oidc:alice@example.com", want: "oidc:alice@example.com"},
+		"OIDC prefix, not an email":    {m: oidc, user: "oidc:1234567890", want: ""},
+		"unprefixed email still maps":  {m: oidc, user: "carol@example.com", want: "carol@example.com"},
+		"EKS assumed role":             {m: eks, user: "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Developers_0a1b2c/dave@example.com", want: "dave@example.com"},
+		// Not Dave's: no rule matches, and the whole name (no Devin user's email) stays.
+		"EKS role outside SSO":          {m: eks, user: "arn:aws:sts::123456789012:assumed-role/ci-deploy/dave@example.com", want: "arn:aws:sts::123456789012:assumed-role/ci-deploy/dave@example.com"},
 		"EKS IAM user":                  {m: eks, user: "arn:aws:iam::123456789012:user/erin.smith", want: "erin.smith@example.com"},
-		"EKS role session not an email": {m: eks, user: "arn:aws:sts::123456789012:assumed-role/Developers/i-0abc", want: ""},
+		"EKS role session not an email": {m: eks, user: "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Developers_0a1b2c/i-0abc", want: ""},
 		"EKS node role":                 {m: eks, user: "system:node:ip-10-0-0-1.ec2.internal", want: ""},
 		"a rule matches the whole name only": {
 			m: eks, user: "xarn:aws:iam::123456789012:user/erin", want: "",

@@ -262,7 +262,7 @@ func TestChartTenancyFlags(t *testing.T) {
 	}
 
 	rules := []string{
-		`^arn:aws:sts::[0-9]+:assumed-role/[^/]+/(.+)$=>$1@example.com`,
+		`^arn:aws:sts::[0-9]+:assumed-role/AWSReservedSSO_[^/]+/([^/@]+)$=>${1}@example.com`,
 		`^system:serviceaccount:([^:]+):(.+)$=>${2}.${1}@sa.example.com`,
 		`^(\w+)\\d*\s"q" '#x' #y: {{ .Values }}, %s [a-z]{2,}$=>$1@odd.example.com`,
 	}
@@ -286,9 +286,10 @@ func TestChartTenancyFlags(t *testing.T) {
 			opts.AdmissionKeySecretName, opts.RequesterEmailClaim, opts.RequesterStripPrefixes, opts.RequesterEmailRules)
 	}
 	checkEmailMapping(t, opts.RequesterEmailRules, map[string]string{
-		"arn:aws:sts::123456789012:assumed-role/dev/Alice": "alice@example.com",
-		"system:serviceaccount:ci:deployer":                "deployer.ci@sa.example.com",
-		`bob\ "q" '#x' #y: {{ .Values }}, %s abc`:          "bob@odd.example.com",
+		"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0a1b/Alice": "alice@example.com",
+		"arn:aws:sts::123456789012:assumed-role/ci-deploy/alice":               "",
+		"system:serviceaccount:ci:deployer":                                    "deployer.ci@sa.example.com",
+		`bob\ "q" '#x' #y: {{ .Values }}, %s abc`:                              "bob@odd.example.com",
 	})
 
 	if _, err := renderChart(t, "tenancy.policyMode=strict"); err == nil {
