@@ -1,5 +1,6 @@
 // Command token-operator runs the operator that manages Devin API credentials
-// (ServiceUser, PersonalAccessToken) as Kubernetes resources.
+// (ServiceUser, PersonalAccessToken) as Kubernetes resources, under the cluster
+// administrators' CredentialPolicies. The wiring is internal/operator's.
 package main
 
 import (

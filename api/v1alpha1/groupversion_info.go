@@ -1,5 +1,8 @@
 // Package v1alpha1 contains the v1alpha1 API of the iam.devin.ai group: ServiceUser and
-// PersonalAccessToken, the Devin API credentials that token-operator manages.
+// PersonalAccessToken, the Devin API credentials that token-operator manages, and
+// CredentialPolicy, which says what may be minted where and for whom. It owns the static
+// rules (CEL in the CRDs), the condition types, reasons and events, and the annotations the
+// operator and its webhooks read and write.
 // +kubebuilder:object:generate=true
 // +groupName=iam.devin.ai
 package v1alpha1

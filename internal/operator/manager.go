@@ -46,7 +46,7 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// NewManager builds the manager with the Devin API client, both controllers and, when
+// NewManager builds the manager with the Devin API client, the three controllers and, when
 // enabled, the webhooks: one step each, in the order they depend on each other.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	o = o.withDefaults()

@@ -1,5 +1,6 @@
-// Package operator wires token-operator together: flags, the manager, the Devin API client,
-// the controllers and the webhooks. main.go and the local dev environment (hack/dev) both
+// Package operator wires token-operator together: flags, the manager, the Devin API client
+// and the operator's own credential (watched, self-checked), the tenancy gate, the three
+// controllers, the webhooks and their certificates. main.go and the local dev environment (hack/dev) both
 // start the operator through it, so there is one copy of the wiring.
 package operator
 

@@ -1,6 +1,7 @@
 // Package patch writes a resource's status as a merge patch against the last state written,
-// so that a reconcile can make its intent durable mid-way (before an upstream create) and
-// write the rest once at the end.
+// with optimistic locking, so that a reconcile can make its intent durable mid-way (Intend:
+// the intent annotation and the finalizer in one metadata write, before an upstream create)
+// and write the rest once at the end.
 package patch
 
 import (

@@ -19,8 +19,8 @@ import (
 var _ credential.Admission = &Gate{}
 
 // Admit is the controllers' check, before every create upstream: the resource's admission
-// record (or, for one admitted by an earlier release, its unchanged spec) and the policies
-// as they are now, for the requester the record names.
+// record (or, for one that held a token before the operator wrote records, its unchanged
+// spec) and the policies as they are now, for the requester the record names.
 func (g *Gate) Admit(ctx context.Context, obj credential.Object) credential.AdmissionResult {
 	if g.Off() {
 		return credential.AdmissionResult{Allowed: true, Enforced: true, Off: true}

@@ -31,7 +31,8 @@ const (
 	Enforce Mode = "enforce"
 	// Warn only warns (admission warnings, events): for a first rollout of policies.
 	Warn Mode = "warn"
-	// Off applies no policy: the owner check of the previous release applies.
+	// Off applies no policy: only the webhook's owner check remains (a PAT's owner, or a
+	// member of --pat-admin-groups, may ask for it).
 	Off Mode = "off"
 )
 
@@ -157,9 +158,9 @@ var ErrNotAdmitted = errors.New("not admitted")
 
 // Verify opens obj's admission record and decides again, for the recorded requester, with
 // the policies as they are now. A resource without a record that already held a token when
-// this release first judged it (admitted by an earlier release, before records) is allowed
-// while its spec is the one it had then (status.unsealedSpecHash, which Verify records on
-// that first sight). A resource this release has judged before never becomes one: removing
+// Verify first judged it (admitted before the operator wrote records: an upgrade must strand
+// no token) is allowed while its spec is the one it had then (status.unsealedSpecHash, which
+// Verify records on that first sight). A resource judged before never becomes one: removing
 // its record does not make it legacy.
 func (g *Gate) Verify(ctx context.Context, obj client.Object, st *iamv1alpha1.CredentialStatus) (policy.Decision, error) {
 	hash, err := policy.SpecHash(obj)

@@ -1,14 +1,20 @@
-// Package webhook serves the admission webhooks of token-operator: what needs the Devin API
-// or the requester's identity (static rules live in the CRDs as CEL).
+// Package webhook serves the admission webhooks of token-operator: the checks that need the
+// Devin API, the requester's identity or the CredentialPolicies (static rules live in the
+// CRDs as CEL). The controllers check the same rules again before every upstream create,
+// from the packages below both (internal/tenancy, internal/directory), never through this one.
 //
-// Three webhooks, configured by the +kubebuilder:webhook markers of this package:
+// Four webhooks, configured by the +kubebuilder:webhook markers of this package:
+//   - madmission (mutating, CREATE and UPDATE of both kinds): decides under the
+//     CredentialPolicies for the requester and seals the verdict into the
+//     iam.devin.ai/admission annotation, which the controllers check;
 //   - mpersonalaccesstoken (mutating, CREATE): records the requester in the
 //     iam.devin.ai/requested-by annotation;
 //   - vpersonalaccesstoken (validating, CREATE and UPDATE): the user exists, is not linked to
-//     enterprise SSO, and is the requester (or the requester is a PAT admin); the annotation
-//     names the requester and never changes;
+//     enterprise SSO, and is the requester (or, with the policies off or warning, the
+//     requester is in a PAT admin group; in enforce mode a policy's delegation decides); the
+//     annotation never changes; the requester may patch each restart target;
 //   - vserviceuser (validating, CREATE and UPDATE): the role exists upstream for the scope, the
-//     TTL is within the backend's limit.
+//     TTL is within the backend's limit, the requester may patch each restart target.
 //
 // DELETE is never registered, and the configurations' matchConditions keep every UPDATE that
 // leaves the spec (and the requested-by annotation) alone away from the webhooks, so that

@@ -27,7 +27,7 @@ var wallClock = map[string]bool{"Now": true, "Since": true, "Until": true, "Afte
 	"AfterFunc": true, "NewTimer": true, "NewTicker": true, "Tick": true, "Sleep": true}
 
 // Periodic work reads the injected clock: a wall-clock read on the path of a check or a
-// recheck makes a test that steps the fake clock wait for luck (issue 28).
+// recheck makes a test that steps the fake clock wait for luck.
 func TestOnlyTheInjectedClockDrivesTimers(t *testing.T) {
 	root, files := productFiles(t)
 	fset := token.NewFileSet()

@@ -1,6 +1,3 @@
-// Package house checks the rules the codebase keeps about its own shape (STYLE.md): small
-// functions and files in product code, and the webhook and the controllers as siblings that
-// share domain rules from below, never each other.
 package house
 
 import (

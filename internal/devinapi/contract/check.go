@@ -20,19 +20,19 @@ import (
 type Kind string
 
 const (
-	// KindUnknownOperation: the contract has no operation for the request's method and path,
+	// KindUnknownOperation means the contract has no operation for the request's method and path,
 	// and no exemption covers it.
 	KindUnknownOperation Kind = "unknown-operation"
-	// KindSecurity: the credential is missing or not of the kind the operation accepts (a
+	// KindSecurity means the credential is missing or not of the kind the operation accepts (a
 	// cog_ bearer token for v3, an apk_user_ enterprise-admin key for v2). The API answers
 	// 401 or 403; the fake does so through its own authentication.
 	KindSecurity Kind = "security"
-	// KindRequest: a parameter or the body does not match the operation. The API answers 422.
+	// KindRequest means a parameter or the body does not match the operation. The API answers 422.
 	KindRequest Kind = "request"
-	// KindUndocumentedParameter: a query parameter the operation does not document. The API
+	// KindUndocumentedParameter means a query parameter the operation does not document. The API
 	// (FastAPI) ignores it, so nothing is enforced, but a client must not rely on it.
 	KindUndocumentedParameter Kind = "undocumented-parameter"
-	// KindResponse: the answer does not match the operation.
+	// KindResponse means the answer does not match the operation.
 	KindResponse Kind = "response"
 )
 
