@@ -53,6 +53,9 @@ const (
 	// ReasonRevokedUpstream: the token (or the service user) was revoked upstream by
 	// someone else; nothing new is issued until iam.devin.ai/rotate changes.
 	ReasonRevokedUpstream = "RevokedUpstream"
+	// ReasonIntentMalformed: the iam.devin.ai/issue-intent annotation, which only the operator
+	// writes, holds something it never writes; nothing is created until it is removed.
+	ReasonIntentMalformed = "IntentMalformed"
 	// ReasonMintBudgetExhausted: the resource caused as many creates upstream in the last
 	// hour as the operator's mint budget allows; it mints again once the oldest is an hour old.
 	ReasonMintBudgetExhausted = "MintBudgetExhausted"

@@ -236,6 +236,8 @@ type CredentialStatus struct {
 	LastInterruptedIssue *metav1.Time `json:"lastInterruptedIssue,omitempty"`
 
 	// IssueCount counts the tokens issued for this resource; it makes upstream names unique.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000
 	// +optional
 	IssueCount int64 `json:"issueCount,omitempty"`
 

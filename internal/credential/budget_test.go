@@ -1,7 +1,9 @@
 package credential
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -93,5 +95,45 @@ func TestExtraKeyOnTheTokenKeyDoesNotMintAgain(t *testing.T) {
 				t.Fatalf("the Secret's %s entry was overwritten", tokenKey)
 			}
 		})
+	}
+}
+
+// The intent annotation is metadata anyone who may patch the resource can write. A value
+// the operator never writes (past MaxIssueCount, where the counter would overflow into
+// negative, unparseable names; not a number; zero or less) is reported, creates nothing,
+// and deletion still revokes every token of the resource once an interrupted create could
+// have landed.
+func TestMalformedIntentIsReportedNotCounted(t *testing.T) {
+	for _, v := range []string{"9223372036854775807", "1000000001", "-1", "0", "two", ""} {
+		t.Run(v, func(t *testing.T) {
+			w := newWorld(t)
+			tok := w.withToken(t0)
+			w.pat.Annotations = map[string]string{iamv1alpha1.IssueIntentAnnotation: v, iamv1alpha1.RotateAnnotation: "now"}
+			if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonIntentMalformed {
+				t.Fatalf("err = %v, want %s", err, iamv1alpha1.ReasonIntentMalformed)
+			}
+			if n := w.issues(); n != 0 {
+				t.Fatalf("%d creates from a malformed intent", n)
+			}
+			if err := w.l.Revoke(context.Background(), w.pat, w.iss); reasonOf(err) != iamv1alpha1.ReasonRevocationPending {
+				t.Fatalf("deletion: err %v, want to wait for a create that may land", err)
+			}
+			w.clk.Step(2 * time.Minute)
+			if err := w.l.Revoke(context.Background(), w.pat, w.iss); err != nil || !slices.Contains(w.iss.revoked, tok.ID) {
+				t.Fatalf("deletion: err %v, revoked %q", err, w.iss.revoked)
+			}
+		})
+	}
+}
+
+// A status write (or an object stored before the CRD bounded it) cannot push the create
+// counter past MaxIssueCount either.
+func TestIssueCountPastTheBoundIsReported(t *testing.T) {
+	w := newWorld(t)
+	w.withToken(t0)
+	w.pat.Status.IssueCount = math.MaxInt64
+	w.pat.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonIntentMalformed || w.issues() != 0 {
+		t.Fatalf("err %v, %d creates", err, w.issues())
 	}
 }

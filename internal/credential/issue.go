@@ -26,7 +26,10 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	if err := l.checkWritable(ctx, obj, sec); err != nil {
 		return err
 	}
-	n := nextIssue(obj)
+	n, err := nextIssue(obj)
+	if err != nil {
+		return err
+	}
 	name := l.Owner(obj).TokenName(displayName(obj), n)
 	if err := l.mintAllowed(obj, now); err != nil {
 		return err

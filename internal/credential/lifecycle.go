@@ -94,12 +94,15 @@ func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
 	st := obj.CredentialStatus()
 	now := l.Clock.Now()
+	if _, err := nextIssue(obj); err != nil {
+		return l.stalled(ctx, obj, iss, now, err)
+	}
 	sec, err := l.currentSecret(ctx, obj, iss, persist)
 	if err != nil {
 		return 0, err
 	}
 	if err := l.waitForPerson(obj); err != nil {
-		return 0, err
+		return l.stalled(ctx, obj, iss, now, err)
 	}
 	adm, cached, refused := l.admit(ctx, obj, false)
 	if adm.Err != nil {
@@ -141,6 +144,16 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 		return 0, err
 	}
 	return l.schedule(obj, now, earliestTime(nextRevoke, nextRestart), verified), nil
+}
+
+// stalled reports why the resource waits for a person, and meanwhile still revokes the
+// replaced tokens whose grace period has ended: a stalled resource never keeps more tokens
+// valid than a healthy one.
+func (l *Lifecycle) stalled(ctx context.Context, obj Object, iss Issuer, now time.Time, why error) (time.Duration, error) {
+	if _, err := l.revokeDue(ctx, obj, iss, now); err != nil {
+		return 0, fmt.Errorf("%w; and: %w", why, err)
+	}
+	return 0, why
 }
 
 // currentSecret reads the resource's Secret and brings status in line with it first: an
