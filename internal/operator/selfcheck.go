@@ -82,7 +82,7 @@ func (c *selfCheck) run(ctx context.Context, sec *corev1.Secret) {
 		log.Info("cannot check the operator's credential now", "error", err.Error())
 		return
 	case self.Kind != devinapi.PrincipalServiceUser:
-		msg := fmt.Sprintf("the operator's credential is a %q principal, not a service user's API key: use the API key of a service user with the permissions the README lists", self.Kind)
+		msg := fmt.Sprintf("the operator's credential is a %q principal, not a service user's API key: use the API key of a service user with the permissions docs/devin-api.md lists", self.Kind)
 		c.setProblem(msg)
 		c.event(sec, corev1.EventTypeWarning, eventCredentialNotServiceUser, "%s", msg)
 		log.Info("the operator's credential is not a service user", "principal", self.Kind)

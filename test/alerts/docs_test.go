@@ -27,8 +27,8 @@ func readDoc(t *testing.T, path string) string {
 	return string(b)
 }
 
-// TestDocumentedMetricsAreExported: the metric tables of README.md and docs/monitoring.md
-// list every token_operator_* and devinapi_* metric the operator exports, and nothing else.
+// TestDocumentedMetricsAreExported: the metrics table of docs/metrics.md lists every
+// token_operator_* and devinapi_* metric the operator exports, and nothing else.
 func TestDocumentedMetricsAreExported(t *testing.T) {
 	m := operatorMetrics(t)
 	var ours []string
@@ -37,7 +37,7 @@ func TestDocumentedMetricsAreExported(t *testing.T) {
 			ours = append(ours, name)
 		}
 	}
-	for _, doc := range []string{"README.md", "docs/monitoring.md"} {
+	for _, doc := range []string{"docs/metrics.md"} {
 		var listed []string
 		for _, row := range metricInRow.FindAllStringSubmatch(readDoc(t, doc), -1) {
 			listed = append(listed, row[1])
@@ -55,20 +55,20 @@ func TestDocumentedMetricsAreExported(t *testing.T) {
 	}
 }
 
-// TestReadmeAlertsAreValid: the alert rules the README shows load as Prometheus loads a rule
-// file, and query only what the operator exports, with the labels they match on.
-func TestReadmeAlertsAreValid(t *testing.T) {
+// TestDocAlertsAreValid: the alert rules docs/metrics.md shows load as Prometheus loads a
+// rule file, and query only what the operator exports, with the labels they match on.
+func TestDocAlertsAreValid(t *testing.T) {
 	m := operatorMetrics(t)
 	checked := 0
-	for _, block := range yamlBlock.FindAllStringSubmatch(readDoc(t, "README.md"), -1) {
+	for _, block := range yamlBlock.FindAllStringSubmatch(readDoc(t, "docs/metrics.md"), -1) {
 		if !strings.HasPrefix(strings.TrimSpace(block[1]), "- alert:") {
 			continue
 		}
 		indented := "    " + strings.ReplaceAll(strings.TrimRight(block[1], "\n"), "\n", "\n    ")
-		file := "groups:\n- name: readme\n  rules:\n" + indented + "\n"
+		file := "groups:\n- name: docs\n  rules:\n" + indented + "\n"
 		groups, errs := rulefmt.Parse([]byte(file), false, model.UTF8Validation, promql, slog.New(slog.DiscardHandler))
 		for _, err := range errs {
-			t.Errorf("README alerts: %v", err)
+			t.Errorf("docs/metrics.md alerts: %v", err)
 		}
 		if groups == nil {
 			continue
@@ -77,12 +77,12 @@ func TestReadmeAlertsAreValid(t *testing.T) {
 			for _, r := range g.Rules {
 				checked++
 				for _, p := range m.check(r.Expr, nil, t.Logf) {
-					t.Errorf("README alert %s: %s", r.Alert, p)
+					t.Errorf("docs/metrics.md alert %s: %s", r.Alert, p)
 				}
 			}
 		}
 	}
 	if checked == 0 {
-		t.Fatal("the README shows no alert rules")
+		t.Fatal("docs/metrics.md shows no alert rules")
 	}
 }

@@ -4,12 +4,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
+
+	"github.com/cogtokens/token-operator/test/docs"
 )
 
 // ruleGroups parses the chart's rules as Prometheus does when it loads a rule file: strict
@@ -75,19 +76,19 @@ func TestRuleMetricsAreExported(t *testing.T) {
 	}
 }
 
-// TestRunbooksPointToREADMEAnchors: each runbook_url is the README (or the configured base)
-// with an anchor that a heading of README.md produces.
-func TestRunbooksPointToREADMEAnchors(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+// TestRunbooksPointToTheirRunbook: each runbook_url is the troubleshooting page (or the
+// configured base) with the anchor of the alert's own runbook, a heading of that page.
+func TestRunbooksPointToTheirRunbook(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "troubleshooting.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	anchors := headingAnchors(string(readme))
+	anchors := docs.Anchors(string(page))
 	for _, base := range []string{"", "https://wiki.example.com/token-operator"} {
 		want := base
 		var set []string
 		if base == "" {
-			want = "https://github.com/cogtokens/token-operator/blob/main/README.md"
+			want = "https://github.com/cogtokens/token-operator/blob/main/docs/troubleshooting.md"
 		} else {
 			set = append(set, "metrics.prometheusRule.runbookBaseURL="+base)
 		}
@@ -96,8 +97,8 @@ func TestRunbooksPointToREADMEAnchors(t *testing.T) {
 				rule := r.(map[string]any)
 				url, _ := rule["annotations"].(map[string]any)["runbook_url"].(string)
 				anchor, ok := strings.CutPrefix(url, want+"#")
-				if !ok || !anchors[anchor] {
-					t.Errorf("%s: runbook_url %q is not %s#<a heading of README.md>", rule["alert"], url, want)
+				if !ok || !anchors[anchor] || anchor != docs.Anchor(rule["alert"].(string)) {
+					t.Errorf("%s: runbook_url %q is not %s#<its runbook, a heading of docs/troubleshooting.md>", rule["alert"], url, want)
 				}
 			}
 		}
@@ -113,25 +114,4 @@ func TestRuleLabelsAreConfigurable(t *testing.T) {
 	if strings.Contains(string(out), "kind: PrometheusRule") {
 		t.Error("the chart renders a PrometheusRule although metrics.prometheusRule.enabled is false")
 	}
-}
-
-// headingAnchors returns the anchors GitHub gives the headings of a Markdown document:
-// lower case, punctuation dropped, spaces turned into hyphens.
-func headingAnchors(md string) map[string]bool {
-	anchors := map[string]bool{}
-	inFence := false
-	drop := regexp.MustCompile(`[^\p{L}\p{N}_\- ]`)
-	for _, line := range strings.Split(md, "\n") {
-		if strings.HasPrefix(line, "```") {
-			inFence = !inFence
-			continue
-		}
-		if inFence || !strings.HasPrefix(line, "#") {
-			continue
-		}
-		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
-		anchor := strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(title), ""), " ", "-")
-		anchors[anchor] = true
-	}
-	return anchors
 }

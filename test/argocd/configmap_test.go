@@ -80,7 +80,7 @@ func renderConfigMap(t *testing.T) []byte {
 # PersonalAccessToken. Merge it into Argo CD's argocd-cm ConfigMap, for example with
 #   kubectl -n argocd patch configmap argocd-cm --patch-file config/argocd/argocd-cm-patch.yaml
 # or as a kustomize patch, or put the data keys under configs.cm of the Argo CD Helm chart.
-# See docs/argocd.md.
+# See docs/gitops.md.
 apiVersion: v1
 kind: ConfigMap
 metadata:

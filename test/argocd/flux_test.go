@@ -135,13 +135,13 @@ func unstructuredObject(t *testing.T, path string) *unstructured.Unstructured {
 	return u
 }
 
-// TestReadmeFluxExample: the README's Flux Kustomization waits for the resources' health
+// TestFluxExample: the GitOps page's Flux Kustomization waits for the resources' health
 // (which TestFluxStatus shows kstatus reads), after the operator, with a timeout.
-func TestReadmeFluxExample(t *testing.T) {
-	readme := string(readFile(t, filepath.Join(root, "README.md")))
-	m := regexp.MustCompile("(?s)<!-- flux-example -->\n```yaml\n(.*?)```").FindStringSubmatch(readme)
+func TestFluxExample(t *testing.T) {
+	doc := string(readFile(t, filepath.Join(root, "docs", "gitops.md")))
+	m := regexp.MustCompile("(?s)<!-- flux-example -->\n```yaml\n(.*?)```").FindStringSubmatch(doc)
 	if m == nil {
-		t.Fatal("README.md has no block marked <!-- flux-example -->")
+		t.Fatal("docs/gitops.md has no block marked <!-- flux-example -->")
 	}
 	var ks struct {
 		APIVersion string `json:"apiVersion"`
@@ -166,12 +166,12 @@ func TestReadmeFluxExample(t *testing.T) {
 		} `json:"spec"`
 	}
 	if err := yaml.UnmarshalStrict([]byte(m[1]), &ks); err != nil {
-		t.Fatalf("the README's Flux example: %v", err)
+		t.Fatalf("the Flux example of docs/gitops.md: %v", err)
 	}
 	if ks.APIVersion != "kustomize.toolkit.fluxcd.io/v1" || ks.Kind != "Kustomization" {
-		t.Errorf("the README's Flux example is a %s %s, want a kustomize.toolkit.fluxcd.io/v1 Kustomization", ks.APIVersion, ks.Kind)
+		t.Errorf("the Flux example of docs/gitops.md is a %s %s, want a kustomize.toolkit.fluxcd.io/v1 Kustomization", ks.APIVersion, ks.Kind)
 	}
 	if !ks.Spec.Wait || ks.Spec.Timeout == "" || len(ks.Spec.DependsOn) == 0 || ks.Spec.SourceRef.Name == "" {
-		t.Errorf("the README's Flux example must wait for health (wait: true, a timeout) after the operator (dependsOn), from a source: %+v", ks.Spec)
+		t.Errorf("the Flux example of docs/gitops.md must wait for health (wait: true, a timeout) after the operator (dependsOn), from a source: %+v", ks.Spec)
 	}
 }
