@@ -65,7 +65,7 @@ type PersonalAccessTokenReconciler struct {
 func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	pat := &iamv1alpha1.PersonalAccessToken{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, gone(r.Lifecycle, req, err)
 	}
 	if err := r.Lifecycle.Latest(ctx, pat); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

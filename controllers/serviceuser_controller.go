@@ -68,7 +68,7 @@ type ServiceUserReconciler struct {
 func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	su := &iamv1alpha1.ServiceUser{}
 	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, gone(r.Lifecycle, req, err)
 	}
 	if err := r.Lifecycle.Latest(ctx, su); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,6 +52,8 @@ type Lifecycle struct {
 	checks checkTimes
 	// mints remembers each resource's recent creates (the mint budget).
 	mints mintLog
+	// residents maps names to UIDs, to drop the memory of resources that vanish.
+	residents residents
 	// verdicts remembers the last tenancy verdict on each resource.
 	verdicts verdicts
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
@@ -94,6 +97,10 @@ func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
 	st := obj.CredentialStatus()
 	now := l.Clock.Now()
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	if old := l.residents.seen(key, obj.GetUID()); old != "" {
+		l.forgetMemory(key, old) // an earlier resource of the same name, gone unseen
+	}
 	if _, err := nextIssue(obj); err != nil {
 		return l.stalled(ctx, obj, iss, now, err)
 	}
