@@ -170,6 +170,10 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 	st := obj.CredentialStatus()
 	name := SecretName(obj)
 	sec, secErr := l.getSecret(ctx, obj, name)
+	if secErr == nil && sec != nil && truncated(sec) {
+		// The cache keeps the fingerprints of a few data keys only: read all of them.
+		sec, secErr = l.readAround(ctx, obj, name)
+	}
 	if secErr == nil && sec == nil {
 		// Not in the cache: make sure no Secret of that name exists (someone else's, or ours
 		// with its label removed) before a token is minted for it.
