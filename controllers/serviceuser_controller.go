@@ -54,6 +54,9 @@ type ServiceUserReconciler struct {
 	// Listing shares the listing of every service user between the periodic checks of all
 	// ServiceUsers (key "all"); nil reads each service user by its ID.
 	Listing *ttlcache.Cache[[]devinapi.ServiceUser]
+	// Names caches the upstream names of service users by ID, which prove ownership (their
+	// marker) before anything is done to one; nil looks each up.
+	Names *ttlcache.Cache[string]
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
@@ -153,7 +156,7 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 
 func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUserIssuer {
 	iss := &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: r.Lifecycle.Owner(su), su: su,
-		everIssued: r.Lifecycle.EverIssued(su)}
+		everIssued: r.Lifecycle.EverIssued(su), names: r.Names}
 	if r.Listing != nil {
 		iss.listing = func(ctx context.Context) ([]devinapi.ServiceUser, error) {
 			return r.Listing.GetOrFetch(ctx, "all", func(ctx context.Context) ([]devinapi.ServiceUser, error) {
