@@ -65,3 +65,34 @@ func TestVerdictReusedUntilACreate(t *testing.T) {
 		t.Fatalf("Admitted condition %+v: the fresh refusal must be recorded", c)
 	}
 }
+
+// A spec change no admission record covers (made with the webhooks away) is acted on in
+// nothing: the Secret is not moved to the name the editor chose (one they may read, say),
+// the consumers are not restarted, nothing is minted; the resource keeps serving its token
+// from the Secret that was admitted, and says why.
+func TestUnadmittedSpecChangeMovesNothing(t *testing.T) {
+	w := newWorld(t)
+	cons := &fakeConsumers{}
+	w.l.Consumers = cons
+	tok := w.withToken(t0)
+	w.l.Admission = &fakeAdmission{fingerprint: "v2", verdict: AdmissionResult{Enforced: true,
+		Reason: iamv1alpha1.ReasonNotAdmitted, Message: "no valid admission record"}}
+	w.pat.Spec.RolloutRestartTargets = []iamv1alpha1.RolloutRestartTarget{{Kind: "Deployment", Name: "someone-elses"}}
+	w.pat.Status.LastRotationTime = timePtr(t0)
+	w.clk.Step(time.Minute)
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err) // nothing to create: the Admitted condition says it is not admitted
+	}
+	w.pat.Spec.SecretName = "stolen"
+	for range 2 {
+		if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonNotAdmitted {
+			t.Fatalf("err = %v, want %s", err, iamv1alpha1.ReasonNotAdmitted)
+		}
+	}
+	if w.secret("stolen") != nil || !holds(w.secret("ci"), tok.ID) {
+		t.Fatal("the token was moved to the Secret an unadmitted spec names")
+	}
+	if n := w.issues(); n != 0 || len(cons.restarts) != 0 {
+		t.Fatalf("%d creates, restarts %v for an unadmitted spec", n, cons.restarts)
+	}
+}
