@@ -146,7 +146,9 @@ func TestStatusNamingAnotherTokenIsNeverRevoked(t *testing.T) {
 		return k8s.Status().Update(context.Background(), got)
 	}, timeout, interval).Should(Succeed())
 	poke(t, got)
-	waitPAT(t, thief, func(p *iamv1alpha1.PersonalAccessToken) bool { return isReady(p) && len(p.Status.PendingRevocations) == 0 })
+	waitPAT(t, thief, func(p *iamv1alpha1.PersonalAccessToken) bool {
+		return isReady(p) && len(p.Status.PendingRevocations) == 0
+	})
 	g.Expect(slices.ContainsFunc(liveTokensOf(string(v.UID)), func(r devinapitest.TokenRecord) bool { return r.ID == v.Status.Token.ID })).
 		To(BeTrue(), "another resource's token was revoked on the word of status")
 }
