@@ -87,6 +87,10 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 }
 
 func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, error) {
+	// The finalizer comes first: a resource deleted at any later point is revoked upstream.
+	if err := status.EnsureFinalizer(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
 	wake, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -105,7 +109,11 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 		}
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 	}
-	if credential.IsDeletionPolicyOrphan(pat.Spec.DeletionPolicy) {
+	orphan, err := r.Lifecycle.OrphanAllowed(ctx, pat, pat.Spec.DeletionPolicy)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if orphan {
 		if err := r.Lifecycle.Forget(ctx, pat); err != nil {
 			return ctrl.Result{}, err
 		}

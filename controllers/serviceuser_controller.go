@@ -93,6 +93,10 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 }
 
 func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1alpha1.ServiceUser, status *patch.StatusPatcher) (ctrl.Result, error) {
+	// The finalizer comes first: a resource deleted at any later point is deleted upstream.
+	if err := status.EnsureFinalizer(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
 	role, err := r.resolveRole(ctx, su)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -132,7 +136,11 @@ func (r *ServiceUserReconciler) repairUpstream(ctx context.Context, iss *service
 }
 
 func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1alpha1.ServiceUser) (ctrl.Result, error) {
-	if credential.IsDeletionPolicyOrphan(su.Spec.DeletionPolicy) {
+	orphan, err := r.Lifecycle.OrphanAllowed(ctx, su, su.Spec.DeletionPolicy)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if orphan {
 		if err := r.Lifecycle.Forget(ctx, su); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,5 +95,37 @@ func TestUnadmittedSpecChangeMovesNothing(t *testing.T) {
 	}
 	if n := w.issues(); n != 0 || len(cons.restarts) != 0 {
 		t.Fatalf("%d creates, restarts %v for an unadmitted spec", n, cons.restarts)
+	}
+}
+
+// Deletion leaves credentials upstream only when the spec that says Orphan is admitted: a
+// deletionPolicy switched to Orphan without a record (after kubectl delete, when updates skip
+// the webhooks) revokes, and says so.
+func TestOrphanOnlyWhenAdmitted(t *testing.T) {
+	cases := map[string]struct {
+		admission Admission
+		policy    iamv1alpha1.DeletionPolicy
+		want      bool
+	}{
+		"Delete":                  {policy: iamv1alpha1.DeletionPolicyDelete},
+		"Orphan, no policies":     {policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, policies off":    {admission: &fakeAdmission{verdict: AdmissionResult{Off: true}}, policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, allowed":         {admission: &fakeAdmission{verdict: AdmissionResult{Allowed: true, Enforced: true}}, policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, only warned":     {admission: &fakeAdmission{verdict: AdmissionResult{Reason: iamv1alpha1.ReasonNotAdmitted}}, policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, not admitted":    {admission: &fakeAdmission{verdict: AdmissionResult{Enforced: true, Reason: iamv1alpha1.ReasonNotAdmitted}}, policy: iamv1alpha1.DeletionPolicyOrphan},
+		"Orphan, policy says not": {admission: &fakeAdmission{verdict: AdmissionResult{Enforced: true, Reason: iamv1alpha1.ReasonPolicyDenied}}, policy: iamv1alpha1.DeletionPolicyOrphan},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.l.Admission = tc.admission
+			got, err := w.l.OrphanAllowed(context.Background(), w.pat, tc.policy)
+			if err != nil || got != tc.want {
+				t.Fatalf("OrphanAllowed = %v, %v; want %v", got, err, tc.want)
+			}
+			if refused := slices.Contains(w.events(), iamv1alpha1.EventOrphanRefused); refused != (tc.policy == iamv1alpha1.DeletionPolicyOrphan && !tc.want) {
+				t.Fatalf("OrphanRefused event %v", refused)
+			}
+		})
 	}
 }
