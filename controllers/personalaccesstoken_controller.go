@@ -67,6 +67,7 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
 		return ctrl.Result{}, gone(r.Lifecycle, req, err)
 	}
+	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
 	if err := r.Lifecycle.Latest(ctx, pat); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

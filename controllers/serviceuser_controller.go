@@ -73,6 +73,7 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
 		return ctrl.Result{}, gone(r.Lifecycle, req, err)
 	}
+	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
 	if err := r.Lifecycle.Latest(ctx, su); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
