@@ -115,6 +115,12 @@ const (
 	// EventTokenRevokedUpstream (Warning): the current token was revoked or expired out of
 	// band.
 	EventTokenRevokedUpstream = "TokenRevokedUpstream"
+	// EventOwnershipUnproven (Warning): status named an upstream object whose name does not
+	// carry this resource's marker; the operator leaves it alone.
+	EventOwnershipUnproven = "OwnershipUnproven"
+	// EventOrphanRefused (Warning): the resource was deleted with deletionPolicy Orphan, which
+	// its admitted spec does not say (or no policy allows); its credentials are revoked.
+	EventOrphanRefused = "OrphanRefused"
 	// EventMintBudgetExhausted (Warning): the resource may not cause another create upstream
 	// before the time the event names.
 	EventMintBudgetExhausted = "MintBudgetExhausted"

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/types"
+
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
@@ -135,5 +139,51 @@ func TestIssueCountPastTheBoundIsReported(t *testing.T) {
 	w.pat.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
 	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonIntentMalformed || w.issues() != 0 {
 		t.Fatalf("err %v, %d creates", err, w.issues())
+	}
+}
+
+// What the lifecycle remembers per resource (check time, verdict, mint log, metrics) is
+// dropped when the resource vanishes without going through Forget (deleted before it had a
+// finalizer, or its finalizer removed by someone else), and when another resource of the
+// same name replaces it: memory stays bounded by the resources that exist.
+func TestMemoryOfAVanishedResourceIsDropped(t *testing.T) {
+	w := newWorld(t)
+	w.l.Metrics = NewMetrics(prometheus.NewRegistry())
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	uid, key := w.pat.UID, types.NamespacedName{Namespace: "team-a", Name: "ci"}
+	remembered := func(uid types.UID) []string {
+		var what []string
+		if _, ok := w.l.checks.last[uid]; ok {
+			what = append(what, "check time")
+		}
+		if len(w.l.mints.at[uid]) > 0 {
+			what = append(what, "mint log")
+		}
+		if got, ok := w.l.residents.uid(key); ok && got == uid {
+			what = append(what, "name")
+		}
+		if testutil.CollectAndCount(w.l.Metrics.Expiry) > 0 {
+			what = append(what, "expiry metric")
+		}
+		return what
+	}
+	if got := remembered(uid); len(got) != 4 {
+		t.Fatalf("remembered only %q after a reconcile", got)
+	}
+
+	w.pat.UID = "another-resource-of-the-same-name"
+	w.pat.Status = iamv1alpha1.PersonalAccessTokenStatus{}
+	// (It finds the first one's Secret, which it may not take over: that does not matter here.)
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonSecretConflict {
+		t.Fatalf("err = %v", err)
+	}
+	if got := remembered(uid); len(got) != 0 {
+		t.Fatalf("the replaced resource's %q is still remembered", got)
+	}
+	w.l.Gone(key)
+	if got := remembered(w.pat.UID); len(got) != 0 {
+		t.Fatalf("the vanished resource's %q is still remembered", got)
 	}
 }

@@ -86,7 +86,9 @@ func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value
 	st.PendingIssue = nil
 	st.SecretHash = hashToken(value)
 	st.SecretName = secretName
-	l.checks.checked(obj.GetUID(), now)
+	// An issue is no check (it lists nothing): a renewal more often than the check interval
+	// must not keep the check from ever coming. Only a first issue starts the clock.
+	l.checks.seed(obj.GetUID(), now)
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
 		st.RotateRequest = req
 	}

@@ -61,7 +61,7 @@ func TestPeriodicCheck(t *testing.T) {
 			tok := w.withToken(t0)
 			w.clk.SetTime(t0.Add(tc.lastCheck))
 			if tc.stray {
-				w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(time.Hour))
+				w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(100*time.Hour))
 			}
 			if tc.currentGone {
 				_ = w.iss.Revoke(context.Background(), tok.ID)
@@ -325,7 +325,7 @@ func TestCheckWithLostStatusWriteIsMadeAgain(t *testing.T) {
 func TestStalledResourceStillRevokesWhatIsDue(t *testing.T) {
 	w := newWorld(t)
 	tok := w.withToken(t0)
-	old := w.iss.mint(testOwner.TokenName("team-a/ci", 0), t0.Add(time.Hour))
+	old := w.iss.mint(testOwner.TokenName("team-a/ci", 0), t0.Add(100*time.Hour))
 	w.pat.Status.PendingRevocations = []iamv1alpha1.PendingRevocation{{ID: old.ID, RevokeAt: metav1.NewTime(t0.Add(time.Minute))}}
 	_ = w.iss.Revoke(context.Background(), tok.ID)
 	w.iss.revoked = nil

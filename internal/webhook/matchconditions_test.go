@@ -42,7 +42,7 @@ func TestOnlyObjectsBeingDeletedSkipTheWebhooks(t *testing.T) {
 	dec := yaml.NewYAMLOrJSONDecoder(bytesReader(raw), 4096)
 	for {
 		var doc struct {
-			Kind     string                                        `json:"kind"`
+			Kind     string                                      `json:"kind"`
 			Webhooks []admissionregistrationv1.ValidatingWebhook `json:"webhooks"`
 		}
 		if err := dec.Decode(&doc); err != nil {
