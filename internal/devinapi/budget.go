@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 )
 
-// ErrCallBudget: the calls a context may send are spent (see WithCallBudget); the request
+// ErrCallBudget says the calls a context may send are spent (see WithCallBudget); the request
 // was not sent.
 var ErrCallBudget = errors.New("the budget of Devin API calls of this piece of work is spent")
 

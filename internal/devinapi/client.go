@@ -190,20 +190,10 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var rdr io.Reader
-	if body != nil {
-		rdr = bytes.NewReader(body)
-	}
-	hreq, err := http.NewRequestWithContext(rctx, req.method, c.url(req.path, req.query), rdr)
+	hreq, err := c.newHTTPRequest(rctx, req, body, tok)
 	if err != nil {
-		return fmt.Errorf("devinapi: %s: build request: %w", req.op, err)
+		return err
 	}
-	if body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
-	}
-	hreq.Header.Set("Accept", "application/json, application/problem+json")
-	hreq.Header.Set("Authorization", "Bearer "+tok.Reveal())
-	hreq.Header.Set("User-Agent", c.userAgent)
 
 	start := time.Now()
 	resp, err := c.http.Do(hreq)
@@ -232,6 +222,26 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		return fmt.Errorf("devinapi: %s: decode answer: %s", req.op, scrub(err.Error()))
 	}
 	return nil
+}
+
+// newHTTPRequest builds the HTTP request of req, with its JSON body (nil for none) and the
+// bearer token tok.
+func (c *Client) newHTTPRequest(ctx context.Context, req request, body []byte, tok Token) (*http.Request, error) {
+	var rdr io.Reader
+	if body != nil {
+		rdr = bytes.NewReader(body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, c.url(req.path, req.query), rdr)
+	if err != nil {
+		return nil, fmt.Errorf("devinapi: %s: build request: %w", req.op, err)
+	}
+	if body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	hreq.Header.Set("Accept", "application/json, application/problem+json")
+	hreq.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	hreq.Header.Set("User-Agent", c.userAgent)
+	return hreq, nil
 }
 
 // credential returns the token to send: the request's own or the client's credentials.
