@@ -168,6 +168,15 @@ func (req request) requiredPermission() string {
 	return RequiredPermission(req.op, req.scope)
 }
 
+// mayCall takes the call from the context's budget, then waits for the rate limit and any
+// Retry-After.
+func (c *Client) mayCall(ctx context.Context, op string) error {
+	if err := spend(ctx); err != nil {
+		return fmt.Errorf("devinapi: %s: %w", op, err)
+	}
+	return c.wait(ctx, op)
+}
+
 // do sends req and decodes a 2xx answer into out (when out is not nil). Every other answer
 // becomes an *APIError.
 func (c *Client) do(ctx context.Context, req request, out any) error {
@@ -181,19 +190,26 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			return fmt.Errorf("devinapi: %s: encode request: %w", req.op, err)
 		}
 	}
-	if err := spend(ctx); err != nil {
-		return fmt.Errorf("devinapi: %s: %w", req.op, err)
-	}
-	if err := c.wait(ctx, req.op); err != nil {
+	if err := c.mayCall(ctx, req.op); err != nil {
 		return err
 	}
 
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	hreq, err := c.newHTTPRequest(rctx, req, body, tok)
-	if err != nil {
-		return err
+	var rdr io.Reader
+	if body != nil {
+		rdr = bytes.NewReader(body)
 	}
+	hreq, err := http.NewRequestWithContext(rctx, req.method, c.url(req.path, req.query), rdr)
+	if err != nil {
+		return fmt.Errorf("devinapi: %s: build request: %w", req.op, err)
+	}
+	if body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	hreq.Header.Set("Accept", "application/json, application/problem+json")
+	hreq.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	hreq.Header.Set("User-Agent", c.userAgent)
 
 	start := time.Now()
 	resp, err := c.http.Do(hreq)
@@ -222,26 +238,6 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		return fmt.Errorf("devinapi: %s: decode answer: %s", req.op, scrub(err.Error()))
 	}
 	return nil
-}
-
-// newHTTPRequest builds the HTTP request of req, with its JSON body (nil for none) and the
-// bearer token tok.
-func (c *Client) newHTTPRequest(ctx context.Context, req request, body []byte, tok Token) (*http.Request, error) {
-	var rdr io.Reader
-	if body != nil {
-		rdr = bytes.NewReader(body)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, req.method, c.url(req.path, req.query), rdr)
-	if err != nil {
-		return nil, fmt.Errorf("devinapi: %s: build request: %w", req.op, err)
-	}
-	if body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
-	}
-	hreq.Header.Set("Accept", "application/json, application/problem+json")
-	hreq.Header.Set("Authorization", "Bearer "+tok.Reveal())
-	hreq.Header.Set("User-Agent", c.userAgent)
-	return hreq, nil
 }
 
 // credential returns the token to send: the request's own or the client's credentials.
