@@ -174,6 +174,8 @@ func TestFinalizerRemovedStillRevokes(t *testing.T) {
 	}
 	g.Eventually(func() []devinapitest.TokenRecord { return liveTokensOf(string(p.UID)) }, timeout, interval).
 		Should(BeEmpty(), "the PAT's token outlived the resource")
-	g.Eventually(func() bool { return upstreamSU(s.Status.ServiceUserID) == nil || !upstreamSU(s.Status.ServiceUserID).IsActive }, timeout, interval).
+	g.Eventually(func() bool {
+		return upstreamSU(s.Status.ServiceUserID) == nil || !upstreamSU(s.Status.ServiceUserID).IsActive
+	}, timeout, interval).
 		Should(BeTrue(), "the service user outlived the resource")
 }
