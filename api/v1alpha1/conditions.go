@@ -53,6 +53,9 @@ const (
 	// ReasonRevokedUpstream: the token (or the service user) was revoked upstream by
 	// someone else; nothing new is issued until iam.devin.ai/rotate changes.
 	ReasonRevokedUpstream = "RevokedUpstream"
+	// ReasonMintBudgetExhausted: the resource caused as many creates upstream in the last
+	// hour as the operator's mint budget allows; it mints again once the oldest is an hour old.
+	ReasonMintBudgetExhausted = "MintBudgetExhausted"
 	// ReasonSecretRejected: the API server refuses the Secret (an invalid label, a full
 	// ResourceQuota, an admission policy): nothing is minted until that changes.
 	ReasonSecretRejected = "SecretRejected"
@@ -109,6 +112,9 @@ const (
 	// EventTokenRevokedUpstream (Warning): the current token was revoked or expired out of
 	// band.
 	EventTokenRevokedUpstream = "TokenRevokedUpstream"
+	// EventMintBudgetExhausted (Warning): the resource may not cause another create upstream
+	// before the time the event names.
+	EventMintBudgetExhausted = "MintBudgetExhausted"
 	// EventTokenOrphaned (Normal): the resource was deleted with deletionPolicy Orphan and
 	// its token left upstream.
 	EventTokenOrphaned = "TokenOrphaned"

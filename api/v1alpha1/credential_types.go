@@ -62,6 +62,7 @@ const (
 
 // CredentialSpec says how one credential is issued, stored and rotated.
 // +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || !has(self.expiresAfter) || duration(self.renewBefore) < duration(self.expiresAfter)",message="renewBefore must be shorter than expiresAfter"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || !has(self.expiresAfter) || duration(self.expiresAfter) - duration(self.renewBefore) >= duration('30m')",message="renewBefore must leave at least 30m between renewals (expiresAfter minus renewBefore): a token renewed sooner after its issue would be replaced again and again"
 // +kubebuilder:validation:XValidation:rule="!has(self.rotationGracePeriod) || !has(self.expiresAfter) || duration(self.rotationGracePeriod) < duration(self.expiresAfter)",message="rotationGracePeriod must be shorter than expiresAfter"
 type CredentialSpec struct {
 	// ExpiresAfter is the lifetime of each token, from 1h to 8760h (one year).
@@ -146,6 +147,7 @@ type RolloutRestartTarget struct {
 type LabelValue string
 
 // SecretTemplate shapes the Secret the operator writes.
+// +kubebuilder:validation:XValidation:rule="!has(self.extraKeys) || [has(self.extraKeys.apiURL) ? self.extraKeys.apiURL : '', has(self.extraKeys.organizationID) ? self.extraKeys.organizationID : '', has(self.extraKeys.tokenID) ? self.extraKeys.tokenID : ''].all(k, k != (has(self.key) ? self.key : 'token'))",message="extraKeys may not name the token's own key (key, default token): the extra entry would overwrite the token"
 type SecretTemplate struct {
 	// Labels are added to the Secret. Keys and values must be valid Kubernetes labels: the
 	// API server would refuse the Secret otherwise, after a token was minted for it.
@@ -236,6 +238,14 @@ type CredentialStatus struct {
 	// IssueCount counts the tokens issued for this resource; it makes upstream names unique.
 	// +optional
 	IssueCount int64 `json:"issueCount,omitempty"`
+
+	// RecentIssues is when the creates of the last hour were sent, oldest first: the mint
+	// budget (at most the operator's --mint-budget creates per resource per hour, whatever
+	// the reason) counts them across restarts.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	RecentIssues []metav1.Time `json:"recentIssues,omitempty"`
 
 	// ExpiresAt is when the current token expires.
 	// +optional

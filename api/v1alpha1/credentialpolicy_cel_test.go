@@ -196,6 +196,7 @@ func TestCredentialPolicyCRDRefusesMalformedPolicies(t *testing.T) {
 		"expiresAfter too long":    {sel + "personalAccessTokens: {}\ntokens: {maxExpiresAfter: 10000h}", "maxExpiresAfter must be between 1h and 8760h"},
 		"grace too long":           {sel + "personalAccessTokens: {}\ntokens: {maxRotationGracePeriod: 200h}", "maxRotationGracePeriod must be at most 168h"},
 		"negative grace":           {sel + "personalAccessTokens: {}\ntokens: {maxRotationGracePeriod: -1h}", "spec.tokens.maxRotationGracePeriod"},
+		"renewals too often":       {sel + "personalAccessTokens: {}\ntokens: {minRenewalInterval: 10m}", "minRenewalInterval must be between 30m and 8760h"},
 		"unknown revocation":       {sel + "personalAccessTokens: {}\ntokens: {onUpstreamRevocation: Retry}", "spec.tokens.onUpstreamRevocation"},
 	}
 	for name, tc := range cases {

@@ -239,6 +239,15 @@ type TokenPolicy struct {
 	// +optional
 	MaxRotationGracePeriod *metav1.Duration `json:"maxRotationGracePeriod,omitempty"`
 
+	// MinRenewalInterval is the shortest time between a token's issue and its renewal
+	// (expiresAfter minus renewBefore) a resource may ask for, from 30m (the resources' own
+	// bound) to 8760h: fewer renewals, fewer tokens. Absent: 30m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30m') && duration(self) <= duration('8760h')",message="minRenewalInterval must be between 30m and 8760h"
+	// +optional
+	MinRenewalInterval *metav1.Duration `json:"minRenewalInterval,omitempty"`
+
 	// AllowOrphan allows deletionPolicy Orphan, which leaves credentials valid upstream when
 	// their resource is deleted. Default: false.
 	// +optional

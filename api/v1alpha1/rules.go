@@ -11,6 +11,10 @@ const (
 	// (ttl_seconds <= 31,536,000).
 	MaxServiceUserTTL = 8760 * time.Hour
 
+	// MinRenewalInterval is the shortest time between a token's issue and its renewal the
+	// CRD accepts (expiresAfter minus renewBefore); the lifecycle holds to it even for a
+	// spec stored before that rule.
+	MinRenewalInterval = 30 * time.Minute
 	// DefaultExpiresAfter is the lifetime of a token whose spec names none.
 	DefaultExpiresAfter = 2160 * time.Hour
 	// DefaultRotationGracePeriod is how long a replaced token stays valid by default.
@@ -57,6 +61,17 @@ func (c *CredentialSpec) Lifetime() time.Duration {
 		return c.ExpiresAfter.Duration
 	}
 	return DefaultExpiresAfter
+}
+
+// RenewalInterval is how long after its issue each token of the spec is renewed: its
+// lifetime less renewBefore (by default two thirds of the lifetime), at least
+// MinRenewalInterval.
+func (c *CredentialSpec) RenewalInterval() time.Duration {
+	before := c.Lifetime() / 3
+	if c.RenewBefore != nil && c.RenewBefore.Duration > 0 {
+		before = c.RenewBefore.Duration
+	}
+	return max(c.Lifetime()-before, MinRenewalInterval)
 }
 
 // GracePeriod is how long a replaced token stays valid before it is revoked.

@@ -209,6 +209,13 @@ func (in *CredentialStatus) DeepCopyInto(out *CredentialStatus) {
 		in, out := &in.LastInterruptedIssue, &out.LastInterruptedIssue
 		*out = (*in).DeepCopy()
 	}
+	if in.RecentIssues != nil {
+		in, out := &in.RecentIssues, &out.RecentIssues
+		*out = make([]v1.Time, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
 	if in.ExpiresAt != nil {
 		in, out := &in.ExpiresAt, &out.ExpiresAt
 		*out = (*in).DeepCopy()
@@ -760,6 +767,11 @@ func (in *TokenPolicy) DeepCopyInto(out *TokenPolicy) {
 	}
 	if in.MaxRotationGracePeriod != nil {
 		in, out := &in.MaxRotationGracePeriod, &out.MaxRotationGracePeriod
+		*out = new(v1.Duration)
+		**out = **in
+	}
+	if in.MinRenewalInterval != nil {
+		in, out := &in.MinRenewalInterval, &out.MinRenewalInterval
 		*out = new(v1.Duration)
 		**out = **in
 	}

@@ -31,8 +31,13 @@ const (
 	// restartDebounce is how long after a rotation the consumers are restarted: a burst of
 	// rotations restarts them once.
 	restartDebounce = 5 * time.Second
-	// recheckConsumers is how often a revocation that waits for its consumers looks again.
+	// recheckConsumers is how often, at most, a revocation that waits for its consumers
+	// looks again; it looks sooner while the replacement is recent (see recheck).
 	recheckConsumers = 30 * time.Second
+	// recheckConsumersFirst is how soon it looks again right after the replacement: a
+	// rollout often finishes within seconds, and the previous token should not outlive it
+	// by half a minute.
+	recheckConsumersFirst = 2 * time.Second
 	// defaultQuietPeriod is spec.revocationQuietPeriod's default.
 	defaultQuietPeriod = 5 * time.Minute
 )
@@ -59,7 +64,7 @@ func (l *Lifecycle) consumersSwitched(ctx context.Context, obj Object, iss Issue
 			return false, "", now, fmt.Errorf("check the rollout of the consumers: %w", err)
 		}
 		if !ok {
-			return false, why, now.Add(recheckConsumers), nil
+			return false, why, now.Add(recheck(since, now)), nil
 		}
 	}
 	reporter, ok := iss.(UsageReporter)
@@ -86,7 +91,7 @@ func (l *Lifecycle) consumersSwitched(ctx context.Context, obj Object, iss Issue
 		if last != nil && last.After(since) {
 			why = fmt.Sprintf("a consumer still used it at %s", last.UTC().Format(time.RFC3339))
 		}
-		return false, why, minTime(end, now.Add(recheckConsumers)), nil
+		return false, why, minTime(end, now.Add(recheck(since, now))), nil
 	}
 	return true, "", now, nil
 }
@@ -94,17 +99,24 @@ func (l *Lifecycle) consumersSwitched(ctx context.Context, obj Object, iss Issue
 // restartConsumers restarts the resource's rolloutRestartTargets once the Secret holds a new
 // token (a short while after the last rotation, so that a burst restarts once), and returns
 // when to look again. Targets missing or not patchable make a condition, not a failure.
-func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.Time) time.Time {
+// Before it restarts anything, persist confirms that the reconcile works from the latest
+// state: one working from a stale cache, which has not seen status record the restart,
+// would restart the workloads a second time (and, with a later timestamp, restart a rollout
+// that the first one began).
+func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.Time, persist Persister) (time.Time, error) {
 	st := obj.CredentialStatus()
 	targets := obj.Credential().RolloutRestartTargets
 	if len(targets) == 0 || l.Consumers == nil || st.Token == nil || st.LastRotationTime == nil {
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	if st.Restart != nil && st.Restart.TokenID == st.Token.ID {
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	if due := st.LastRotationTime.Add(restartDebounce); now.Before(due) {
-		return due
+		return due, nil
+	}
+	if err := persist.Confirm(ctx); err != nil {
+		return time.Time{}, fmt.Errorf("confirm status before restarting the consumers: %w", err)
 	}
 	done, err := l.Consumers.Restart(ctx, obj.GetNamespace(), targets, now)
 	st.Restart = &iamv1alpha1.RestartStatus{TokenID: st.Token.ID, At: metav1.NewTime(now), Targets: done}
@@ -122,8 +134,17 @@ func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.T
 		ctrl.LoggerFrom(ctx).Info("could not restart every consumer", "error", err.Error())
 		l.event(obj, corev1.EventTypeWarning, iamv1alpha1.ReasonRestartFailed, "Restart", "%s", err.Error())
 		cond(metav1.ConditionFalse, iamv1alpha1.ReasonRestartFailed, err.Error())
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	cond(metav1.ConditionTrue, iamv1alpha1.ReasonRestarted, fmt.Sprintf("restarted %s for token %s", strings.Join(done, ", "), st.Token.ID))
-	return time.Time{}
+	return time.Time{}, nil
+}
+
+// recheck is how long a revocation that waits for its consumers waits before it looks
+// again: a quarter of the time since the token was replaced, from recheckConsumersFirst up
+// to recheckConsumers. A rollout that finishes soon is seen within seconds, and one that
+// takes long costs no more than a look every half minute (the workloads are read, not
+// cached: the operator watches no workloads).
+func recheck(since, now time.Time) time.Duration {
+	return min(max(now.Sub(since)/4, recheckConsumersFirst), recheckConsumers)
 }

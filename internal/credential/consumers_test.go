@@ -48,11 +48,6 @@ func (f *fakeConsumers) RolledOut(context.Context, string, []iamv1alpha1.Rollout
 	return false, "the rollout of Deployment/app", nil
 }
 
-func (w *world) reconcileWith(iss Issuer) (time.Duration, error) {
-	w.t.Helper()
-	return w.l.Reconcile(context.Background(), w.pat, iss, persister{w})
-}
-
 // After a renewal or a requested rotation, the previous key stays valid while a consumer
 // still uses it, and is revoked once it has been quiet for the quiet period; at the end of
 // the grace period it is revoked anyway, and that is reported.
@@ -174,5 +169,39 @@ func TestConsumersRestartedOnceAndWaitedFor(t *testing.T) {
 	}
 	if c := meta.FindStatusCondition(w.pat.Status.Conditions, iamv1alpha1.ConditionConsumersRestarted); c == nil || c.Reason != iamv1alpha1.ReasonRestartFailed {
 		t.Fatalf("condition %+v", c)
+	}
+}
+
+// A reconcile that works from a stale copy of the resource (it has not seen status record
+// the restart) restarts nothing: it must first prove, by a write locked on its version,
+// that it works from the latest state. Otherwise it restarts the workloads a second time,
+// with a later timestamp, and the first rollout never finishes as awaited. Once restarted,
+// the rollout is looked at again within seconds, not half a minute.
+func TestRestartNeedsTheLatestState(t *testing.T) {
+	w := newWorld(t)
+	cons := &fakeConsumers{}
+	w.l.Consumers = cons
+	w.pat.Spec.RolloutRestartTargets = []iamv1alpha1.RolloutRestartTarget{{Kind: "Deployment", Name: "app"}}
+	w.withToken(t0)
+	w.pat.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "1"}
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.SetTime(t0.Add(10 * time.Second))
+	w.persistE = errors.New("the object has been modified")
+	if _, err := w.reconcile(); err == nil || len(cons.restarts) != 0 {
+		t.Fatalf("err %v, restarts %v: a reconcile from stale state restarted the consumers", err, cons.restarts)
+	}
+	w.persistE = nil
+	wake, err := w.reconcile()
+	if err != nil || len(cons.restarts) != 1 {
+		t.Fatalf("err %v, restarts %v", err, cons.restarts)
+	}
+	if quarter := 10 * time.Second / 4; wake > quarter {
+		t.Fatalf("the rollout is looked at again in %v, want within %v (a quarter of the time since the rotation)", wake, quarter)
+	}
+	w.clk.SetTime(w.clk.Now().Add(10 * time.Minute))
+	if wake, err := w.reconcile(); err != nil || wake != recheckConsumers {
+		t.Fatalf("err %v, wake %v: a long rollout is looked at every %v", err, wake, recheckConsumers)
 	}
 }

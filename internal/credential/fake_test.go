@@ -135,6 +135,11 @@ type world struct {
 	pat      *iamv1alpha1.PersonalAccessToken
 	log      []string
 	persistE error // what persist returns
+	// loseWrite makes the status write that follows the next reconcile conflict: status
+	// goes back to what it was before that reconcile, and nothing waiting for the write runs.
+	loseWrite bool
+	// written is what waits for the next status write (Persister.AfterWrite).
+	written []func()
 	// createErr and dryRunErr, when set, are what the Kubernetes API answers to a Secret
 	// create, and to its dry run.
 	createErr, dryRunErr error
@@ -202,12 +207,43 @@ func (p persister) Intend(_ context.Context, n int64) error {
 
 func (p persister) Confirm(context.Context) error {
 	p.w.log = append(p.w.log, "persist")
-	return p.w.persistE
+	if p.w.persistE != nil {
+		p.w.written = nil
+		return p.w.persistE
+	}
+	p.w.wrote()
+	return nil
+}
+
+func (p persister) AfterWrite(fn func()) { p.w.written = append(p.w.written, fn) }
+
+// wrote runs what waited for a status write, as the real persister does once it succeeds.
+func (w *world) wrote() {
+	for _, fn := range w.written {
+		fn()
+	}
+	w.written = nil
 }
 
 func (w *world) reconcile() (time.Duration, error) {
 	w.t.Helper()
-	return w.l.Reconcile(context.Background(), w.pat, w.iss, persister{w})
+	return w.reconcileWith(w.iss)
+}
+
+// reconcileWith runs one reconcile and then the status write the controller makes after
+// it: one that loseWrite makes conflict puts status back as it was.
+func (w *world) reconcileWith(iss Issuer) (time.Duration, error) {
+	w.t.Helper()
+	before := w.pat.DeepCopy()
+	d, err := w.l.Reconcile(context.Background(), w.pat, iss, persister{w})
+	if w.loseWrite {
+		w.loseWrite = false
+		w.pat.Status = before.Status
+		w.written = nil
+		return d, err
+	}
+	w.wrote()
+	return d, err
 }
 
 // secret reads the resource's Secret from the store; nil when there is none.

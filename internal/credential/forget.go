@@ -20,6 +20,7 @@ func (l *Lifecycle) Forget(ctx context.Context, obj Object) error {
 	}
 	l.Metrics.forget(l.Kind, obj)
 	l.checks.forget(obj.GetUID())
+	l.mints.forget(obj.GetUID())
 	l.verdicts.forget(obj.GetUID())
 	return nil
 }

@@ -28,9 +28,13 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	}
 	n := nextIssue(obj)
 	name := l.Owner(obj).TokenName(displayName(obj), n)
+	if err := l.mintAllowed(obj, now); err != nil {
+		return err
+	}
 	if err := persist.Intend(ctx, n); err != nil {
 		return fmt.Errorf("record intent to issue %q: %w", name, err)
 	}
+	l.spendMint(obj, now)
 
 	key, err := iss.Issue(ctx, name, now.Add(obj.Credential().Lifetime()))
 	if err != nil {

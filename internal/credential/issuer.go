@@ -75,4 +75,8 @@ type Persister interface {
 	// Confirm proves that the reconcile works from the latest state, before it revokes a
 	// token that status does not name (one it may just not have heard of yet).
 	Confirm(ctx context.Context) error
+	// AfterWrite runs fn once the reconcile's status changes so far are written, and never
+	// when that write fails or conflicts: what the lifecycle remembers in memory beside
+	// status follows status, and a lost write is done again from the latest state.
+	AfterWrite(fn func())
 }

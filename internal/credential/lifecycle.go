@@ -44,8 +44,13 @@ type Lifecycle struct {
 	Consumers Consumers
 	// APIURL and DefaultOrganization fill the Secret's extra entries (extraKeys).
 	APIURL, DefaultOrganization string
+	// MintBudget is how many creates upstream one resource may cause per hour, whatever
+	// the reason; zero means DefaultMintBudget.
+	MintBudget int
 	// checks remembers when each resource was last checked upstream.
 	checks checkTimes
+	// mints remembers each resource's recent creates (the mint budget).
+	mints mintLog
 	// verdicts remembers the last tenancy verdict on each resource.
 	verdicts verdicts
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
@@ -101,10 +106,12 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 		return 0, refused
 	}
 	reason := l.reissueReason(obj, sec, now)
+	verified := false
 	if reason == "" && l.VerifyDue(obj, now) {
 		if reason, err = l.verify(ctx, obj, iss, now, persist, l.reissueRevoked(adm)); err != nil {
 			return 0, err
 		}
+		verified = true
 	}
 	if reason != "" && cached {
 		// A create upstream is decided afresh (RBAC may have changed since).
@@ -125,12 +132,15 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if err != nil {
 		return 0, err
 	}
-	nextRestart := l.restartConsumers(ctx, obj, now)
+	nextRestart, err := l.restartConsumers(ctx, obj, now, persist)
+	if err != nil {
+		return 0, err
+	}
 	nextRevoke, err := l.revokeDue(ctx, obj, iss, now)
 	if err != nil {
 		return 0, err
 	}
-	return l.schedule(obj, now, earliestTime(nextRevoke, nextRestart)), nil
+	return l.schedule(obj, now, earliestTime(nextRevoke, nextRestart), verified), nil
 }
 
 // currentSecret reads the resource's Secret and brings status in line with it first: an
@@ -167,8 +177,10 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 }
 
 // schedule records where the token is, when it expires and when it is renewed, and returns
-// when the lifecycle must act again: the renewal, the next revocation or the next check.
-func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time) time.Duration {
+// when the lifecycle must act again: the renewal, the next revocation or the next check
+// (an interval from now when this reconcile checked: its check is remembered only once
+// status is written).
+func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time, verified bool) time.Duration {
 	st := obj.CredentialStatus()
 	st.SecretName = SecretName(obj)
 	st.RenewAt, st.ExpiresAt = nil, nil
@@ -181,7 +193,10 @@ func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time) time.Duratio
 	}
 	st.LastVerifiedTime = nil // no longer kept in status: see checkTimes
 	var nextVerify time.Time
-	if l.VerifyInterval > 0 && st.Token != nil {
+	switch {
+	case l.VerifyInterval > 0 && st.Token != nil && verified:
+		nextVerify = now.Add(l.VerifyInterval)
+	case l.VerifyInterval > 0 && st.Token != nil:
 		nextVerify = l.checks.lastCheck(obj.GetUID(), now, l.VerifyInterval).Add(l.VerifyInterval)
 	}
 	if st.LastInterruptedIssue != nil {

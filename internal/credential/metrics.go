@@ -27,6 +27,8 @@ type Metrics struct {
 	// LastCheck is when each resource's token was last seen active upstream (status no
 	// longer records it, to spare a write per check).
 	LastCheck *prometheus.GaugeVec
+	// MintBudgetExhausted counts the times a resource reached the mint budget.
+	MintBudgetExhausted *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (when not nil).
@@ -72,9 +74,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "token_operator_token_last_check_timestamp_seconds",
 			Help: "When the current token of a resource was last seen active upstream (Unix seconds).",
 		}, []string{"kind", "namespace", "name"}),
+		MintBudgetExhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "token_operator_mint_budget_exhausted_total",
+			Help: "Times a resource caused as many creates upstream in an hour as the mint budget allows, and was stalled.",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.RevokedInUse, m.ConsumerRestarts, m.LastCheck, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
+		for _, c := range []prometheus.Collector{m.MintBudgetExhausted, m.RevokedInUse, m.ConsumerRestarts, m.LastCheck, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
 			if err := reg.Register(c); err != nil {
 				if !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 					panic(err)
@@ -94,6 +100,12 @@ func (m *Metrics) issued(kind string) {
 func (m *Metrics) rotated(kind, reason string) {
 	if m != nil {
 		m.Rotated.WithLabelValues(kind, reason).Inc()
+	}
+}
+
+func (m *Metrics) mintBudgetExhausted(kind string) {
+	if m != nil {
+		m.MintBudgetExhausted.WithLabelValues(kind).Inc()
 	}
 }
 

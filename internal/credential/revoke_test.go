@@ -293,3 +293,29 @@ func TestStrayHeldByTheLiveSecretIsNotRevoked(t *testing.T) {
 		t.Fatalf("revoked %q: the token the Secret holds was revoked as a stray", w.iss.revoked)
 	}
 }
+
+// A check whose status write is lost (it conflicts with a newer version of the resource,
+// say a person's annotation made while the reconcile ran) is not remembered: the next
+// reconcile, from the latest state, checks again and finds the token gone, instead of
+// waiting a whole interval with status still naming a revoked token.
+func TestCheckWithLostStatusWriteIsMadeAgain(t *testing.T) {
+	w := newWorld(t)
+	tok := w.withToken(t0)
+	_ = w.iss.Revoke(context.Background(), tok.ID)
+	w.clk.SetTime(t0.Add(61 * time.Minute))
+	w.loseWrite = true
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream {
+		t.Fatalf("err = %v", err)
+	}
+	if st := w.pat.CredentialStatus(); st.Token == nil || st.Token.ID != tok.ID {
+		t.Fatalf("the lost write kept status %+v", st)
+	}
+	w.log = nil
+	_, err := w.reconcile()
+	if reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream || indexOf(w.log, "owned") < 0 {
+		t.Fatalf("err %v, calls %q: the check whose write was lost was not made again", err, w.log)
+	}
+	if st := w.pat.CredentialStatus(); st.Token != nil || st.RevokedUpstream == nil {
+		t.Fatalf("status %+v still names the revoked token", st)
+	}
+}

@@ -20,14 +20,21 @@ func End(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) time.Ti
 }
 
 // RenewAt is when a token is replaced: renewBefore ahead of its end, by default a third of
-// its life ahead.
+// its life ahead; never sooner than MinRenewalInterval after its issue (or two thirds of its
+// life, for a token that lives less than that), whatever the spec says: a renewal due at
+// once would renew again and again.
 func RenewAt(spec *iamv1alpha1.CredentialSpec, tok *iamv1alpha1.IssuedToken) time.Time {
 	end := End(spec, tok)
-	before := end.Sub(tok.IssuedAt.Time) / 3
+	life := end.Sub(tok.IssuedAt.Time)
+	before := life / 3
 	if spec.RenewBefore != nil && spec.RenewBefore.Duration > 0 {
 		before = spec.RenewBefore.Duration
 	}
-	return end.Add(-before)
+	earliest := tok.IssuedAt.Add(min(iamv1alpha1.MinRenewalInterval, life*2/3))
+	if at := end.Add(-before); at.After(earliest) {
+		return at
+	}
+	return earliest
 }
 
 // RevokeAt is when a token replaced at now is revoked: after the grace period, but no later

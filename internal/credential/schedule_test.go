@@ -44,6 +44,16 @@ func TestRenewAt(t *testing.T) {
 			spec: iamv1alpha1.CredentialSpec{ExpiresAfter: dur(3 * time.Hour)},
 			want: issued.Add(2 * time.Hour),
 		},
+		"renewBefore just below expiresAfter (stored before the CRD refused it)": {
+			spec:    iamv1alpha1.CredentialSpec{ExpiresAfter: dur(2 * time.Hour), RenewBefore: dur(2*time.Hour - time.Second)},
+			expires: at(2 * time.Hour),
+			want:    issued.Add(iamv1alpha1.MinRenewalInterval),
+		},
+		"renewBefore longer than a short upstream life": {
+			spec:    iamv1alpha1.CredentialSpec{ExpiresAfter: dur(2 * time.Hour), RenewBefore: dur(time.Hour)},
+			expires: at(30 * time.Minute),
+			want:    issued.Add(20 * time.Minute),
+		},
 		"lifetime shortened in the spec after the token was issued": {
 			spec:    iamv1alpha1.CredentialSpec{ExpiresAfter: dur(3 * time.Hour)},
 			expires: at(2160 * time.Hour),

@@ -154,6 +154,10 @@ func (l *Lifecycle) extraData(obj Object, tok *iamv1alpha1.IssuedToken) map[stri
 	if org := l.organization(obj); x.OrganizationID != "" && org != "" {
 		out[x.OrganizationID] = []byte(org)
 	}
+	// The token's own key is never an extra entry, whatever the spec says (the CRD refuses
+	// it too): an extra entry there would overwrite the token, the next reconcile would find
+	// the Secret changed and mint again, forever.
+	delete(out, SecretKey(obj))
 	return out
 }
 

@@ -59,8 +59,14 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 		}
 	}
 	st.PendingRevocations = kept
-	l.checks.checked(obj.GetUID(), now)
-	l.Metrics.checked(l.Kind, obj, now)
+	// The check counts once status holds what it found: a check whose write is lost (a
+	// conflict with a newer version of the resource) is made again by the next reconcile,
+	// instead of being remembered while what it found (the token gone) is forgotten.
+	uid := obj.GetUID()
+	persist.AfterWrite(func() {
+		l.checks.checked(uid, now)
+		l.Metrics.checked(l.Kind, obj, now)
+	})
 	if st.LastInterruptedIssue != nil && !now.Before(st.LastInterruptedIssue.Add(l.settle())) {
 		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
 	}

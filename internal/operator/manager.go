@@ -225,7 +225,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	newLifecycle := func(kind string) *credential.Lifecycle {
 		return &credential.Lifecycle{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("token-operator"),
-			Clock: o.Clock, Kind: kind, VerifyInterval: o.VerifyInterval, Metrics: lifecycleMetrics, Cluster: o.ClusterID,
+			Clock: o.Clock, Kind: kind, VerifyInterval: o.VerifyInterval, MintBudget: o.MintBudget, Metrics: lifecycleMetrics, Cluster: o.ClusterID,
 			ReissueRevoked: o.OnUpstreamRevocation == UpstreamRevocationReissue,
 			APIURL:         o.DevinAPIURL, DefaultOrganization: o.DefaultOrganization,
 			Consumers: &consumers.Workloads{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},

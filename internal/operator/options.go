@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cogtokens/token-operator/internal/credential"
 )
 
 // Options configure the operator. BindFlags exposes them as command-line flags.
@@ -87,8 +90,10 @@ type Options struct {
 	OnUpstreamRevocation string
 	// SSOMode is SSOModeDetect (a user is SSO-linked when the Devin API says so) or
 	// SSOModeEnforced (the enterprise enforces SSO for every member: no PATs at all).
-	SSOMode         string
-	VerifyInterval  time.Duration
+	SSOMode        string
+	VerifyInterval time.Duration
+	// MintBudget is how many creates upstream one resource may cause per hour.
+	MintBudget      int
 	PATAdminGroups  []string
 	LookupCacheTTL  time.Duration
 	WebhookDeadline time.Duration
@@ -150,6 +155,7 @@ func DefaultOptions() Options {
 		APIBurst:                    20,
 		APITimeout:                  30 * time.Second,
 		VerifyInterval:              time.Hour,
+		MintBudget:                  credential.DefaultMintBudget,
 		LookupCacheTTL:              time.Minute,
 		WebhookDeadline:             4 * time.Second,
 	}
@@ -232,6 +238,14 @@ func (o *Options) bindDevinFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.APIQPS, "devin-api-qps", o.APIQPS, "Requests per second to the Devin API, for the whole process (0: unlimited).")
 	fs.IntVar(&o.APIBurst, "devin-api-burst", o.APIBurst, "Burst of requests to the Devin API above --devin-api-qps.")
 	fs.DurationVar(&o.APITimeout, "devin-api-timeout", o.APITimeout, "Timeout of one request to the Devin API.")
+	fs.Func("mint-budget", fmt.Sprintf("How many tokens one resource may cause to be created upstream per hour (1 to 60, default %d), whatever the reason (renewal, repair, rotation requests); past it the resource is Stalled (MintBudgetExhausted) until the hour has passed.", o.MintBudget), func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 60 {
+			return fmt.Errorf("want a whole number from 1 to 60")
+		}
+		o.MintBudget = n
+		return nil
+	})
 	fs.DurationVar(&o.VerifyInterval, "verify-interval", o.VerifyInterval, "How often each token is checked upstream (revoked or expired out of band); 0 disables.")
 }
 

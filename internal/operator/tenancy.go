@@ -30,7 +30,7 @@ func newGate(mgr manager.Manager, o Options, dir *directory.Directory) (*tenancy
 		Reviewer:  policy.NewSubjectAccessReviewer(mgr.GetClient(), policy.SAROptions{Clock: o.Clock}),
 		Directory: dir,
 		Keys: &tenancy.KeySecret{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
-			Namespace: o.CredentialsSecretNamespace, Name: o.AdmissionKeySecretName},
+			Namespace: o.CredentialsSecretNamespace, Name: o.AdmissionKeySecretName, Clock: o.Clock},
 		Mapping:             mapping,
 		Mode:                tenancy.Mode(o.PolicyMode),
 		DefaultOrganization: o.DefaultOrganization,

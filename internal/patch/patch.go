@@ -24,6 +24,25 @@ type StatusPatcher struct {
 	c    client.Client
 	obj  client.Object
 	base client.Object
+	// written runs once what the reconcile changed so far is durable (see AfterWrite).
+	written []func()
+}
+
+// AfterWrite runs fn after the next status write that succeeds (or finds nothing to write):
+// once what the reconcile has changed in status is durable. A write that fails or
+// conflicts drops fn, so that memory kept beside status (when a resource was last checked
+// upstream, say) never records what status lost: the next reconcile, from the latest
+// state, does that work again.
+func (p *StatusPatcher) AfterWrite(fn func()) {
+	p.written = append(p.written, fn)
+}
+
+// wrote runs, then forgets, what waited for a successful write.
+func (p *StatusPatcher) wrote() {
+	for _, fn := range p.written {
+		fn()
+	}
+	p.written = nil
 }
 
 // NewStatusPatcher remembers the object's current state as the base of the next patch.
@@ -91,6 +110,7 @@ func (p *StatusPatcher) patch(ctx context.Context, ignoreGone, confirm bool) err
 		return fmt.Errorf("compute status patch: %w", err)
 	}
 	if string(data) == "{}" && !confirm {
+		p.wrote()
 		return nil
 	}
 	// The lock is the version this reconcile last saw: the one it read, or the one its own
@@ -98,11 +118,13 @@ func (p *StatusPatcher) patch(ctx context.Context, ignoreGone, confirm bool) err
 	base := p.base.DeepCopyObject().(client.Object)
 	base.SetResourceVersion(p.obj.GetResourceVersion())
 	if err := p.c.Status().Patch(ctx, p.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		p.written = nil
 		if ignoreGone && apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("patch status: %w", err)
 	}
 	p.base = p.obj.DeepCopyObject().(client.Object)
+	p.wrote()
 	return nil
 }

@@ -76,6 +76,9 @@ func checkTokens(t *iamv1alpha1.TokenPolicy, req Request) []string {
 	if t.MaxRotationGracePeriod != nil && req.RotationGracePeriod > t.MaxRotationGracePeriod.Duration {
 		missing = append(missing, fmt.Sprintf("%srotationGracePeriod %s is above maxRotationGracePeriod %s", field, duration(req.RotationGracePeriod), duration(t.MaxRotationGracePeriod.Duration)))
 	}
+	if t.MinRenewalInterval != nil && req.RenewalInterval < t.MinRenewalInterval.Duration {
+		missing = append(missing, fmt.Sprintf("%sexpiresAfter minus renewBefore is %s, below minRenewalInterval %s", field, duration(req.RenewalInterval), duration(t.MinRenewalInterval.Duration)))
+	}
 	if req.DeletionPolicy == iamv1alpha1.DeletionPolicyOrphan && !t.AllowOrphan {
 		missing = append(missing, "deletionPolicy Orphan is not allowed (tokens.allowOrphan is false)")
 	}

@@ -107,6 +107,7 @@ func TestDecidePersonalAccessTokens(t *testing.T) {
 		s.PersonalAccessTokens = &iamv1alpha1.PersonalAccessTokenPolicy{AllowOwner: ptr(false)}
 	})
 	anyone := policyFor("anyone", "team-a", delegation(nil, "*"))
+	slow := policyFor("slow", "team-a", ownTokens, func(s *iamv1alpha1.CredentialPolicySpec) { s.Tokens.MinRenewalInterval = dur("24h") })
 	short := func(r *Request) { r.ExpiresAfter = dur("720h").Duration }
 	grants := rbac(use("team-a"), use("gitops"), delegate("gitops"), use("both"), delegate("both"), use("no-owner"), use("anyone"), delegate("anyone"))
 	one := func(p iamv1alpha1.CredentialPolicy) []iamv1alpha1.CredentialPolicy {
@@ -114,6 +115,14 @@ func TestDecidePersonalAccessTokens(t *testing.T) {
 	}
 	carolByGitops := token(gitops, "Carol@Example.com", short)
 	runDecide(t, map[string]decideCase{
+		"renewals sooner than minRenewalInterval": {
+			policies: one(slow), req: token(alice, "alice@example.com", func(r *Request) { r.RenewalInterval = dur("30m").Duration }),
+			msg: []string{"expiresAfter minus renewBefore is 30m, below minRenewalInterval 24h"},
+		},
+		"renewals within minRenewalInterval": {
+			policies: one(slow), req: token(alice, "alice@example.com", func(r *Request) { r.RenewalInterval = dur("24h").Duration }),
+			rbac: rbac(use("slow")), policy: "slow", asked: []string{use("slow")},
+		},
 		"own token": {policies: one(own), req: token(alice, "ALICE@example.com", short), rbac: grants, policy: "team-a", asked: []string{use("team-a")}},
 		"5: someone else's token, no delegation": {
 			policies: one(own), req: token(alice, "bob@example.com", short),

@@ -61,7 +61,9 @@ type Request struct {
 	// ExpiresAfter, RotationGracePeriod and DeletionPolicy of the token (both kinds).
 	ExpiresAfter        time.Duration
 	RotationGracePeriod time.Duration
-	DeletionPolicy      iamv1alpha1.DeletionPolicy
+	// RenewalInterval is how long after its issue each token is renewed.
+	RenewalInterval time.Duration
+	DeletionPolicy  iamv1alpha1.DeletionPolicy
 }
 
 // ServiceUserTarget is what the operator resolved a ServiceUser's spec to: the organization
@@ -86,6 +88,7 @@ func ForServiceUser(su *iamv1alpha1.ServiceUser, who Requester, target ServiceUs
 		TTL:                 su.EffectiveTTL(),
 		ExpiresAfter:        su.Spec.APIKey.Lifetime(),
 		RotationGracePeriod: su.Spec.APIKey.GracePeriod(),
+		RenewalInterval:     su.Spec.APIKey.RenewalInterval(),
 		DeletionPolicy:      effectiveDeletionPolicy(su.Spec.DeletionPolicy),
 	}
 	if req.Scope == iamv1alpha1.ScopeOrganization {
@@ -106,6 +109,7 @@ func ForPersonalAccessToken(pat *iamv1alpha1.PersonalAccessToken, who Requester,
 		Imported:            pat.Imported(),
 		ExpiresAfter:        pat.Spec.Lifetime(),
 		RotationGracePeriod: pat.Spec.GracePeriod(),
+		RenewalInterval:     pat.Spec.RenewalInterval(),
 		DeletionPolicy:      effectiveDeletionPolicy(pat.Spec.DeletionPolicy),
 	}
 }

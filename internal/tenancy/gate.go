@@ -195,7 +195,7 @@ func (g *Gate) Verify(ctx context.Context, obj client.Object, st *iamv1alpha1.Cr
 
 func (g *Gate) now() time.Time {
 	if g.Clock == nil {
-		return time.Now()
+		return clock.RealClock{}.Now()
 	}
 	return g.Clock.Now()
 }

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cogtokens/token-operator/internal/policy"
@@ -27,6 +28,8 @@ type KeySecret struct {
 	Reader    client.Reader // reads it around the cache
 	Namespace string
 	Name      string
+	// Clock says when the keys are read again; nil: the wall clock.
+	Clock clock.PassiveClock
 
 	mu       sync.Mutex
 	ring     *policy.KeyRing
@@ -37,7 +40,7 @@ type KeySecret struct {
 func (k *KeySecret) KeyRing(ctx context.Context) (*policy.KeyRing, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.ring != nil && time.Since(k.loadedAt) < keyReload {
+	if k.ring != nil && k.now().Sub(k.loadedAt) < keyReload {
 		return k.ring, nil
 	}
 	ring, err := k.load(ctx)
@@ -47,8 +50,15 @@ func (k *KeySecret) KeyRing(ctx context.Context) (*policy.KeyRing, error) {
 		}
 		return nil, err
 	}
-	k.ring, k.loadedAt = ring, time.Now()
+	k.ring, k.loadedAt = ring, k.now()
 	return ring, nil
+}
+
+func (k *KeySecret) now() time.Time {
+	if k.Clock == nil {
+		return clock.RealClock{}.Now()
+	}
+	return k.Clock.Now()
 }
 
 func (k *KeySecret) load(ctx context.Context) (*policy.KeyRing, error) {

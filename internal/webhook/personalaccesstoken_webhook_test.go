@@ -211,8 +211,10 @@ func TestPATRequestedByCannotChange(t *testing.T) {
 	if err := alice.Patch(ctx, &cur, client.MergeFrom(base)); err != nil {
 		t.Fatalf("suspend: %v", err)
 	}
-	if n := e.probe.Calls(path) - before; n != 1 {
-		t.Errorf("a spec change reached the webhook %d times; want 1", n)
+	// At least once, not exactly once: the API server runs admission again when its own
+	// update retries (its watch cache can still hold the version the annotation replaced).
+	if n := e.probe.Calls(path) - before; n < 1 {
+		t.Errorf("a spec change reached the webhook %d times; want it to", n)
 	}
 }
 
