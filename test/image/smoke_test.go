@@ -119,8 +119,8 @@ func TestExtractedBinaryRuns(t *testing.T) {
 		t.Fatal("the manager did not stop within a minute of SIGTERM")
 	}
 	out := logs.String()
-	g.Expect(out).To(ContainSubstring(built.commit), "the manager does not log the commit it was built from")
-	g.Expect(out).To(ContainSubstring(built.version))
+	stamp := fmt.Sprintf(`"version":%q,"commit":%q`, built.version, built.commit)
+	g.Expect(strings.Contains(out, stamp)).To(BeTrue(), "the manager does not log the version and commit it was built from (%s)", stamp)
 	for name, value := range map[string]string{"the admin credential": env.Devin.AdminToken().Reveal(), "the minted token": token} {
 		g.Expect(value).NotTo(BeEmpty())
 		g.Expect(strings.Contains(out, value)).To(BeFalse(), "%s appears in the manager's logs", name)
