@@ -165,21 +165,26 @@ image: ko ## Build the manager image (PLATFORMS=linux/amd64,linux/arm64) into di
 # the image for both platforms, built twice to check that the digest is the same; the chart,
 # its image named by that digest, packaged; the bundle (install.yaml) by digest; checksums.
 RELEASE_DIR ?= dist/release
-CHART_VERSION ?= $(patsubst v%,%,$(VERSION))
+# The chart's SemVer: the tag without its v; a build between tags is 0.0.0-<git describe>.
+CHART_VERSION ?= $(if $(filter v%,$(VERSION)),$(patsubst v%,%,$(VERSION)),0.0.0-$(VERSION))
 RELEASE_PLATFORMS = linux/amd64,linux/arm64
+# What every step of one release must agree on, fixed once (a file edited meanwhile must not
+# change the version a later step stamps).
+RELEASE_VARS = VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+	KO_DOCKER_REPO=$(KO_DOCKER_REPO) RELEASE_DIR=$(RELEASE_DIR) CHART_VERSION=$(CHART_VERSION)
 .PHONY: release-dry-run
 release-dry-run: ko kustomize helm ## Build a release into dist/release (image, SBOM, chart, install.yaml, checksums); push nothing.
 	rm -rf $(RELEASE_DIR)
-	$(MAKE) --no-print-directory image IMAGE_DIR=$(RELEASE_DIR)/image PLATFORMS=$(RELEASE_PLATFORMS)
+	$(MAKE) --no-print-directory image $(RELEASE_VARS) IMAGE_DIR=$(RELEASE_DIR)/image PLATFORMS=$(RELEASE_PLATFORMS)
 	go run ./hack/image platforms -want $(RELEASE_PLATFORMS) $(RELEASE_DIR)/image/oci
 	@# The index's SBOM, which release.yml attests; ko names it.
 	test -s $(RELEASE_DIR)/image/sbom/token-operator-index.spdx.json
-	$(MAKE) --no-print-directory image IMAGE_DIR=$(RELEASE_DIR)/rebuild PLATFORMS=$(RELEASE_PLATFORMS) KOCACHE=$(KOCACHE)-rebuild
+	$(MAKE) --no-print-directory image $(RELEASE_VARS) IMAGE_DIR=$(RELEASE_DIR)/rebuild PLATFORMS=$(RELEASE_PLATFORMS) KOCACHE=$(KOCACHE)-rebuild
 	@if ! cmp -s $(RELEASE_DIR)/image/digest $(RELEASE_DIR)/rebuild/digest; then \
 		echo "release-dry-run: not reproducible: $$(cat $(RELEASE_DIR)/image/digest) then $$(cat $(RELEASE_DIR)/rebuild/digest)" >&2; exit 1; fi
 	@echo "release-dry-run: reproducible: two builds gave $$(cat $(RELEASE_DIR)/image/digest)"
 	rm -rf $(RELEASE_DIR)/rebuild $(KOCACHE)-rebuild
-	$(MAKE) --no-print-directory release-chart release-bundle
+	$(MAKE) --no-print-directory release-chart release-bundle $(RELEASE_VARS)
 	cd $(RELEASE_DIR) && sha256sum install.yaml token-operator-$(CHART_VERSION).tgz image/*.tar image/sbom/*.spdx.json > checksums.txt
 	@echo "release-dry-run: $(RELEASE_DIR) holds $(VERSION): $(KO_DOCKER_REPO)@$$(cat $(RELEASE_DIR)/image/digest)"
 
@@ -197,7 +202,7 @@ release-chart: helm
 # release-bundle writes the bundle with the image by digest.
 .PHONY: release-bundle
 release-bundle: kustomize
-	$(MAKE) --no-print-directory build-installer INSTALLER=$(RELEASE_DIR)/install.yaml \
+	$(MAKE) --no-print-directory build-installer $(RELEASE_VARS) INSTALLER=$(RELEASE_DIR)/install.yaml \
 		IMG=$(KO_DOCKER_REPO):$(VERSION)@$$(cat $(RELEASE_DIR)/image/digest)
 
 # release-publish pushes the image that release-dry-run built: ko builds it again, pushing
