@@ -27,7 +27,7 @@ COPY controllers/ controllers/
 COPY internal/ internal/
 
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath \
+    go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X github.com/cogtokens/token-operator/internal/version.Version=${VERSION} -X github.com/cogtokens/token-operator/internal/version.Commit=${COMMIT}" \
       -o manager .
 

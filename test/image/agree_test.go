@@ -107,8 +107,10 @@ func TestSameLdflags(t *testing.T) {
 	if strings.Join(strings.Fields(m[1]), " ") != strings.Join(strings.Fields(koFlags), " ") {
 		t.Errorf("ldflags differ:\n Dockerfile %s\n .ko.yaml   %s", m[1], koFlags)
 	}
-	if !slices.Contains(ko.Builds[0].Flags, "-trimpath") || !strings.Contains(readRepoFile(t, "Dockerfile"), "go build -trimpath") {
-		t.Error("both builds must use -trimpath (reproducible, no build machine paths in the binary)")
+	for _, flag := range []string{"-trimpath", "-buildvcs=false"} {
+		if !slices.Contains(ko.Builds[0].Flags, flag) || !regexp.MustCompile(`go build[^\n]* `+flag+`\b`).MatchString(readRepoFile(t, "Dockerfile")) {
+			t.Errorf("both builds must use %s (reproducible from any checkout)", flag)
+		}
 	}
 }
 

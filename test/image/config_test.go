@@ -114,7 +114,7 @@ func TestBuildInfo(t *testing.T) {
 	for _, s := range info.Settings {
 		settings[s.Key] = s.Value
 	}
-	for k, v := range map[string]string{"-trimpath": "true", "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": runtime.GOARCH} {
+	for k, v := range map[string]string{"-trimpath": "true", "-buildvcs": "false", "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": runtime.GOARCH} {
 		if settings[k] != v {
 			t.Errorf("build setting %s=%q, want %q", k, settings[k], v)
 		}
