@@ -210,7 +210,7 @@ release-bundle: kustomize
 # is reproducible), so the chart and install.yaml name what was pushed. Needs a registry
 # login; release.yml then signs it with cosign.
 .PHONY: release-publish
-release-publish: ko
+release-publish: ko ## Push the image release-dry-run built (ko; same digest or it fails); needs a registry login (release.yml).
 	go run ./hack/image seed -kocache $(KOCACHE) -ko-config .ko.yaml
 	$(KO_ENV) $(KO) build . --bare --platform=$(RELEASE_PLATFORMS) --tags=$(VERSION) --sbom=spdx $(IMAGE_LABELS) \
 		--image-refs=$(RELEASE_DIR)/image/pushed
