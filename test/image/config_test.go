@@ -114,9 +114,15 @@ func TestBuildInfo(t *testing.T) {
 	for _, s := range info.Settings {
 		settings[s.Key] = s.Value
 	}
-	for k, v := range map[string]string{"-trimpath": "true", "-buildvcs": "false", "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": runtime.GOARCH} {
+	for k, v := range map[string]string{"-trimpath": "true", "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": runtime.GOARCH} {
 		if settings[k] != v {
 			t.Errorf("build setting %s=%q, want %q", k, settings[k], v)
+		}
+	}
+	// -buildvcs=false: no VCS stamp, which a clone would have and a worktree not.
+	for k := range settings {
+		if strings.HasPrefix(k, "vcs") {
+			t.Errorf("build setting %s: the binary is stamped with VCS information (-buildvcs=false)", k)
 		}
 	}
 	// -trimpath keeps -ldflags out of the build info (they may hold paths): the version and

@@ -7,7 +7,8 @@
 // server (envtest) and the in-memory Devin API: ready, serving the webhook, reconciling.
 //
 // TestMain builds the image into a temporary directory (make image PLATFORMS=linux/<arch>),
-// or uses the one in $TEST_IMAGE_DIR (an IMAGE_DIR of make image, e.g. dist/image).
+// or uses the one in $TEST_IMAGE_DIR (an IMAGE_DIR of make image for this checkout, e.g.
+// dist/image).
 package image_test
 
 import (
@@ -72,6 +73,9 @@ func setup(m *testing.M) (int, error) {
 		return 1, err
 	}
 	built.dir = os.Getenv("TEST_IMAGE_DIR")
+	if built.dir != "" && !filepath.IsAbs(built.dir) {
+		built.dir = filepath.Join(root, built.dir) // relative to the repository, as make sees it
+	}
 	if built.dir == "" {
 		built.dir = filepath.Join(tmp, "image")
 		if err := makeImage(root, built.dir, filepath.Join(tmp, "kocache")); err != nil {
