@@ -62,6 +62,11 @@ test: manifests generate fmt vet envtest kustomize helm ## Run every test (unit,
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) hack/setup-envtest.sh --print-path)" \
 		go test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./... -coverprofile cover.out
 
+FUZZ_CHECKS ?= 20000
+.PHONY: fuzz
+fuzz: ## Run the lifecycle's property test longer than make test does (FUZZ_CHECKS=20000 random histories).
+	go test ./internal/credential/ -run TestLifecycleProperties -count=1 -timeout 60m -rapid.checks=$(FUZZ_CHECKS) -v 2>&1 | tail -n 20
+
 .PHONY: bench
 bench: envtest ## Run the benchmark and write bench/results.md (BENCH_ARGS=--tokens=1000).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh --print-path)" go run ./hack/bench $(BENCH_ARGS)

@@ -21,8 +21,8 @@ import (
 )
 
 // shouldReconcile reports whether a reconcile has anything to do: an object being deleted
-// without the finalizer has nothing left upstream (the finalizer is written with the first
-// intent to create anything there, see credential.Persister).
+// without the finalizer has nothing left upstream that the operator made (the finalizer is
+// written by the first reconcile, before anything is created there).
 func shouldReconcile(obj client.Object) bool {
 	return obj.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(obj, iamv1alpha1.Finalizer)
 }

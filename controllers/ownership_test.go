@@ -14,6 +14,7 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 )
 
 // plantServiceUser provisions a service user upstream that no resource of this cluster
@@ -80,4 +81,74 @@ func TestServiceUserNeverAdoptsByName(t *testing.T) {
 	}
 	untouched(t, victim, 1)
 	untouched(t, defaultNamed, 1)
+}
+
+// TestStatusNamingAnotherServiceUserIsNeverActedOn (#22 7): someone who may write a
+// ServiceUser's status (no shipped role grants it; a wildcard grant does) points
+// status.serviceUserID at another team's service user and asks for a rotation: the operator
+// proves ownership by the name's marker before it acts, so no key is created for that
+// service user (one that would land in the writer's Secret), none of its keys is revoked,
+// it is not deleted, and the resource provisions a service user of its own.
+func TestStatusNamingAnotherServiceUserIsNeverActedOn(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	victim := plantServiceUser(t, "victim-"+ns)
+	thief := newSU(ns, "thief", "Member")
+	create(t, thief)
+	got := waitSU(t, thief, suReady)
+	own := got.Status.ServiceUserID
+
+	g.Eventually(func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(got), got); err != nil {
+			return err
+		}
+		got.Status.ServiceUserID = victim.ServiceUser.ID
+		got.Status.PendingRevocations = append(got.Status.PendingRevocations,
+			iamv1alpha1.PendingRevocation{ID: liveKeysOf(victim.ServiceUser.ID)[0].ID, RevokeAt: metav1.NewTime(clk.Now())})
+		return k8s.Status().Update(context.Background(), got)
+	}, timeout, interval).Should(Succeed())
+	update(t, got, func(s *iamv1alpha1.ServiceUser) {
+		s.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "steal"}
+	})
+	rotated := waitSU(t, got, func(s *iamv1alpha1.ServiceUser) bool {
+		return suReady(s) && s.Status.RotateRequest == "steal"
+	})
+	g.Expect(rotated.Status.ServiceUserID).To(Equal(own), "the resource's own service user, found by its marker")
+	untouched(t, victim, 1)
+
+	g.Expect(k8s.Delete(context.Background(), rotated)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(context.Background(), client.ObjectKeyFromObject(rotated), &iamv1alpha1.ServiceUser{}))
+	}, timeout, interval).Should(BeTrue())
+	untouched(t, victim, 1)
+}
+
+// TestStatusNamingAnotherTokenIsNeverRevoked (#22 7): a pending revocation written into a
+// PersonalAccessToken's status by someone who may write status names a token of another
+// resource of the same user: the operator revokes only what the user's listing proves to be
+// this resource's (its marker), and drops the entry.
+func TestStatusNamingAnotherTokenIsNeverRevoked(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	victim := newPAT(ns, "victim", "alice@example.com")
+	thief := newPAT(ns, "thief", "alice@example.com")
+	create(t, victim)
+	create(t, thief)
+	v := waitPAT(t, victim, isReady)
+	waitPAT(t, thief, isReady)
+	got := &iamv1alpha1.PersonalAccessToken{}
+	g.Eventually(func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(thief), got); err != nil {
+			return err
+		}
+		got.Status.PendingRevocations = append(got.Status.PendingRevocations,
+			iamv1alpha1.PendingRevocation{ID: v.Status.Token.ID, RevokeAt: metav1.NewTime(clk.Now().Add(-time.Minute))})
+		return k8s.Status().Update(context.Background(), got)
+	}, timeout, interval).Should(Succeed())
+	poke(t, got)
+	waitPAT(t, thief, func(p *iamv1alpha1.PersonalAccessToken) bool {
+		return isReady(p) && len(p.Status.PendingRevocations) == 0
+	})
+	g.Expect(slices.ContainsFunc(liveTokensOf(string(v.UID)), func(r devinapitest.TokenRecord) bool { return r.ID == v.Status.Token.ID })).
+		To(BeTrue(), "another resource's token was revoked on the word of status")
 }

@@ -65,8 +65,9 @@ type PersonalAccessTokenReconciler struct {
 func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	pat := &iamv1alpha1.PersonalAccessToken{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, gone(r.Lifecycle, req, err)
 	}
+	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
 	if err := r.Lifecycle.Latest(ctx, pat); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -87,6 +88,10 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 }
 
 func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, error) {
+	// The finalizer comes first: a resource deleted at any later point is revoked upstream.
+	if err := status.EnsureFinalizer(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
 	wake, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -105,7 +110,11 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 		}
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 	}
-	if credential.IsDeletionPolicyOrphan(pat.Spec.DeletionPolicy) {
+	orphan, err := r.Lifecycle.OrphanAllowed(ctx, pat, pat.Spec.DeletionPolicy)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if orphan {
 		if err := r.Lifecycle.Forget(ctx, pat); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -285,6 +285,7 @@ func TestPATRefusals(t *testing.T) {
 			g.Expect(ready.Message).To(ContainSubstring(tc.msg))
 			g.Expect(got.Status.PendingIssue).To(BeNil())
 			g.Expect(liveTokensOf(string(got.UID))).To(BeEmpty())
+			g.Expect(got.Finalizers).To(ContainElement(iamv1alpha1.Finalizer), "the finalizer comes with the first reconcile (#22 5)")
 			expectEvent(t, got, tc.reason)
 
 			// No hot loop: a stalled resource waits for its recheck, it does not retry.

@@ -120,10 +120,16 @@ func (i *patIssuer) Owned(ctx context.Context, fresh bool) (credential.Listing, 
 	return own, nil
 }
 
-// Revoke revokes one PAT; one already gone is fine.
+// Revoke revokes one PAT, once the user's listing proves it is this resource's (its name
+// carries the resource's marker): the ID comes from status, which others may write. One
+// that is gone, or not provably this resource's, is done with: left alone.
 func (i *patIssuer) Revoke(ctx context.Context, id string) error {
 	uid, err := i.userID(ctx)
 	if err != nil {
+		return err
+	}
+	ours, err := i.owns(ctx, id)
+	if err != nil || !ours {
 		return err
 	}
 	defer i.listings.Invalidate(uid)
@@ -131,6 +137,23 @@ func (i *patIssuer) Revoke(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// owns reports whether the resource's active tokens, as listed (a fresh listing when the
+// shared one does not show it), include id.
+func (i *patIssuer) owns(ctx context.Context, id string) (bool, error) {
+	for _, fresh := range []bool{false, true} {
+		own, err := i.Owned(ctx, fresh)
+		if err != nil {
+			return false, err
+		}
+		for _, k := range own.Keys {
+			if k.ID == id {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 func describeUser(ref iamv1alpha1.UserReference) string {

@@ -151,3 +151,13 @@ func errRevocationPending(err error) error {
 }
 
 var errNoOrganization = errors.New("no organization")
+
+// gone answers a failed read of the resource: one that no longer exists is forgotten (the
+// lifecycle's memory of it dropped, finalizer or not), anything else is retried.
+func gone(l *credential.Lifecycle, req ctrl.Request, err error) error {
+	if apierrors.IsNotFound(err) {
+		l.Gone(req.NamespacedName)
+		return nil
+	}
+	return err
+}

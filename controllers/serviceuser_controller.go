@@ -54,6 +54,9 @@ type ServiceUserReconciler struct {
 	// Listing shares the listing of every service user between the periodic checks of all
 	// ServiceUsers (key "all"); nil reads each service user by its ID.
 	Listing *ttlcache.Cache[[]devinapi.ServiceUser]
+	// Names caches the upstream names of service users by ID, which prove ownership (their
+	// marker) before anything is done to one; nil looks each up.
+	Names *ttlcache.Cache[string]
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
@@ -68,8 +71,9 @@ type ServiceUserReconciler struct {
 func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	su := &iamv1alpha1.ServiceUser{}
 	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, gone(r.Lifecycle, req, err)
 	}
+	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
 	if err := r.Lifecycle.Latest(ctx, su); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -90,6 +94,10 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 }
 
 func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1alpha1.ServiceUser, status *patch.StatusPatcher) (ctrl.Result, error) {
+	// The finalizer comes first: a resource deleted at any later point is deleted upstream.
+	if err := status.EnsureFinalizer(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
 	role, err := r.resolveRole(ctx, su)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -129,7 +137,11 @@ func (r *ServiceUserReconciler) repairUpstream(ctx context.Context, iss *service
 }
 
 func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1alpha1.ServiceUser) (ctrl.Result, error) {
-	if credential.IsDeletionPolicyOrphan(su.Spec.DeletionPolicy) {
+	orphan, err := r.Lifecycle.OrphanAllowed(ctx, su, su.Spec.DeletionPolicy)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if orphan {
 		if err := r.Lifecycle.Forget(ctx, su); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -153,7 +165,7 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 
 func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUserIssuer {
 	iss := &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: r.Lifecycle.Owner(su), su: su,
-		everIssued: r.Lifecycle.EverIssued(su)}
+		everIssued: r.Lifecycle.EverIssued(su), names: r.Names}
 	if r.Listing != nil {
 		iss.listing = func(ctx context.Context) ([]devinapi.ServiceUser, error) {
 			return r.Listing.GetOrFetch(ctx, "all", func(ctx context.Context) ([]devinapi.ServiceUser, error) {

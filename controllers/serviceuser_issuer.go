@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/ttlcache"
 )
 
 // serviceUserIssuer is the upstream side of one ServiceUser: the service user itself, whose
@@ -44,6 +47,11 @@ type serviceUserIssuer struct {
 	// provisioned describes the service user provisioned by this reconcile's Issue ("" when
 	// the key was created for an existing one): told in the issue's event.
 	provisioned string
+	// names caches the upstream names of service users by ID (shared, bounded); nil reads
+	// them each time.
+	names *ttlcache.Cache[string]
+	// provenID is the recorded service user this reconcile proved to be the resource's.
+	provenID string
 }
 
 var (
@@ -123,6 +131,9 @@ func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
 // similar name is never adopted. "" when there is none upstream.
 func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 	st := &i.su.Status
+	if err := i.prove(ctx); err != nil {
+		return "", err
+	}
 	mayExist := st.PendingProvision != nil || i.everIssued
 	if st.ServiceUserID != "" || !mayExist || i.searched {
 		return st.ServiceUserID, nil
@@ -140,6 +151,47 @@ func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// prove checks that the service user status names carries this resource's marker in its
+// name: the only proof that the operator created it for this resource, since status may be
+// written by others (a status writer could name anybody's service user, and have a key
+// created for it land in this resource's Secret). One that does not is never acted on: it
+// is dropped from status, with an event, and the resource provisions one of its own. That
+// includes a service user an earlier release created without the marker: it stays upstream,
+// untouched, for a person to delete. One that no longer exists is left for checkUpstream.
+func (i *serviceUserIssuer) prove(ctx context.Context) error {
+	st := &i.su.Status
+	id := st.ServiceUserID
+	if id == "" || id == i.provenID {
+		return nil
+	}
+	name, ok := "", false
+	if i.names != nil {
+		name, ok = i.names.Get(id)
+	}
+	if !ok {
+		u, err := i.lookUp(ctx, true)
+		if err != nil {
+			return fmt.Errorf("check service user %s: %w", id, err)
+		}
+		if u == nil {
+			return nil
+		}
+		name = u.Name
+		if i.names != nil {
+			i.names.Set(id, name)
+		}
+	}
+	if i.marker.OwnsServiceUser(name) {
+		i.provenID = id
+		return nil
+	}
+	i.recorder.Eventf(i.su, nil, corev1.EventTypeWarning, iamv1alpha1.EventOwnershipUnproven, "Adopt",
+		"status named service user %s (%.100q), whose name does not carry this resource's marker: the operator acts only on upstream objects it can prove it created, and provisions one of its own; delete that one by hand if it is no longer used", id, name)
+	ctrl.LoggerFrom(ctx).Info("service user on record is not provably this resource's; leaving it alone", "serviceUserID", id)
+	st.ServiceUserID, st.ServiceUserName, st.RoleID, st.ServiceUserExpiresAt = "", "", "", nil
+	return nil
 }
 
 // Owned lists the service user's active keys: every one belongs to this resource.
@@ -161,10 +213,11 @@ func (i *serviceUserIssuer) Owned(ctx context.Context, _ bool) (credential.Listi
 
 // Revoke revokes one key; one already gone (or whose service user is gone) is fine.
 func (i *serviceUserIssuer) Revoke(ctx context.Context, id string) error {
-	if i.su.Status.ServiceUserID == "" {
-		return nil
+	su, err := i.serviceUserID(ctx)
+	if err != nil || su == "" {
+		return err
 	}
-	if err := i.api.RevokeServiceUserAPIKey(ctx, i.su.Status.ServiceUserID, id); err != nil && !devinapi.IsGone(err) {
+	if err := i.api.RevokeServiceUserAPIKey(ctx, su, id); err != nil && !devinapi.IsGone(err) {
 		return err
 	}
 	return nil
@@ -172,10 +225,14 @@ func (i *serviceUserIssuer) Revoke(ctx context.Context, id string) error {
 
 // Revoked tells whether the key was revoked rather than expired.
 func (i *serviceUserIssuer) Revoked(ctx context.Context, id string) (bool, error) {
-	if i.su.Status.ServiceUserID == "" {
+	su, err := i.serviceUserID(ctx)
+	if err != nil {
+		return false, err
+	}
+	if su == "" {
 		return true, nil
 	}
-	keys, err := i.api.ListServiceUserAPIKeys(ctx, i.su.Status.ServiceUserID, devinapi.KeyStatusAll)
+	keys, err := i.api.ListServiceUserAPIKeys(ctx, su, devinapi.KeyStatusAll)
 	if err != nil && !isNotFound(err) {
 		return false, err
 	}
@@ -185,10 +242,11 @@ func (i *serviceUserIssuer) Revoked(ctx context.Context, id string) (bool, error
 // LastUsed is when the service user's key was last used, as the API reports it (nil when
 // never). It makes the lifecycle wait for consumers to switch before revoking a key.
 func (i *serviceUserIssuer) LastUsed(ctx context.Context, id string) (*time.Time, error) {
-	if i.su.Status.ServiceUserID == "" {
-		return nil, nil
+	su, err := i.serviceUserID(ctx)
+	if err != nil || su == "" {
+		return nil, err
 	}
-	keys, err := i.api.ListServiceUserAPIKeys(ctx, i.su.Status.ServiceUserID, devinapi.KeyStatusActive)
+	keys, err := i.api.ListServiceUserAPIKeys(ctx, su, devinapi.KeyStatusActive)
 	if err != nil {
 		return nil, err
 	}

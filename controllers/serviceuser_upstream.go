@@ -21,8 +21,8 @@ import (
 // its status fields are cleared then, and the caller lets the lifecycle forget its keys.
 func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (gone, deleted bool, err error) {
 	st := &i.su.Status
-	if st.ServiceUserID == "" {
-		return false, false, nil
+	if err := i.prove(ctx); err != nil || st.ServiceUserID == "" {
+		return false, false, err
 	}
 	now := i.clock.Now()
 	expired := st.ServiceUserExpiresAt != nil && !now.Before(st.ServiceUserExpiresAt.Time)

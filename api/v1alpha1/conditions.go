@@ -53,6 +53,9 @@ const (
 	// ReasonRevokedUpstream: the token (or the service user) was revoked upstream by
 	// someone else; nothing new is issued until iam.devin.ai/rotate changes.
 	ReasonRevokedUpstream = "RevokedUpstream"
+	// ReasonIntentMalformed: the iam.devin.ai/issue-intent annotation, which only the operator
+	// writes, holds something it never writes; nothing is created until it is removed.
+	ReasonIntentMalformed = "IntentMalformed"
 	// ReasonMintBudgetExhausted: the resource caused as many creates upstream in the last
 	// hour as the operator's mint budget allows; it mints again once the oldest is an hour old.
 	ReasonMintBudgetExhausted = "MintBudgetExhausted"
@@ -112,6 +115,12 @@ const (
 	// EventTokenRevokedUpstream (Warning): the current token was revoked or expired out of
 	// band.
 	EventTokenRevokedUpstream = "TokenRevokedUpstream"
+	// EventOwnershipUnproven (Warning): status named an upstream object whose name does not
+	// carry this resource's marker; the operator leaves it alone.
+	EventOwnershipUnproven = "OwnershipUnproven"
+	// EventOrphanRefused (Warning): the resource was deleted with deletionPolicy Orphan, which
+	// its admitted spec does not say (or no policy allows); its credentials are revoked.
+	EventOrphanRefused = "OrphanRefused"
 	// EventMintBudgetExhausted (Warning): the resource may not cause another create upstream
 	// before the time the event names.
 	EventMintBudgetExhausted = "MintBudgetExhausted"

@@ -39,7 +39,7 @@ func TestCredentialCRDRefusesSpecsThatMintAgainAndAgain(t *testing.T) {
 		})
 	}
 	for name, spec := range map[string]string{
-		"tokenID beside the default key": "secretTemplate: {extraKeys: {tokenID: token-id}}",
+		"tokenID beside the default key":  "secretTemplate: {extraKeys: {tokenID: token-id}}",
 		"token under tokenID's usual key": "secretTemplate: {key: id, extraKeys: {tokenID: token}}",
 		"renewal every 30 minutes":        "expiresAfter: 1h\nrenewBefore: 30m\nrotationGracePeriod: 10m",
 	} {

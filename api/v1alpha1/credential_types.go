@@ -147,7 +147,7 @@ type RolloutRestartTarget struct {
 type LabelValue string
 
 // SecretTemplate shapes the Secret the operator writes.
-// +kubebuilder:validation:XValidation:rule="!has(self.extraKeys) || [has(self.extraKeys.apiURL) ? self.extraKeys.apiURL : '', has(self.extraKeys.organizationID) ? self.extraKeys.organizationID : '', has(self.extraKeys.tokenID) ? self.extraKeys.tokenID : ''].all(k, k != (has(self.key) ? self.key : 'token'))",message="extraKeys may not name the token's own key (key, default token): the extra entry would overwrite the token"
+// +kubebuilder:validation:XValidation:rule="!has(self.extraKeys) || ((!has(self.extraKeys.apiURL) || self.extraKeys.apiURL != (has(self.key) ? self.key : 'token')) && (!has(self.extraKeys.organizationID) || self.extraKeys.organizationID != (has(self.key) ? self.key : 'token')) && (!has(self.extraKeys.tokenID) || self.extraKeys.tokenID != (has(self.key) ? self.key : 'token')))",message="extraKeys may not name the token's own key (key, default token): the extra entry would overwrite the token"
 type SecretTemplate struct {
 	// Labels are added to the Secret. Keys and values must be valid Kubernetes labels: the
 	// API server would refuse the Secret otherwise, after a token was minted for it.
@@ -236,6 +236,8 @@ type CredentialStatus struct {
 	LastInterruptedIssue *metav1.Time `json:"lastInterruptedIssue,omitempty"`
 
 	// IssueCount counts the tokens issued for this resource; it makes upstream names unique.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000
 	// +optional
 	IssueCount int64 `json:"issueCount,omitempty"`
 

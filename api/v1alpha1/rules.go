@@ -11,6 +11,10 @@ const (
 	// (ttl_seconds <= 31,536,000).
 	MaxServiceUserTTL = 8760 * time.Hour
 
+	// MaxIssueCount bounds the numbers of a resource's creates upstream (status.issueCount
+	// and the iam.devin.ai/issue-intent annotation): a billion creates at the most a mint
+	// budget allows takes millennia, and a number no one can push past it never overflows.
+	MaxIssueCount = 1_000_000_000
 	// MinRenewalInterval is the shortest time between a token's issue and its renewal the
 	// CRD accepts (expiresAfter minus renewBefore); the lifecycle holds to it even for a
 	// spec stored before that rule.

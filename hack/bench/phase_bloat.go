@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -61,14 +63,18 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 	}
 	start := time.Now()
 	err = parallel(ctx, o.bloatSecrets, 8, func(ctx context.Context, i int) error {
-		return c.admin.Create(ctx, &corev1.Secret{
+		sec := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{
 				Namespace: fmt.Sprintf("%s%d", bloatPrefix, i%namespaces),
 				Name:      fmt.Sprintf("bloat-%04d", i),
 				Labels:    map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue},
 			},
 			Data: map[string][]byte{"blob": payload},
-		})
+		}
+		if i%2 == 1 {
+			metadataBloat(sec, o.bloatSize)
+		}
+		return c.admin.Create(ctx, sec)
 	})
 	if err != nil {
 		return res, fmt.Errorf("create labelled Secrets: %w", err)
@@ -90,6 +96,30 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 	}
 	return res, c.deleteBloat(ctx, namespaces, o)
 }
+
+// metadataBloat replaces sec's data with what a tenant can put in the metadata of a Secret
+// that names a PersonalAccessToken (one that does not exist) as its controller: owner
+// references by the thousand, iam.devin.ai/ annotations, and many small data keys, about
+// size bytes in all (the API server keeps metadata under 256 KiB of annotations).
+func metadataBloat(sec *corev1.Secret, size int) {
+	filler := strings.Repeat("x", 200)
+	sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: iamv1alpha1.GroupVersion.String(), Kind: "PersonalAccessToken",
+		Name: "ghost", UID: types.UID(sec.Name + "-ghost"), Controller: ptr(true)}}
+	for i := 0; i < size/2/250; i++ {
+		sec.OwnerReferences = append(sec.OwnerReferences, metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap",
+			Name: fmt.Sprintf("%s-%d", filler, i), UID: types.UID(fmt.Sprintf("%s-%d", sec.Name, i))})
+	}
+	sec.Annotations = map[string]string{}
+	for i := 0; i < min(size/4, 200<<10)/1024; i++ {
+		sec.Annotations[fmt.Sprintf("iam.devin.ai/junk-%d", i)] = strings.Repeat("y", 1000)
+	}
+	sec.Data = map[string][]byte{}
+	for i := 0; i < size/4/1024; i++ {
+		sec.Data[fmt.Sprintf("k%04d", i)] = []byte(strings.Repeat("z", 1000))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // settledMemory reads the manager's RSS and Go heap in use, right after a forced GC when gc
 // is set (GET /debug/pprof/heap?gc=1 runs one).

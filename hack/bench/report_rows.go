@@ -70,7 +70,7 @@ func (r *results) memoryRows(t *table) {
 	t.row("4", fmt.Sprintf("with %d Secrets of %s carrying the operator's label: Go heap / RSS", bl.secrets, mib(uint64(bl.size))),
 		fmt.Sprintf("%s → %s (**%s**) / %s → %s (**%s**)", mibf(bl.heapBefore), mibf(bl.heapAfter), signedMiB(uint64(bl.heapAfter), uint64(bl.heapBefore)),
 			mib(bl.rssBefore), mib(bl.rssAfter), signedMiB(bl.rssAfter, bl.rssBefore)),
-		fmt.Sprintf("a tenant bloating the Secret cache: `%s` set, owned by nothing, %s in all, created in %s; heap %s; peak RSS since the start %s; the operator meanwhile: %.0f reconciles, %d Devin calls, %.0f writes; deleted afterwards",
+		fmt.Sprintf("a tenant bloating the Secret cache: `%s` set, half with a 1 MiB data blob, half naming a missing PersonalAccessToken as controller with thousands of owner references, iam.devin.ai/ annotations and many data keys, %s in all, created in %s; heap %s; peak RSS since the start %s; the operator meanwhile: %.0f reconciles, %d Devin calls, %.0f writes; deleted afterwards",
 			"app.kubernetes.io/managed-by=token-operator", mib(uint64(bl.secrets*bl.size)), secs(bl.created), how, mib(bl.hwmAfter),
 			bl.d.reconciles, bl.d.calls.Total(), bl.d.writes.Total()))
 }

@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,5 +64,68 @@ func TestVerdictReusedUntilACreate(t *testing.T) {
 	}
 	if c := meta.FindStatusCondition(w.pat.Status.Conditions, iamv1alpha1.ConditionAdmitted); c == nil || c.Reason != iamv1alpha1.ReasonPolicyDenied {
 		t.Fatalf("Admitted condition %+v: the fresh refusal must be recorded", c)
+	}
+}
+
+// A spec change no admission record covers (made with the webhooks away) is acted on in
+// nothing: the Secret is not moved to the name the editor chose (one they may read, say),
+// the consumers are not restarted, nothing is minted; the resource keeps serving its token
+// from the Secret that was admitted, and says why.
+func TestUnadmittedSpecChangeMovesNothing(t *testing.T) {
+	w := newWorld(t)
+	cons := &fakeConsumers{}
+	w.l.Consumers = cons
+	tok := w.withToken(t0)
+	w.l.Admission = &fakeAdmission{fingerprint: "v2", verdict: AdmissionResult{Enforced: true,
+		Reason: iamv1alpha1.ReasonNotAdmitted, Message: "no valid admission record"}}
+	w.pat.Spec.RolloutRestartTargets = []iamv1alpha1.RolloutRestartTarget{{Kind: "Deployment", Name: "someone-elses"}}
+	w.pat.Status.LastRotationTime = timePtr(t0)
+	w.clk.Step(time.Minute)
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err) // nothing to create: the Admitted condition says it is not admitted
+	}
+	w.pat.Spec.SecretName = "stolen"
+	for range 2 {
+		if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonNotAdmitted {
+			t.Fatalf("err = %v, want %s", err, iamv1alpha1.ReasonNotAdmitted)
+		}
+	}
+	if w.secret("stolen") != nil || !holds(w.secret("ci"), tok.ID) {
+		t.Fatal("the token was moved to the Secret an unadmitted spec names")
+	}
+	if n := w.issues(); n != 0 || len(cons.restarts) != 0 {
+		t.Fatalf("%d creates, restarts %v for an unadmitted spec", n, cons.restarts)
+	}
+}
+
+// Deletion leaves credentials upstream only when the spec that says Orphan is admitted: a
+// deletionPolicy switched to Orphan without a record (after kubectl delete, when updates skip
+// the webhooks) revokes, and says so.
+func TestOrphanOnlyWhenAdmitted(t *testing.T) {
+	cases := map[string]struct {
+		admission Admission
+		policy    iamv1alpha1.DeletionPolicy
+		want      bool
+	}{
+		"Delete":                  {policy: iamv1alpha1.DeletionPolicyDelete},
+		"Orphan, no policies":     {policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, policies off":    {admission: &fakeAdmission{verdict: AdmissionResult{Off: true}}, policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, allowed":         {admission: &fakeAdmission{verdict: AdmissionResult{Allowed: true, Enforced: true}}, policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, only warned":     {admission: &fakeAdmission{verdict: AdmissionResult{Reason: iamv1alpha1.ReasonNotAdmitted}}, policy: iamv1alpha1.DeletionPolicyOrphan, want: true},
+		"Orphan, not admitted":    {admission: &fakeAdmission{verdict: AdmissionResult{Enforced: true, Reason: iamv1alpha1.ReasonNotAdmitted}}, policy: iamv1alpha1.DeletionPolicyOrphan},
+		"Orphan, policy says not": {admission: &fakeAdmission{verdict: AdmissionResult{Enforced: true, Reason: iamv1alpha1.ReasonPolicyDenied}}, policy: iamv1alpha1.DeletionPolicyOrphan},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.l.Admission = tc.admission
+			got, err := w.l.OrphanAllowed(context.Background(), w.pat, tc.policy)
+			if err != nil || got != tc.want {
+				t.Fatalf("OrphanAllowed = %v, %v; want %v", got, err, tc.want)
+			}
+			if refused := slices.Contains(w.events(), iamv1alpha1.EventOrphanRefused); refused != (tc.policy == iamv1alpha1.DeletionPolicyOrphan && !tc.want) {
+				t.Fatalf("OrphanRefused event %v", refused)
+			}
+		})
 	}
 }

@@ -1,10 +1,16 @@
 package credential
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/types"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -93,5 +99,91 @@ func TestExtraKeyOnTheTokenKeyDoesNotMintAgain(t *testing.T) {
 				t.Fatalf("the Secret's %s entry was overwritten", tokenKey)
 			}
 		})
+	}
+}
+
+// The intent annotation is metadata anyone who may patch the resource can write. A value
+// the operator never writes (past MaxIssueCount, where the counter would overflow into
+// negative, unparseable names; not a number; zero or less) is reported, creates nothing,
+// and deletion still revokes every token of the resource once an interrupted create could
+// have landed.
+func TestMalformedIntentIsReportedNotCounted(t *testing.T) {
+	for _, v := range []string{"9223372036854775807", "1000000001", "-1", "0", "two", ""} {
+		t.Run(v, func(t *testing.T) {
+			w := newWorld(t)
+			tok := w.withToken(t0)
+			w.pat.Annotations = map[string]string{iamv1alpha1.IssueIntentAnnotation: v, iamv1alpha1.RotateAnnotation: "now"}
+			if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonIntentMalformed {
+				t.Fatalf("err = %v, want %s", err, iamv1alpha1.ReasonIntentMalformed)
+			}
+			if n := w.issues(); n != 0 {
+				t.Fatalf("%d creates from a malformed intent", n)
+			}
+			if err := w.l.Revoke(context.Background(), w.pat, w.iss); reasonOf(err) != iamv1alpha1.ReasonRevocationPending {
+				t.Fatalf("deletion: err %v, want to wait for a create that may land", err)
+			}
+			w.clk.Step(2 * time.Minute)
+			if err := w.l.Revoke(context.Background(), w.pat, w.iss); err != nil || !slices.Contains(w.iss.revoked, tok.ID) {
+				t.Fatalf("deletion: err %v, revoked %q", err, w.iss.revoked)
+			}
+		})
+	}
+}
+
+// A status write (or an object stored before the CRD bounded it) cannot push the create
+// counter past MaxIssueCount either.
+func TestIssueCountPastTheBoundIsReported(t *testing.T) {
+	w := newWorld(t)
+	w.withToken(t0)
+	w.pat.Status.IssueCount = math.MaxInt64
+	w.pat.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "now"}
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonIntentMalformed || w.issues() != 0 {
+		t.Fatalf("err %v, %d creates", err, w.issues())
+	}
+}
+
+// What the lifecycle remembers per resource (check time, verdict, mint log, metrics) is
+// dropped when the resource vanishes without going through Forget (deleted before it had a
+// finalizer, or its finalizer removed by someone else), and when another resource of the
+// same name replaces it: memory stays bounded by the resources that exist.
+func TestMemoryOfAVanishedResourceIsDropped(t *testing.T) {
+	w := newWorld(t)
+	w.l.Metrics = NewMetrics(prometheus.NewRegistry())
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	uid, key := w.pat.UID, types.NamespacedName{Namespace: "team-a", Name: "ci"}
+	remembered := func(uid types.UID) []string {
+		var what []string
+		if _, ok := w.l.checks.last[uid]; ok {
+			what = append(what, "check time")
+		}
+		if len(w.l.mints.at[uid]) > 0 {
+			what = append(what, "mint log")
+		}
+		if got, ok := w.l.residents.uid(key); ok && got == uid {
+			what = append(what, "name")
+		}
+		if testutil.CollectAndCount(w.l.Metrics.Expiry) > 0 {
+			what = append(what, "expiry metric")
+		}
+		return what
+	}
+	if got := remembered(uid); len(got) != 4 {
+		t.Fatalf("remembered only %q after a reconcile", got)
+	}
+
+	w.pat.UID = "another-resource-of-the-same-name"
+	w.pat.Status = iamv1alpha1.PersonalAccessTokenStatus{}
+	// (It finds the first one's Secret, which it may not take over: that does not matter here.)
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonSecretConflict {
+		t.Fatalf("err = %v", err)
+	}
+	if got := remembered(uid); len(got) != 0 {
+		t.Fatalf("the replaced resource's %q is still remembered", got)
+	}
+	w.l.Gone(key)
+	if got := remembered(w.pat.UID); len(got) != 0 {
+		t.Fatalf("the vanished resource's %q is still remembered", got)
 	}
 }

@@ -44,6 +44,18 @@ func (c *checkTimes) checked(uid types.UID, at time.Time) {
 	c.last[uid] = at
 }
 
+// seed records at as the last check of a resource that has none yet.
+func (c *checkTimes) seed(uid types.UID, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		c.last = map[types.UID]time.Time{}
+	}
+	if _, ok := c.last[uid]; !ok {
+		c.last[uid] = at
+	}
+}
+
 func (c *checkTimes) forget(uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

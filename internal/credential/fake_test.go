@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +37,7 @@ type fakeIssuer struct {
 	log     *[]string
 	clock   *clocktesting.FakeClock
 	keys    []devinapi.APIKey // the in-memory upstream: active keys
+	created []devinapi.APIKey // every key ever created, revoked or not
 	next    int
 	revoked []string
 }
@@ -73,7 +73,9 @@ func (f *fakeIssuer) mint(name string, expiresAt time.Time) *devinapi.IssuedKey 
 	f.next++
 	id := fmt.Sprintf("key-%d", f.next)
 	exp := expiresAt.Truncate(time.Second)
-	f.keys = append(f.keys, devinapi.APIKey{ID: id, Name: name, CreatedAt: f.clock.Now(), ExpiresAt: &exp, IsActive: true})
+	key := devinapi.APIKey{ID: id, Name: name, CreatedAt: f.clock.Now(), ExpiresAt: &exp, IsActive: true}
+	f.keys = append(f.keys, key)
+	f.created = append(f.created, key)
 	return &devinapi.IssuedKey{ID: id, Name: name, ExpiresAt: &exp, Token: devinapi.NewToken("value-of-" + id)}
 }
 
@@ -84,7 +86,7 @@ func (f *fakeIssuer) Owned(ctx context.Context, fresh bool) (Listing, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Listing{Keys: append([]devinapi.APIKey(nil), f.keys...), At: f.clock.Now()}, nil
+	return Listing{Keys: f.unexpired(), At: f.clock.Now()}, nil
 }
 
 func (f *fakeIssuer) Revoke(ctx context.Context, id string) error {
@@ -113,20 +115,39 @@ func (f *fakeIssuer) Revoked(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// active is the IDs of the keys active upstream.
+// active is the IDs of the keys active upstream (not revoked, not expired).
 func (f *fakeIssuer) active() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ids []string
-	for _, k := range f.keys {
+	for _, k := range f.unexpired() {
 		ids = append(ids, k.ID)
 	}
 	return ids
 }
 
+// unexpired is the keys not revoked whose expiry has not come: the active ones, as the
+// Devin API lists them.
+func (f *fakeIssuer) unexpired() []devinapi.APIKey {
+	var out []devinapi.APIKey
+	for _, k := range f.keys {
+		if k.ExpiresAt == nil || f.clock.Now().Before(*k.ExpiresAt) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// tb is what the world needs of a test: a *testing.T, or a property test's *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // world is one resource, its lifecycle, a Kubernetes store and an upstream, on a fake clock.
 type world struct {
-	t        *testing.T
+	t        tb
 	clk      *clocktesting.FakeClock
 	kube     client.Client
 	rec      *events.FakeRecorder
@@ -162,7 +183,7 @@ func testScheme() *runtime.Scheme {
 	return s
 }
 
-func newWorld(t *testing.T, objs ...client.Object) *world {
+func newWorld(t tb, objs ...client.Object) *world {
 	t.Helper()
 	w := &world{t: t, clk: clocktesting.NewFakeClock(t0), rec: events.NewFakeRecorder(100)}
 	w.pat = &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{

@@ -33,22 +33,62 @@ func (l *Lifecycle) pendingIntent(obj Object) *intent {
 	if !IntentPending(obj) {
 		return nil
 	}
-	n := announced(obj)
+	n, err := announced(obj)
+	if err != nil {
+		// Unknown: what it may have created carries the owner marker, and is looked for
+		// once the first time it was seen has settled (not from every reconcile anew).
+		in := &intent{}
+		if st.LastInterruptedIssue != nil {
+			in.since = st.LastInterruptedIssue.Time
+		}
+		return in
+	}
 	return &intent{n: n, name: l.Owner(obj).TokenName(displayName(obj), n)}
 }
 
-// announced is the create number the intent annotation announces, 0 when none.
-func announced(obj Object) int64 {
-	n, err := strconv.ParseInt(obj.GetAnnotations()[iamv1alpha1.IssueIntentAnnotation], 10, 64)
-	if err != nil || n < 0 {
-		return 0
+// announced is the create number the intent annotation announces, 0 when none. The
+// annotation is metadata anyone who may patch the resource can write: a value the operator
+// never writes (not a number from 1 to MaxIssueCount) is an error the resource reports,
+// never a number to count from.
+func announced(obj Object) (int64, error) {
+	v, ok := obj.GetAnnotations()[iamv1alpha1.IssueIntentAnnotation]
+	if !ok {
+		return 0, nil
 	}
-	return n
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || n > iamv1alpha1.MaxIssueCount {
+		return 0, &Problem{Reason: iamv1alpha1.ReasonIntentMalformed, Stalled: true, RetryAfter: RefusalRecheck,
+			Message: fmt.Sprintf("annotation %s holds %.40q, which the operator never writes (a create number from 1 to %d); remove it: nothing is created until then",
+				iamv1alpha1.IssueIntentAnnotation, v, iamv1alpha1.MaxIssueCount)}
+	}
+	return n, nil
 }
 
-// nextIssue is the number of the next create: above every one recorded or announced.
-func nextIssue(obj Object) int64 {
-	return max(obj.CredentialStatus().IssueCount, announced(obj)) + 1
+// issueCount is status.issueCount, refused when past MaxIssueCount (status written by
+// someone else, which the CRD refuses today).
+func issueCount(obj Object) (int64, error) {
+	if n := obj.CredentialStatus().IssueCount; n >= 0 && n <= iamv1alpha1.MaxIssueCount {
+		return n, nil
+	}
+	return 0, &Problem{Reason: iamv1alpha1.ReasonIntentMalformed, Stalled: true, RetryAfter: RefusalRecheck,
+		Message: fmt.Sprintf("status.issueCount is outside 0..%d, which the operator never writes", iamv1alpha1.MaxIssueCount)}
+}
+
+// nextIssue is the number of the next create: above every one recorded or announced, and
+// never past MaxIssueCount.
+func nextIssue(obj Object) (int64, error) {
+	n, err := announced(obj)
+	if err != nil {
+		return 0, err
+	}
+	count, err := issueCount(obj)
+	if err != nil {
+		return 0, err
+	}
+	if next := max(count, n) + 1; next <= iamv1alpha1.MaxIssueCount {
+		return next, nil
+	}
+	return 0, &Problem{Reason: iamv1alpha1.ReasonIntentMalformed, Stalled: true, Message: "this resource has used every create number"}
 }
 
 // resolveIntent marks the pending create as done with: its number is used, and what it may
@@ -75,7 +115,8 @@ func (l *Lifecycle) EverIssued(obj Object) bool {
 // finished: while it is, the resource may have a token upstream that no Secret holds yet.
 func IntentPending(obj Object) bool {
 	st := obj.CredentialStatus()
-	return st.PendingIssue != nil || announced(obj) > st.IssueCount
+	n, err := announced(obj)
+	return st.PendingIssue != nil || err != nil || n > st.IssueCount
 }
 
 // Latest replaces obj, read from the cache, with the API server's copy when it announces a

@@ -26,7 +26,10 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	if err := l.checkWritable(ctx, obj, sec); err != nil {
 		return err
 	}
-	n := nextIssue(obj)
+	n, err := nextIssue(obj)
+	if err != nil {
+		return err
+	}
 	name := l.Owner(obj).TokenName(displayName(obj), n)
 	if err := l.mintAllowed(obj, now); err != nil {
 		return err
@@ -83,7 +86,9 @@ func (l *Lifecycle) recordIssued(obj Object, tok *iamv1alpha1.IssuedToken, value
 	st.PendingIssue = nil
 	st.SecretHash = hashToken(value)
 	st.SecretName = secretName
-	l.checks.checked(obj.GetUID(), now)
+	// An issue is no check (it lists nothing): a renewal more often than the check interval
+	// must not keep the check from ever coming. Only a first issue starts the clock.
+	l.checks.seed(obj.GetUID(), now)
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" {
 		st.RotateRequest = req
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,6 +52,8 @@ type Lifecycle struct {
 	checks checkTimes
 	// mints remembers each resource's recent creates (the mint budget).
 	mints mintLog
+	// residents maps names to UIDs, to drop the memory of resources that vanish.
+	residents residents
 	// verdicts remembers the last tenancy verdict on each resource.
 	verdicts verdicts
 	// ReissueRevoked makes the lifecycle replace a token revoked upstream by someone else at
@@ -92,18 +95,23 @@ func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 // now and then and revokes replaced tokens after their grace period. It returns when to look
 // again. persist is called before every create upstream.
 func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
-	st := obj.CredentialStatus()
 	now := l.Clock.Now()
-	sec, err := l.currentSecret(ctx, obj, iss, persist)
+	l.remember(obj)
+	if _, err := nextIssue(obj); err != nil {
+		return l.stalled(ctx, obj, iss, now, err)
+	}
+	// Judged first: a spec no admission record covers moves no Secret, restarts nothing and
+	// mints nothing; the resource keeps serving what was admitted.
+	adm, cached, refused := l.admit(ctx, obj, false)
+	if adm.Err != nil {
+		return 0, refused
+	}
+	sec, err := l.currentSecret(ctx, obj, iss, persist, refused == nil)
 	if err != nil {
 		return 0, err
 	}
 	if err := l.waitForPerson(obj); err != nil {
-		return 0, err
-	}
-	adm, cached, refused := l.admit(ctx, obj, false)
-	if adm.Err != nil {
-		return 0, refused
+		return l.stalled(ctx, obj, iss, now, err)
 	}
 	reason := l.reissueReason(obj, sec, now)
 	verified := false
@@ -119,22 +127,14 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 			return 0, refused
 		}
 	}
-	switch {
-	case reason != "" && obj.Suspended() && st.Token != nil:
-		// Suspended: keep what is there, revoke nothing new, issue nothing.
-	case reason != "" && refused != nil:
-		return 0, refused // the tenancy policy allows nothing new; the current token stays
-	case reason != "":
-		err = l.issue(ctx, obj, iss, sec, reason, persist)
-	default:
-		err = l.syncSecret(ctx, obj, sec)
-	}
-	if err != nil {
+	if err := l.act(ctx, obj, iss, sec, reason, refused, persist); err != nil {
 		return 0, err
 	}
-	nextRestart, err := l.restartConsumers(ctx, obj, now, persist)
-	if err != nil {
-		return 0, err
+	var nextRestart time.Time
+	if refused == nil {
+		if nextRestart, err = l.restartConsumers(ctx, obj, now, persist); err != nil {
+			return 0, err
+		}
 	}
 	nextRevoke, err := l.revokeDue(ctx, obj, iss, now)
 	if err != nil {
@@ -143,13 +143,50 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	return l.schedule(obj, now, earliestTime(nextRevoke, nextRestart), verified), nil
 }
 
+// act issues a token for reason (when the spec is admitted, and not suspended while a token
+// is there), or brings the Secret in shape when there is no reason to.
+func (l *Lifecycle) act(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, reason string, refused error, persist Persister) error {
+	switch {
+	case reason != "" && obj.Suspended() && obj.CredentialStatus().Token != nil:
+		return nil // suspended: keep what is there, revoke nothing new, issue nothing
+	case reason != "" && refused != nil:
+		return refused // the tenancy policy allows nothing new; the current token stays
+	case reason != "":
+		return l.issue(ctx, obj, iss, sec, reason, persist)
+	}
+	return l.syncSecret(ctx, obj, sec)
+}
+
+// remember notes which resource holds the name, and drops the memory of an earlier resource
+// of the same name that vanished unseen.
+func (l *Lifecycle) remember(obj Object) {
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	if old := l.residents.seen(key, obj.GetUID()); old != "" {
+		l.forgetMemory(key, old)
+	}
+}
+
+// stalled reports why the resource waits for a person, and meanwhile still revokes the
+// replaced tokens whose grace period has ended: a stalled resource never keeps more tokens
+// valid than a healthy one.
+func (l *Lifecycle) stalled(ctx context.Context, obj Object, iss Issuer, now time.Time, why error) (time.Duration, error) {
+	if _, err := l.revokeDue(ctx, obj, iss, now); err != nil {
+		return 0, fmt.Errorf("%w; and: %w", why, err)
+	}
+	return 0, why
+}
+
 // currentSecret reads the resource's Secret and brings status in line with it first: an
 // interrupted issue is finished, a status that was lost is adopted from the Secret, and a
-// Secret the spec renamed is moved.
-func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, persist Persister) (*corev1.Secret, error) {
+// Secret the spec renamed is moved (when the spec is admitted: mayMove).
+func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, persist Persister, mayMove bool) (*corev1.Secret, error) {
 	st := obj.CredentialStatus()
 	name := SecretName(obj)
 	sec, secErr := l.getSecret(ctx, obj, name)
+	if secErr == nil && sec != nil && truncated(sec) {
+		// The cache keeps the fingerprints of a few data keys only: read all of them.
+		sec, secErr = l.readAround(ctx, obj, name)
+	}
 	if secErr == nil && sec == nil {
 		// Not in the cache: make sure no Secret of that name exists (someone else's, or ours
 		// with its label removed) before a token is minted for it.
@@ -170,7 +207,7 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 			return nil, err
 		}
 	}
-	if sec == nil && st.SecretName != "" && st.SecretName != name {
+	if sec == nil && st.SecretName != "" && st.SecretName != name && mayMove {
 		return l.moveSecret(ctx, obj, st.SecretName, name)
 	}
 	return sec, nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -154,11 +155,11 @@ func (m *Metrics) checked(kind string, obj Object, at time.Time) {
 	}
 }
 
-func (m *Metrics) forget(kind string, obj Object) {
+func (m *Metrics) forgetKey(kind string, key types.NamespacedName) {
 	if m == nil {
 		return
 	}
-	m.LastCheck.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
-	m.Expiry.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
-	m.RenewAt.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
+	m.LastCheck.DeleteLabelValues(kind, key.Namespace, key.Name)
+	m.Expiry.DeleteLabelValues(kind, key.Namespace, key.Name)
+	m.RenewAt.DeleteLabelValues(kind, key.Namespace, key.Name)
 }

@@ -34,6 +34,13 @@ func (p *Problem) Error() string {
 
 func (p *Problem) Unwrap() error { return p.Err }
 
+// CallsPerReconcile bounds the Devin API calls of one reconcile of one resource, and
+// CallBudgetPause is how long a reconcile that spent them waits before it goes on.
+const (
+	CallsPerReconcile = 10
+	CallBudgetPause   = 5 * time.Second
+)
+
 // RefusalRecheck is how long a Stalled resource waits before it looks again on its own: an
 // upstream account may change (a feature enabled, an SSO link removed) without any event.
 const RefusalRecheck = 30 * time.Minute
@@ -57,6 +64,9 @@ func Classify(err error) *Problem {
 	case errors.Is(err, devinapi.ErrFeatureNotEnabled):
 		return &Problem{Reason: iamv1alpha1.ReasonFeatureNotEnabled, Stalled: true, RetryAfter: RefusalRecheck, Err: err,
 			Message: "the user's account does not have the personal access token feature (closed beta); ask Cognition to enable it or use a ServiceUser"}
+	case errors.Is(err, devinapi.ErrCallBudget):
+		return &Problem{Reason: iamv1alpha1.ReasonBackendError, Err: err, RetryAfter: CallBudgetPause,
+			Message: "this reconcile made as many Devin API calls as one may; going on in a moment"}
 	case errors.Is(err, devinapi.ErrUnauthorized):
 		return &Problem{Reason: iamv1alpha1.ReasonBackendUnauthorized, Err: err, RetryAfter: retryAfter,
 			Message: "the Devin API refused the operator's credential; check the operator's credentials Secret"}

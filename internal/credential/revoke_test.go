@@ -61,7 +61,7 @@ func TestPeriodicCheck(t *testing.T) {
 			tok := w.withToken(t0)
 			w.clk.SetTime(t0.Add(tc.lastCheck))
 			if tc.stray {
-				w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(time.Hour))
+				w.iss.mint(testOwner.TokenName("team-a/ci", 2), t0.Add(100*time.Hour))
 			}
 			if tc.currentGone {
 				_ = w.iss.Revoke(context.Background(), tok.ID)
@@ -317,5 +317,28 @@ func TestCheckWithLostStatusWriteIsMadeAgain(t *testing.T) {
 	}
 	if st := w.pat.CredentialStatus(); st.Token != nil || st.RevokedUpstream == nil {
 		t.Fatalf("status %+v still names the revoked token", st)
+	}
+}
+
+// A resource stopped because its token was revoked upstream still revokes the replaced
+// tokens whose grace period has ended: waiting for a person never keeps more tokens valid.
+func TestStalledResourceStillRevokesWhatIsDue(t *testing.T) {
+	w := newWorld(t)
+	tok := w.withToken(t0)
+	old := w.iss.mint(testOwner.TokenName("team-a/ci", 0), t0.Add(100*time.Hour))
+	w.pat.Status.PendingRevocations = []iamv1alpha1.PendingRevocation{{ID: old.ID, RevokeAt: metav1.NewTime(t0.Add(time.Minute))}}
+	_ = w.iss.Revoke(context.Background(), tok.ID)
+	w.iss.revoked = nil
+	w.clk.SetTime(t0.Add(2 * time.Hour))
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream {
+		t.Fatalf("err = %v", err)
+	}
+	w.pat.Status.PendingRevocations = []iamv1alpha1.PendingRevocation{{ID: old.ID, RevokeAt: metav1.NewTime(w.clk.Now().Add(time.Minute))}}
+	w.clk.Step(time.Minute)
+	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonRevokedUpstream {
+		t.Fatalf("err = %v", err)
+	}
+	if slices.Contains(w.iss.active(), old.ID) {
+		t.Fatalf("replaced token %s still active while the resource waits for a person (active %q)", old.ID, w.iss.active())
 	}
 }

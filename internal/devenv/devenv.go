@@ -85,6 +85,9 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	cfg, err := te.Start()
 	if err != nil {
+		// Start fails after the control plane is up (a CRD the API server refuses, say):
+		// stop it, or its processes outlive the test (and any lock the test held).
+		_ = te.Stop()
 		return nil, fmt.Errorf("start envtest control plane: %w", err)
 	}
 	e := &Env{Config: cfg, Env: te, RepoRoot: root, Devin: o.DevinServer}

@@ -181,6 +181,9 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			return fmt.Errorf("devinapi: %s: encode request: %w", req.op, err)
 		}
 	}
+	if err := spend(ctx); err != nil {
+		return fmt.Errorf("devinapi: %s: %w", req.op, err)
+	}
 	if err := c.wait(ctx, req.op); err != nil {
 		return err
 	}

@@ -29,12 +29,15 @@ const maxCachedUsers = 4096
 // errNoUser is an answer without a user and without an error, which the client does not give.
 var errNoUser = errors.New("the Devin API client returned no user")
 
-// Directory looks users and roles up, caching answers for a TTL. Errors, "not found"
-// included, are not cached. It is safe for concurrent use.
+// Directory looks users and roles up, caching answers for a TTL, and "not found" for a few
+// seconds; other errors are not cached. It is safe for concurrent use.
 type Directory struct {
-	api         API
-	byEmail     *ttlcache.Cache[*devinapi.User]
-	byID        *ttlcache.Cache[*devinapi.User]
+	api     API
+	byEmail *ttlcache.Cache[*devinapi.User]
+	byID    *ttlcache.Cache[*devinapi.User]
+	// missing remembers, briefly, the emails and IDs no user has: a flood of lookups of
+	// made-up users costs one call each per missingTTL, not one per request.
+	missing     *ttlcache.Cache[struct{}]
 	roles       *ttlcache.Cache[[]devinapi.Role]
 	ssoEnforced bool
 }
@@ -57,6 +60,7 @@ func New(api API, o Options) *Directory {
 		byEmail:     ttlcache.New[*devinapi.User](o.TTL, maxCachedUsers, o.Clock),
 		byID:        ttlcache.New[*devinapi.User](o.TTL, maxCachedUsers, o.Clock),
 		roles:       ttlcache.New[[]devinapi.Role](o.TTL, 1, o.Clock),
+		missing:     ttlcache.New[struct{}](min(o.TTL, missingTTL), maxCachedUsers, o.Clock),
 		ssoEnforced: o.SSOEnforced,
 	}
 }
@@ -81,7 +85,7 @@ func (d *Directory) UserByEmail(ctx context.Context, email string) (*devinapi.Us
 	if key == "" {
 		return nil, fmt.Errorf("email %q: only printable ASCII addresses are looked up: %w", email, devinapi.ErrInvalid)
 	}
-	return d.byEmail.GetOrFetch(ctx, key, func(ctx context.Context) (*devinapi.User, error) {
+	return d.remembered(ctx, "email:"+key, d.byEmail, key, func(ctx context.Context) (*devinapi.User, error) {
 		u, err := d.api.FindUserByEmail(ctx, email)
 		if err == nil && u == nil {
 			err = errNoUser
@@ -95,7 +99,7 @@ func (d *Directory) UserByEmail(ctx context.Context, email string) (*devinapi.Us
 
 // UserByID gets a user by its upstream ID.
 func (d *Directory) UserByID(ctx context.Context, id string) (*devinapi.User, error) {
-	return d.byID.GetOrFetch(ctx, id, func(ctx context.Context) (*devinapi.User, error) {
+	return d.remembered(ctx, "id:"+id, d.byID, id, func(ctx context.Context) (*devinapi.User, error) {
 		u, err := d.api.GetUser(ctx, id)
 		if err == nil && u == nil {
 			err = errNoUser
@@ -107,6 +111,24 @@ func (d *Directory) UserByID(ctx context.Context, id string) (*devinapi.User, er
 		}
 		return u, err
 	})
+}
+
+// missingTTL is how long a user found missing is not looked up again: short, since the user
+// may be created upstream a moment later.
+const missingTTL = 10 * time.Second
+
+// remembered answers a lookup from cache, or from what is known to be missing, or by
+// fetching it (and remembering a "not found").
+func (d *Directory) remembered(ctx context.Context, missingKey string, cache *ttlcache.Cache[*devinapi.User], key string,
+	fetch func(context.Context) (*devinapi.User, error)) (*devinapi.User, error) {
+	if _, ok := d.missing.Get(missingKey); ok {
+		return nil, fmt.Errorf("%s: %w (looked up moments ago)", missingKey, devinapi.ErrNotFound)
+	}
+	u, err := cache.GetOrFetch(ctx, key, fetch)
+	if errors.Is(err, devinapi.ErrNotFound) {
+		d.missing.Set(missingKey, struct{}{})
+	}
+	return u, err
 }
 
 // Roles returns every role of the enterprise.

@@ -48,11 +48,22 @@ func TestDirectoryCachesAcrossLookups(t *testing.T) {
 		t.Fatalf("an expired entry was served: %v", err)
 	}
 
-	// Not found is not cached: the user may be created upstream a moment later.
-	if _, err := d.UserByEmail(ctx, "nobody@example.com"); !errors.Is(err, devinapi.ErrNotFound) {
-		t.Fatalf("err = %v", err)
+	// Not found is remembered for seconds only: a flood of made-up users costs one call
+	// each, and a user created upstream a moment later is found soon.
+	for _, lookup := range []func() (*devinapi.User, error){
+		func() (*devinapi.User, error) { return d.UserByEmail(ctx, "nobody@example.com") },
+		func() (*devinapi.User, error) { return d.UserByID(ctx, "user-nobody") },
+	} {
+		if _, err := lookup(); !errors.Is(err, devinapi.ErrNotFound) {
+			t.Fatalf("err = %v", err)
+		}
+		calls = srv.TotalCalls()
+		if _, err := lookup(); !errors.Is(err, devinapi.ErrNotFound) || srv.TotalCalls() != calls {
+			t.Fatalf("a missing user looked up again at once: %v, %d calls", err, srv.TotalCalls()-calls)
+		}
 	}
 	srv.UpsertUser(devinapitest.SeedUser{ID: "user-nobody", Email: "nobody@example.com", PATEnabled: true})
+	clk.Step(11 * time.Second)
 	if u, err := d.UserByEmail(ctx, "nobody@example.com"); err != nil || u.ID != "user-nobody" {
 		t.Fatalf("UserByEmail after upsert = %+v, %v", u, err)
 	}

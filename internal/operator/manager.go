@@ -247,6 +247,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
 		DefaultOrganization:     o.DefaultOrganization,
 		Listing:                 ttlcache.New[[]devinapi.ServiceUser](o.VerifyInterval, 1, o.Clock),
+		Names:                   ttlcache.New[string](o.VerifyInterval, 4096, o.Clock),
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ServiceUser controller: %w", err)

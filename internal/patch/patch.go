@@ -80,6 +80,15 @@ func (p *StatusPatcher) Intend(ctx context.Context, n int64) error {
 	})
 }
 
+// EnsureFinalizer adds iam.devin.ai/revoke when the object lacks it, in one write of its
+// metadata locked on the version the reconcile works from.
+func (p *StatusPatcher) EnsureFinalizer(ctx context.Context) error {
+	if controllerutil.ContainsFinalizer(p.obj, iamv1alpha1.Finalizer) {
+		return nil
+	}
+	return p.patchMeta(ctx, func(o client.Object) { controllerutil.AddFinalizer(o, iamv1alpha1.Finalizer) })
+}
+
 // patchMeta writes a change of the object's metadata, locked on the version the reconcile
 // works from, and keeps what it wrote in the object and in the base of the next status
 // write, so that the status write neither resends nor reverts it.

@@ -23,7 +23,7 @@ import (
 // An UPDATE that changes the record and nothing of the spec (a person asking that the
 // resource be admitted again) is recorded when the requester is allowed, and never refused;
 // other metadata-only updates (the operator's finalizer, kubectl annotate) do not call it.
-// +kubebuilder:webhook:path=/mutate-iam-devin-ai-v1alpha1-admission,mutating=true,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens;serviceusers,verbs=create;update,versions=v1alpha1,name=madmission.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"},{"name":"spec-or-record-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'iam.devin.ai/admission' in object.metadata.annotations ? object.metadata.annotations['iam.devin.ai/admission'] : '') != (has(oldObject.metadata.annotations) && 'iam.devin.ai/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['iam.devin.ai/admission'] : '')"}]}`
+// +kubebuilder:webhook:path=/mutate-iam-devin-ai-v1alpha1-admission,mutating=true,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens;serviceusers,verbs=create;update,versions=v1alpha1,name=madmission.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"request.operation == 'CREATE' || !has(oldObject.metadata.deletionTimestamp)"},{"name":"spec-or-record-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'iam.devin.ai/admission' in object.metadata.annotations ? object.metadata.annotations['iam.devin.ai/admission'] : '') != (has(oldObject.metadata.annotations) && 'iam.devin.ai/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['iam.devin.ai/admission'] : '')"}]}`
 
 // admissionRecorder applies the CredentialPolicies to the requester and the new spec, and
 // seals the decision into the iam.devin.ai/admission annotation, which the controllers check
@@ -42,9 +42,16 @@ func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) a
 	if h.gate.Off() || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return admission.Allowed("")
 	}
+	if req.Kind.Kind != "PersonalAccessToken" && req.Kind.Kind != "ServiceUser" {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected a PersonalAccessToken or a ServiceUser, got %q", echo(req.Kind.Kind)))
+	}
 	obj, err := h.decode(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if err != nil || incomplete(obj) {
+		// Malformed: a duration that does not parse, a required field missing. Mutating
+		// webhooks run before the API server validates the object against its schema; that
+		// validation refuses it, naming the field, once it is passed on unsealed. (Should it
+		// pass, it carries no record: the controllers act on nothing it asks.)
+		return admission.Allowed("")
 	}
 	same, oldRecord, err := h.specUnchanged(req, obj)
 	switch {
@@ -125,6 +132,18 @@ func (h *admissionRecorder) specUnchanged(req admission.Request, obj client.Obje
 	}
 	is, err := policy.SpecHash(obj)
 	return err == nil && was == is, old.GetAnnotations()[iamv1alpha1.AdmissionAnnotation], err
+}
+
+// incomplete reports whether obj lacks what the schema requires for a policy to decide on
+// it: a PersonalAccessToken's user, a ServiceUser's role.
+func incomplete(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *iamv1alpha1.PersonalAccessToken:
+		return o.Spec.User.Email == "" && o.Spec.User.ID == ""
+	case *iamv1alpha1.ServiceUser:
+		return o.Spec.Role == ""
+	}
+	return false
 }
 
 func (h *admissionRecorder) decode(req admission.Request) (client.Object, error) {

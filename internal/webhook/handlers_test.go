@@ -182,7 +182,7 @@ func TestHandlersAnswerMalformedAndEdgeRequests(t *testing.T) {
 		"pat: huge requester": {path: ValidatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, user: huge, object: pat(huge, aliceRef)}.body(),
 			code: http.StatusForbidden, msg: []string{"may not create"}},
 		"pat: SSO account, admin": {path: ValidatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, user: "argocd", groups: []string{adminGroup}, object: pat("argocd", byID("user-bob"))}.body(),
-			code: http.StatusForbidden, msg: []string{"bob@example.com is linked to enterprise SSO", "ServiceUser"}},
+			code: http.StatusForbidden, msg: []string{"user ID user-bob is linked to enterprise SSO", "ServiceUser"}},
 		"pat: the API refuses the ID": {path: ValidatePersonalAccessTokenPath, api: failingAPI(fmt.Errorf("devinapi: GetUser: %w", devinapi.ErrInvalid)),
 			body: rev{op: admissionv1.Create, user: "argocd", groups: []string{adminGroup}, object: pat("argocd", byID(".."))}.body(), code: http.StatusUnprocessableEntity, msg: []string{"spec.user.id"}},
 		"pat: API unreachable": {path: ValidatePersonalAccessTokenPath, api: failingAPI(&devinapi.RequestError{Op: "FindUserByEmail", Err: errLeaky}),

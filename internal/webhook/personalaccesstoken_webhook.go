@@ -18,7 +18,7 @@ import (
 // The matchConditions keep away every UPDATE that changes neither the spec nor the recorded
 // requester (finalizers, other annotations, labels) and every UPDATE of an object being
 // deleted, so that finalizer removal never waits on this webhook or on the Devin API.
-// +kubebuilder:webhook:path=/validate-iam-devin-ai-v1alpha1-personalaccesstoken,mutating=false,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens,verbs=create;update,versions=v1alpha1,name=vpersonalaccesstoken.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"},{"name":"spec-or-requester-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'iam.devin.ai/requested-by' in object.metadata.annotations ? object.metadata.annotations['iam.devin.ai/requested-by'] : '') != (has(oldObject.metadata.annotations) && 'iam.devin.ai/requested-by' in oldObject.metadata.annotations ? oldObject.metadata.annotations['iam.devin.ai/requested-by'] : '')"}]}`
+// +kubebuilder:webhook:path=/validate-iam-devin-ai-v1alpha1-personalaccesstoken,mutating=false,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens,verbs=create;update,versions=v1alpha1,name=vpersonalaccesstoken.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"request.operation == 'CREATE' || !has(oldObject.metadata.deletionTimestamp)"},{"name":"spec-or-requester-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'iam.devin.ai/requested-by' in object.metadata.annotations ? object.metadata.annotations['iam.devin.ai/requested-by'] : '') != (has(oldObject.metadata.annotations) && 'iam.devin.ai/requested-by' in oldObject.metadata.annotations ? oldObject.metadata.annotations['iam.devin.ai/requested-by'] : '')"}]}`
 
 // personalAccessTokenValidator admits PersonalAccessTokens: a token acts as its owner, so only
 // the owner (or a PAT admin) may ask for one, and only for an account the backend can issue
@@ -62,7 +62,8 @@ func (v *personalAccessTokenValidator) ValidateCreate(ctx context.Context, pat *
 		return nil, decided(ctx, "owner", v.notOwner(requester, "user ID "+echo(ref.ID)))
 	}
 	if linked, why := v.lookup.dir.SSOLinked(user); linked {
-		return nil, decided(ctx, "sso", fmt.Errorf("%s is linked to enterprise SSO (%s), and the Devin API issues no personal access tokens to SSO-linked accounts: create a ServiceUser instead (a non-human principal with a role and its own API key)", echo(user.Email), why))
+		// Named as the request named it: an email the requester did not give stays unsaid.
+		return nil, decided(ctx, "sso", fmt.Errorf("%s is linked to enterprise SSO (%s), and the Devin API issues no personal access tokens to SSO-linked accounts: create a ServiceUser instead (a non-human principal with a role and its own API key)", describeRef(ref), why))
 	}
 	if err := v.targets.check(ctx, pat.Namespace, pat.Spec.RolloutRestartTargets, nil, field.NewPath("spec", "rolloutRestartTargets")); err != nil {
 		return nil, decided(ctx, "restart-targets", err)
@@ -119,6 +120,14 @@ func (v *personalAccessTokenValidator) user(ctx context.Context, pat *iamv1alpha
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Devin API lookup failed", "lookup", what, "error", err.Error())
 	return nil, unverifiable(what, err, v.lookup.timeout)
+}
+
+// describeRef names the user as the spec does: by email, or by ID.
+func describeRef(ref iamv1alpha1.UserReference) string {
+	if ref.Email != "" {
+		return echo(ref.Email)
+	}
+	return "user ID " + echo(ref.ID)
 }
 
 // notOwner is the refusal of a requester who is neither the owner nor a PAT admin.

@@ -146,7 +146,14 @@ func TestPATForSSOAccountIsRefusedWithServiceUserHint(t *testing.T) {
 	for name, user := range map[string]iamv1alpha1.UserReference{"by email": byEmail("bob@example.com"), "by user ID": byID("user-bob")} {
 		t.Run(name, func(t *testing.T) {
 			err := e.clientAs("bob@example.com").Create(context.Background(), newPAT(ns, "bob", user))
-			wantRefused(t, err, http.StatusForbidden, "bob@example.com is linked to enterprise SSO", "create a ServiceUser instead")
+			named := "bob@example.com"
+			if user.ID != "" {
+				named = "user ID user-bob" // as the request named him: an email it did not give stays unsaid
+			}
+			wantRefused(t, err, http.StatusForbidden, named+" is linked to enterprise SSO", "create a ServiceUser instead")
+			if user.ID != "" && strings.Contains(err.Error(), "bob@example.com") {
+				t.Errorf("the refusal reveals the owner's email: %v", err)
+			}
 		})
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 // The matchConditions keep away every UPDATE that leaves the spec alone (finalizers,
 // annotations, labels) and every UPDATE of an object being deleted.
-// +kubebuilder:webhook:path=/validate-iam-devin-ai-v1alpha1-serviceuser,mutating=false,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=serviceusers,verbs=create;update,versions=v1alpha1,name=vserviceuser.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"},{"name":"spec-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec"}]}`
+// +kubebuilder:webhook:path=/validate-iam-devin-ai-v1alpha1-serviceuser,mutating=false,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=serviceusers,verbs=create;update,versions=v1alpha1,name=vserviceuser.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]},"matchConditions":[{"name":"not-being-deleted","expression":"request.operation == 'CREATE' || !has(oldObject.metadata.deletionTimestamp)"},{"name":"spec-changed","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec"}]}`
 
 // serviceUserValidator admits ServiceUsers whose role exists upstream for their scope and
 // whose lifetime the backend accepts.

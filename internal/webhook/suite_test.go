@@ -144,6 +144,7 @@ func startEnv() (_ *testEnv, err error) {
 		clock:  clocktesting.NewFakeClock(time.Now()),
 	}
 	if e.cfg, err = e.te.Start(); err != nil {
+		_ = e.te.Stop() // a failed start may leave the control plane running
 		e.devin.Close()
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -116,4 +118,34 @@ func TestNoUseNoCredential(t *testing.T) {
 
 	allowPolicy(t, ns, p.Name, erin, "use")
 	NewWithT(t).Eventually(func() error { return e.Create(ctx, newSU(ns, "bot", "Member")) }, timeout, interval).Should(Succeed())
+}
+
+// TestMalformedObjectsGetTheSchemasAnswer (#22 9): the mutating webhooks run before the API
+// server validates a create against the schema; a malformed object is passed on to that
+// validation, which refuses it naming the field, never answered with an InternalError (a
+// 500 blaming the Devin API) or a decode error that names no field.
+func TestMalformedObjectsGetTheSchemasAnswer(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	p := createPolicy(t, teamPolicy(ns))
+	a := newMember(t, alice, nil, ns)
+	allowPolicy(t, ns, p.Name, alice, "use")
+
+	for name, tc := range map[string]struct {
+		kind, spec, field string
+	}{
+		"a PAT without user":             {"PersonalAccessToken", `{}`, "spec.user"},
+		"a PAT with a day as a duration": {"PersonalAccessToken", `{"user":{"email":"alice@example.com"},"expiresAfter":"1d"}`, "spec.expiresAfter"},
+		"a ServiceUser without role":     {"ServiceUser", `{}`, "spec.role"},
+		"a ServiceUser with a bad ttl":   {"ServiceUser", `{"role":"Member","ttl":"soon"}`, "spec.ttl"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			doc := `{"apiVersion":"iam.devin.ai/v1alpha1","kind":"` + tc.kind + `","metadata":{"name":"bad","namespace":"` + ns + `"},"spec":` + tc.spec + `}`
+			NewWithT(t).Expect(u.UnmarshalJSON([]byte(doc))).To(Succeed())
+			err := a.Create(ctx, u)
+			NewWithT(t).Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want 422 Invalid naming %s, got %v", tc.field, err)
+			NewWithT(t).Expect(err.Error()).To(ContainSubstring(tc.field))
+		})
+	}
 }
