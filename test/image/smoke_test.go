@@ -71,7 +71,7 @@ func TestExtractedBinaryRuns(t *testing.T) {
 	defer func() {
 		if !stopped {
 			_ = cmd.Process.Kill()
-			<-exited
+			t.Logf("killed the manager: %v", <-exited)
 		}
 		if t.Failed() {
 			t.Logf("the manager's output:\n%s", logs.String())
