@@ -152,3 +152,28 @@ func TestStatusNamingAnotherTokenIsNeverRevoked(t *testing.T) {
 	g.Expect(slices.ContainsFunc(liveTokensOf(string(v.UID)), func(r devinapitest.TokenRecord) bool { return r.ID == v.Status.Token.ID })).
 		To(BeTrue(), "another resource's token was revoked on the word of status")
 }
+
+// TestFinalizerRemovedStillRevokes (#22 5): a tenant who removes the operator's finalizer
+// and deletes the resource (metadata-only updates skip the webhooks) does not keep its
+// credentials live upstream: the operator saw the resource with credentials, sees it vanish
+// without its deletion's work, and revokes what carries its marker.
+func TestFinalizerRemovedStillRevokes(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	pat := newPAT(ns, "leaver", "alice@example.com")
+	su := newSU(ns, "leaver", "Member")
+	create(t, pat)
+	create(t, su)
+	p := waitPAT(t, pat, isReady)
+	s := waitSU(t, su, suReady)
+	g.Expect(liveTokensOf(string(p.UID))).NotTo(BeEmpty())
+
+	for _, obj := range []client.Object{p, s} {
+		update(t, obj, func(o client.Object) { o.SetFinalizers(nil) })
+		g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())
+	}
+	g.Eventually(func() []devinapitest.TokenRecord { return liveTokensOf(string(p.UID)) }, timeout, interval).
+		Should(BeEmpty(), "the PAT's token outlived the resource")
+	g.Eventually(func() bool { return upstreamSU(s.Status.ServiceUserID) == nil || !upstreamSU(s.Status.ServiceUserID).IsActive }, timeout, interval).
+		Should(BeTrue(), "the service user outlived the resource")
+}

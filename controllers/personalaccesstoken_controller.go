@@ -65,7 +65,9 @@ type PersonalAccessTokenReconciler struct {
 func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	pat := &iamv1alpha1.PersonalAccessToken{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
-		return ctrl.Result{}, gone(r.Lifecycle, req, err)
+		return ctrl.Result{}, gone(ctx, r.Lifecycle, req, err, func(ctx context.Context, t credential.Tombstone) error {
+			return r.sweep(devinapi.WithCallBudget(ctx, credential.CallsPerReconcile), req.NamespacedName, t)
+		})
 	}
 	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
 	if err := r.Lifecycle.Latest(ctx, pat); err != nil {

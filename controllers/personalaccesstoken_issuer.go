@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -186,4 +188,26 @@ func revokedNotExpired(keys []devinapi.APIKey, id string, now time.Time) bool {
 		return k.RevokedAt != nil || k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
 	}
 	return true
+}
+
+// sweep revokes the tokens of a PersonalAccessToken deleted without its finalizer's work:
+// the user's active tokens that carry its marker.
+func (r *PersonalAccessTokenReconciler) sweep(ctx context.Context, key types.NamespacedName, t credential.Tombstone) error {
+	if t.UserID == "" {
+		return nil // its user was never found: nothing was created
+	}
+	stub := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}}
+	stub.Status.UserID = t.UserID
+	iss := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: r.Lifecycle.Owner(stub), pat: stub}
+	own, err := iss.Owned(ctx, true)
+	if err != nil {
+		return err
+	}
+	for _, k := range own.Keys {
+		if err := r.API.RevokePAT(ctx, t.UserID, k.ID); err != nil && !devinapi.IsGone(err) {
+			return fmt.Errorf("revoke token %s: %w", k.ID, err)
+		}
+	}
+	r.Listings.Invalidate(t.UserID)
+	return nil
 }

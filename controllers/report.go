@@ -153,11 +153,21 @@ func errRevocationPending(err error) error {
 var errNoOrganization = errors.New("no organization")
 
 // gone answers a failed read of the resource: one that no longer exists is forgotten (the
-// lifecycle's memory of it dropped, finalizer or not), anything else is retried.
-func gone(l *credential.Lifecycle, req ctrl.Request, err error) error {
-	if apierrors.IsNotFound(err) {
-		l.Gone(req.NamespacedName)
+// lifecycle's memory of it dropped, finalizer or not) and, when it vanished without its
+// deletion's work (its finalizer removed by someone else) while it had credentials upstream,
+// those are swept: found by the resource's marker and revoked. Anything else is retried.
+func gone(ctx context.Context, l *credential.Lifecycle, req ctrl.Request, err error, sweep func(context.Context, credential.Tombstone) error) error {
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	t, ok := l.Gone(req.NamespacedName)
+	if !ok {
 		return nil
 	}
-	return err
+	if err := sweep(ctx, t); err != nil {
+		return fmt.Errorf("revoke what %s left upstream when it was deleted without its finalizer: %w", req.NamespacedName, err)
+	}
+	l.Buried(req.NamespacedName, t.UID)
+	ctrl.LoggerFrom(ctx).Info("swept the credentials of a resource deleted without its finalizer", "uid", t.UID)
+	return nil
 }

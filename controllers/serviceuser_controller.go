@@ -71,7 +71,9 @@ type ServiceUserReconciler struct {
 func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	su := &iamv1alpha1.ServiceUser{}
 	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
-		return ctrl.Result{}, gone(r.Lifecycle, req, err)
+		return ctrl.Result{}, gone(ctx, r.Lifecycle, req, err, func(ctx context.Context, t credential.Tombstone) error {
+			return r.sweep(devinapi.WithCallBudget(ctx, credential.CallsPerReconcile), req.NamespacedName, t)
+		})
 	}
 	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
 	if err := r.Lifecycle.Latest(ctx, su); err != nil {

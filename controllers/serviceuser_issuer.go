@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -259,3 +260,22 @@ func (i *serviceUserIssuer) LastUsed(ctx context.Context, id string) (*time.Time
 }
 
 var _ credential.UsageReporter = &serviceUserIssuer{}
+
+// sweep deletes the service user of a ServiceUser deleted without its finalizer's work: the
+// active one whose name carries its marker.
+func (r *ServiceUserReconciler) sweep(ctx context.Context, key types.NamespacedName, t credential.Tombstone) error {
+	marker := r.Lifecycle.Owner(&iamv1alpha1.ServiceUser{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}})
+	all, err := r.API.ListServiceUsers(ctx, false)
+	if err != nil {
+		return err
+	}
+	for _, u := range all {
+		if !u.IsActive || !marker.OwnsServiceUser(u.Name) {
+			continue
+		}
+		if err := r.API.DeleteServiceUser(ctx, u.ID); err != nil && !devinapi.IsGone(err) {
+			return fmt.Errorf("delete service user %s: %w", u.ID, err)
+		}
+	}
+	return nil
+}

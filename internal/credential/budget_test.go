@@ -175,6 +175,7 @@ func TestMemoryOfAVanishedResourceIsDropped(t *testing.T) {
 
 	w.pat.UID = "another-resource-of-the-same-name"
 	w.pat.Status = iamv1alpha1.PersonalAccessTokenStatus{}
+	w.pat.Annotations = nil
 	// (It finds the first one's Secret, which it may not take over: that does not matter here.)
 	if _, err := w.reconcile(); reasonOf(err) != iamv1alpha1.ReasonSecretConflict {
 		t.Fatalf("err = %v", err)
@@ -182,8 +183,27 @@ func TestMemoryOfAVanishedResourceIsDropped(t *testing.T) {
 	if got := remembered(uid); len(got) != 0 {
 		t.Fatalf("the replaced resource's %q is still remembered", got)
 	}
-	w.l.Gone(key)
+	if _, sweep := w.l.Gone(key); sweep {
+		t.Fatal("a resource that created nothing upstream left a tombstone to sweep")
+	}
 	if got := remembered(w.pat.UID); len(got) != 0 {
 		t.Fatalf("the vanished resource's %q is still remembered", got)
+	}
+
+	// One that had a token and vanished without its deletion's work leaves a tombstone,
+	// kept until its credentials are swept.
+	w2 := newWorld(t)
+	w2.withToken(t0)
+	w2.clk.Step(time.Minute)
+	if _, err := w2.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	tomb, sweep := w2.l.Gone(key)
+	if !sweep || tomb.UID != w2.pat.UID || !tomb.Issued {
+		t.Fatalf("tombstone %+v, sweep %v: want one to sweep", tomb, sweep)
+	}
+	w2.l.Buried(key, tomb.UID)
+	if _, ok := w2.l.residents.get(key); ok {
+		t.Fatal("a swept resource is still remembered")
 	}
 }

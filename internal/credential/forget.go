@@ -3,7 +3,6 @@ package credential
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,62 +24,6 @@ func (l *Lifecycle) Forget(ctx context.Context, obj Object) error {
 	}
 	l.forgetMemory(types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}, obj.GetUID())
 	return nil
-}
-
-// Gone drops what the lifecycle remembers of a resource that no longer exists, whether or
-// not it went through Forget (one deleted before it had a finalizer, say): memory kept per
-// resource is bounded by the resources that exist.
-func (l *Lifecycle) Gone(key types.NamespacedName) {
-	if uid, ok := l.residents.uid(key); ok {
-		l.forgetMemory(key, uid)
-	}
-}
-
-// forgetMemory drops the resource's check time, verdict, mint log and metrics.
-func (l *Lifecycle) forgetMemory(key types.NamespacedName, uid types.UID) {
-	l.Metrics.forgetKey(l.Kind, key)
-	l.checks.forget(uid)
-	l.verdicts.forget(uid)
-	l.mints.forget(uid)
-	l.residents.forget(key, uid)
-}
-
-// residents maps each resource the lifecycle has seen to its UID, so that the memory kept by
-// UID can be dropped when only the name of a vanished resource is known.
-type residents struct {
-	mu   sync.Mutex
-	uids map[types.NamespacedName]types.UID
-}
-
-// seen records uid as the resource's, and returns the UID an earlier resource of the same
-// name had (whose memory is to be dropped), or "".
-func (r *residents) seen(key types.NamespacedName, uid types.UID) types.UID {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.uids == nil {
-		r.uids = map[types.NamespacedName]types.UID{}
-	}
-	old := r.uids[key]
-	r.uids[key] = uid
-	if old == uid {
-		return ""
-	}
-	return old
-}
-
-func (r *residents) uid(key types.NamespacedName) (types.UID, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	uid, ok := r.uids[key]
-	return uid, ok
-}
-
-func (r *residents) forget(key types.NamespacedName, uid types.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.uids[key] == uid {
-		delete(r.uids, key)
-	}
 }
 
 // OrphanAllowed reports whether deleting the resource leaves its credentials upstream: its

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -96,13 +95,15 @@ func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 // again. persist is called before every create upstream.
 func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
 	now := l.Clock.Now()
-	l.remember(obj)
 	if _, err := nextIssue(obj); err != nil {
+		l.remember(obj, false)
 		return l.stalled(ctx, obj, iss, now, err)
 	}
 	// Judged first: a spec no admission record covers moves no Secret, restarts nothing and
 	// mints nothing; the resource keeps serving what was admitted.
 	adm, cached, refused := l.admit(ctx, obj, false)
+	l.remember(obj, refused == nil)
+	defer func() { l.remember(obj, refused == nil) }() // what this reconcile created counts too
 	if adm.Err != nil {
 		return 0, refused
 	}
@@ -155,15 +156,6 @@ func (l *Lifecycle) act(ctx context.Context, obj Object, iss Issuer, sec *corev1
 		return l.issue(ctx, obj, iss, sec, reason, persist)
 	}
 	return l.syncSecret(ctx, obj, sec)
-}
-
-// remember notes which resource holds the name, and drops the memory of an earlier resource
-// of the same name that vanished unseen.
-func (l *Lifecycle) remember(obj Object) {
-	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	if old := l.residents.seen(key, obj.GetUID()); old != "" {
-		l.forgetMemory(key, old)
-	}
 }
 
 // stalled reports why the resource waits for a person, and meanwhile still revokes the

@@ -168,6 +168,15 @@ func (req request) requiredPermission() string {
 	return RequiredPermission(req.op, req.scope)
 }
 
+// mayCall takes the call from the context's budget, then waits for the rate limit and any
+// Retry-After.
+func (c *Client) mayCall(ctx context.Context, op string) error {
+	if err := spend(ctx); err != nil {
+		return fmt.Errorf("devinapi: %s: %w", op, err)
+	}
+	return c.wait(ctx, op)
+}
+
 // do sends req and decodes a 2xx answer into out (when out is not nil). Every other answer
 // becomes an *APIError.
 func (c *Client) do(ctx context.Context, req request, out any) error {
@@ -181,10 +190,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			return fmt.Errorf("devinapi: %s: encode request: %w", req.op, err)
 		}
 	}
-	if err := spend(ctx); err != nil {
-		return fmt.Errorf("devinapi: %s: %w", req.op, err)
-	}
-	if err := c.wait(ctx, req.op); err != nil {
+	if err := c.mayCall(ctx, req.op); err != nil {
 		return err
 	}
 

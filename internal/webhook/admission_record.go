@@ -11,6 +11,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -112,7 +113,11 @@ func (h *admissionRecorder) seal(ctx context.Context, req admission.Request, obj
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("seal the admission record: %w", err))
 	}
 	_ = decided(ctx, "policy", nil)
-	return h.patch(obj, sealed).WithWarnings(warnings...)
+	resp := h.patch(obj, sealed)
+	if req.Operation == admissionv1.Create {
+		resp = withFinalizer(resp, obj)
+	}
+	return resp.WithWarnings(warnings...)
 }
 
 // specUnchanged reports whether an UPDATE leaves the spec as it was, once decoded (the API
@@ -172,6 +177,25 @@ func (h *admissionRecorder) patch(obj client.Object, sealed string) admission.Re
 		op = jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{iamv1alpha1.AdmissionAnnotation: sealed})
 	}
 	return admission.Patched("", op)
+}
+
+// withFinalizer adds the operator's finalizer to a create's patch, so that the resource has
+// it from the start at no extra write (the controllers add it on their first reconcile when
+// the webhook did not): deleting it at any point later revokes its credentials.
+func withFinalizer(resp admission.Response, obj client.Object) admission.Response {
+	if controllerutil.ContainsFinalizer(obj, iamv1alpha1.Finalizer) {
+		return resp
+	}
+	op := jsonpatch.NewOperation("add", "/metadata/finalizers/-", iamv1alpha1.Finalizer)
+	if len(obj.GetFinalizers()) == 0 {
+		op = jsonpatch.NewOperation("add", "/metadata/finalizers", []string{iamv1alpha1.Finalizer})
+	}
+	resp.Patches = append(resp.Patches, op)
+	if resp.PatchType == nil {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.PatchType = &pt
+	}
+	return resp
 }
 
 // keep puts the record back as it was ("" : none) on an object whose request changed it.

@@ -69,6 +69,9 @@ func TestServiceUserBeyondThePolicy(t *testing.T) {
 	t.Run("control: Member in the default organization", func(t *testing.T) {
 		su := newSU(ns, "bot", "Member")
 		NewWithT(t).Expect(a.Create(ctx, su)).To(Succeed())
+		// The finalizer comes with the create (the admission webhook's patch), at no extra
+		// write: deleting the resource at any point later revokes its credentials.
+		NewWithT(t).Expect(su.Finalizers).To(ContainElement(iamv1alpha1.Finalizer))
 		su = waitAdmitted(t, su, "True", iamv1alpha1.ReasonPolicyAllowed, "CredentialPolicy "+p.Name)
 		su = waitReady(t, su)
 		NewWithT(t).Expect(su.Status.Policy).To(Equal(p.Name))
