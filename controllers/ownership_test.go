@@ -160,8 +160,8 @@ func TestStatusNamingAnotherTokenIsNeverRevoked(t *testing.T) {
 func TestFinalizerRemovedStillRevokes(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	pat := newPAT(ns, "leaver", "alice@example.com")
-	su := newSU(ns, "leaver", "Member")
+	pat := newPAT(ns, "leaving-pat", "alice@example.com")
+	su := newSU(ns, "leaving-su", "Member")
 	create(t, pat)
 	create(t, su)
 	p := waitPAT(t, pat, isReady)
