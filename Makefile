@@ -95,12 +95,16 @@ docker-build: ## Build the container image (needs a Docker engine).
 docker-push: ## Push the container image.
 	docker push $(IMG)
 
+# IMG may name a digest (repository:tag@sha256:...), as a release's bundle does. The image is
+# set in a copy of config/, so the tracked kustomization never changes.
+INSTALLER ?= dist/install.yaml
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write the install bundle to dist/install.yaml.
-	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default > dist/install.yaml
-	cd config/manager && $(KUSTOMIZE) edit set image controller=token-operator:latest
+build-installer: manifests generate kustomize ## Write the install bundle to dist/install.yaml (IMG=repository:tag[@digest]).
+	@mkdir -p $(dir $(INSTALLER))
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -r config "$$tmp/config" && \
+		(cd "$$tmp/config/manager" && $(KUSTOMIZE) edit set image controller=$(IMG)) && \
+		$(KUSTOMIZE) build "$$tmp/config/default" > $(INSTALLER)
+	@echo "build-installer: $(INSTALLER) runs $(IMG)"
 
 CHART_DIR ?= dist/chart
 
@@ -120,6 +124,104 @@ helm-lint: helm ## Lint the Helm chart (strict): defaults (the operator's own ce
 	$(HELM) lint --strict $(CHART_DIR)
 	$(HELM) lint --strict $(CHART_DIR) --set webhook.certManager.enabled=true --set metrics.serviceMonitor.enabled=true \
 		--set networkPolicy.enabled=true --set 'networkPolicy.apiServer.cidrs={10.0.0.10/32}'
+
+##@ Image and release
+
+# The manager image, built with ko and no registry: `go run ./hack/image seed` makes the base
+# (the nonroot user's passwd and group entries, nothing else; pinned by digest in .ko.yaml)
+# and puts it into ko's cache ($(KOCACHE)/img), where ko finds a base named by digest. The
+# build is reproducible: every time stamp is the commit's (SOURCE_DATE_EPOCH), so two builds
+# of one commit have one digest. See docs/release.md.
+KO_DOCKER_REPO ?= ghcr.io/cogtokens/token-operator
+PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_DIR ?= dist/image
+KOCACHE ?= $(shell pwd)/dist/cache/ko
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_CREATED = $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+# The same labels as the Dockerfile's (test/image checks), and the build's version and commit.
+IMAGE_LABELS = \
+	--image-label=org.opencontainers.image.title=token-operator \
+	--image-label='org.opencontainers.image.description=Kubernetes operator for Devin API service users and personal access tokens' \
+	--image-label=org.opencontainers.image.source=https://github.com/cogtokens/token-operator \
+	--image-label=org.opencontainers.image.version=$(VERSION) \
+	--image-label=org.opencontainers.image.revision=$(COMMIT) \
+	--image-label=org.opencontainers.image.created=$(IMAGE_CREATED)
+KO_ENV = KOCACHE=$(KOCACHE) KO_DOCKER_REPO=$(KO_DOCKER_REPO) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+	VERSION=$(VERSION) COMMIT=$(COMMIT) GOFLAGS=-mod=readonly
+
+# image writes $(IMAGE_DIR)/oci (an OCI layout: one index, one image per platform),
+# $(IMAGE_DIR)/sbom (SPDX, per platform and for the index), a docker-format tarball per
+# platform ($(IMAGE_DIR)/token-operator-<os>-<arch>.tar, for `kind load image-archive`,
+# `ctr import`, `docker load`) and $(IMAGE_DIR)/digest.
+.PHONY: image
+image: ko ## Build the manager image (PLATFORMS=linux/amd64,linux/arm64) into dist/image with ko, offline, and print its digest.
+	rm -rf $(IMAGE_DIR)
+	mkdir -p $(IMAGE_DIR)
+	go run ./hack/image seed -kocache $(KOCACHE) -ko-config .ko.yaml
+	$(KO_ENV) $(KO) build . --bare --push=false --platform=$(PLATFORMS) \
+		--oci-layout-path=$(IMAGE_DIR)/oci --sbom=spdx --sbom-dir=$(IMAGE_DIR)/sbom $(IMAGE_LABELS) \
+		> $(IMAGE_DIR)/ko.out
+	go run ./hack/image tarballs -ref $(KO_DOCKER_REPO):$(VERSION) -out $(IMAGE_DIR) $(IMAGE_DIR)/oci
+	go run ./hack/image digest $(IMAGE_DIR)/oci > $(IMAGE_DIR)/digest
+	@echo "image: $(KO_DOCKER_REPO)@$$(cat $(IMAGE_DIR)/digest) ($(PLATFORMS))"
+
+# release-dry-run does all that a tag does (.github/workflows/release.yml) except pushing:
+# the image for both platforms, built twice to check that the digest is the same; the chart,
+# its image named by that digest, packaged; the bundle (install.yaml) by digest; checksums.
+RELEASE_DIR ?= dist/release
+# The chart's SemVer: the tag without its v; a build between tags is 0.0.0-<git describe>.
+CHART_VERSION ?= $(if $(filter v%,$(VERSION)),$(patsubst v%,%,$(VERSION)),0.0.0-$(VERSION))
+RELEASE_PLATFORMS = linux/amd64,linux/arm64
+# What every step of one release must agree on, fixed once (a file edited meanwhile must not
+# change the version a later step stamps).
+RELEASE_VARS = VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+	KO_DOCKER_REPO=$(KO_DOCKER_REPO) RELEASE_DIR=$(RELEASE_DIR) CHART_VERSION=$(CHART_VERSION)
+.PHONY: release-dry-run
+release-dry-run: ko kustomize helm ## Build a release into dist/release (image, SBOM, chart, install.yaml, checksums); push nothing.
+	rm -rf $(RELEASE_DIR)
+	$(MAKE) --no-print-directory image $(RELEASE_VARS) IMAGE_DIR=$(RELEASE_DIR)/image PLATFORMS=$(RELEASE_PLATFORMS)
+	go run ./hack/image platforms -want $(RELEASE_PLATFORMS) $(RELEASE_DIR)/image/oci
+	@# The index's SBOM, which release.yml attests; ko names it.
+	test -s $(RELEASE_DIR)/image/sbom/token-operator-index.spdx.json
+	$(MAKE) --no-print-directory image $(RELEASE_VARS) IMAGE_DIR=$(RELEASE_DIR)/rebuild PLATFORMS=$(RELEASE_PLATFORMS) KOCACHE=$(KOCACHE)-rebuild
+	@if ! cmp -s $(RELEASE_DIR)/image/digest $(RELEASE_DIR)/rebuild/digest; then \
+		echo "release-dry-run: not reproducible: $$(cat $(RELEASE_DIR)/image/digest) then $$(cat $(RELEASE_DIR)/rebuild/digest)" >&2; exit 1; fi
+	@echo "release-dry-run: reproducible: two builds gave $$(cat $(RELEASE_DIR)/image/digest)"
+	rm -rf $(RELEASE_DIR)/rebuild $(KOCACHE)-rebuild
+	$(MAKE) --no-print-directory release-chart release-bundle $(RELEASE_VARS)
+	cd $(RELEASE_DIR) && sha256sum install.yaml token-operator-$(CHART_VERSION).tgz image/*.tar image/sbom/*.spdx.json > checksums.txt
+	@echo "release-dry-run: $(RELEASE_DIR) holds $(VERSION): $(KO_DOCKER_REPO)@$$(cat $(RELEASE_DIR)/image/digest)"
+
+# release-chart packages the chart with the image by digest ($(RELEASE_DIR)/image/digest).
+.PHONY: release-chart
+release-chart: helm
+	rm -rf $(RELEASE_DIR)/chart
+	cp -r $(CHART_DIR) $(RELEASE_DIR)/chart
+	go run ./hack/image chart -repository $(KO_DOCKER_REPO) -tag $(VERSION) -digest "$$(cat $(RELEASE_DIR)/image/digest)" \
+		-version $(CHART_VERSION) $(RELEASE_DIR)/chart
+	$(HELM) lint --strict $(RELEASE_DIR)/chart
+	$(HELM) package $(RELEASE_DIR)/chart --destination $(RELEASE_DIR)
+	rm -rf $(RELEASE_DIR)/chart
+
+# release-bundle writes the bundle with the image by digest.
+.PHONY: release-bundle
+release-bundle: kustomize
+	$(MAKE) --no-print-directory build-installer $(RELEASE_VARS) INSTALLER=$(RELEASE_DIR)/install.yaml \
+		IMG=$(KO_DOCKER_REPO):$(VERSION)@$$(cat $(RELEASE_DIR)/image/digest)
+
+# release-publish pushes the image that release-dry-run built: ko builds it again, pushing
+# to $(KO_DOCKER_REPO) with its SBOM, and the pushed digest must be the dry run's (the build
+# is reproducible), so the chart and install.yaml name what was pushed. Needs a registry
+# login; release.yml then signs it with cosign.
+.PHONY: release-publish
+release-publish: ko ## Push the image release-dry-run built (ko; same digest or it fails); needs a registry login (release.yml).
+	go run ./hack/image seed -kocache $(KOCACHE) -ko-config .ko.yaml
+	$(KO_ENV) $(KO) build . --bare --platform=$(RELEASE_PLATFORMS) --tags=$(VERSION) --sbom=spdx $(IMAGE_LABELS) \
+		--image-refs=$(RELEASE_DIR)/image/pushed
+	@pushed=$$(sed 's/.*@//' $(RELEASE_DIR)/image/pushed); built=$$(cat $(RELEASE_DIR)/image/digest); \
+	if [ "$$pushed" != "$$built" ]; then echo "release-publish: pushed $$pushed, but the dry run built $$built" >&2; exit 1; fi; \
+	echo "release-publish: pushed $(KO_DOCKER_REPO)@$$pushed"
 
 ##@ Deployment
 
@@ -157,11 +259,13 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 HELM ?= $(LOCALBIN)/helm
+KO ?= $(LOCALBIN)/ko
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v3.22.0
+KO_VERSION ?= v0.19.1
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)-$(CONTROLLER_TOOLS_VERSION) ## Install controller-gen into ./bin.
@@ -186,6 +290,12 @@ helm: $(HELM)-$(HELM_VERSION) ## Install helm into ./bin.
 	@ln -sf $(HELM)-$(HELM_VERSION) $(HELM)
 $(HELM)-$(HELM_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: ko
+ko: $(KO)-$(KO_VERSION) ## Install ko into ./bin.
+	@ln -sf $(KO)-$(KO_VERSION) $(KO)
+$(KO)-$(KO_VERSION): | $(LOCALBIN)
+	$(call go-install-tool,$(KO),github.com/google/ko,$(KO_VERSION))
 
 # go-install-tool installs a pinned Go tool as <name>-<version> in ./bin.
 define go-install-tool

@@ -7,6 +7,10 @@ import (
 	"flag"
 	"os"
 
+	// The Mozilla CA roots, compiled in: the image has no CA certificates of its own (a
+	// scratch base), and TLS to the Devin API must verify anyway. Go uses them only when the
+	// system has no roots (x509.SetFallbackRoots), so a mounted bundle still wins.
+	_ "golang.org/x/crypto/x509roots/fallback"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 

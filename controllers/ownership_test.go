@@ -160,8 +160,8 @@ func TestStatusNamingAnotherTokenIsNeverRevoked(t *testing.T) {
 func TestFinalizerRemovedStillRevokes(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	pat := newPAT(ns, "leaver", "alice@example.com")
-	su := newSU(ns, "leaver", "Member")
+	pat := newPAT(ns, "leaving-pat", "alice@example.com")
+	su := newSU(ns, "leaving-su", "Member")
 	create(t, pat)
 	create(t, su)
 	p := waitPAT(t, pat, isReady)
@@ -174,6 +174,8 @@ func TestFinalizerRemovedStillRevokes(t *testing.T) {
 	}
 	g.Eventually(func() []devinapitest.TokenRecord { return liveTokensOf(string(p.UID)) }, timeout, interval).
 		Should(BeEmpty(), "the PAT's token outlived the resource")
-	g.Eventually(func() bool { return upstreamSU(s.Status.ServiceUserID) == nil || !upstreamSU(s.Status.ServiceUserID).IsActive }, timeout, interval).
+	g.Eventually(func() bool {
+		return upstreamSU(s.Status.ServiceUserID) == nil || !upstreamSU(s.Status.ServiceUserID).IsActive
+	}, timeout, interval).
 		Should(BeTrue(), "the service user outlived the resource")
 }

@@ -323,6 +323,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	ctrl.LoggerFrom(ctx).Info("starting token-operator", "version", version.Version, "devinAPI", o.DevinAPIURL)
+	ctrl.LoggerFrom(ctx).Info("starting token-operator", "version", version.Version, "commit", version.Commit, "devinAPI", o.DevinAPIURL)
 	return mgr.Start(ctx)
 }

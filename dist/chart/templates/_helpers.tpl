@@ -123,8 +123,12 @@ name: {{ include "token-operator.fullname" . }}-selfsigned-issuer
 {{- end }}
 
 {{/*
-Image reference of the manager.
+Image reference of the manager: by digest when image.digest is set, else by tag.
 */}}
 {{- define "token-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
 {{- end }}
