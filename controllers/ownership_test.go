@@ -179,33 +179,3 @@ func TestFinalizerRemovedStillRevokes(t *testing.T) {
 	}, timeout, interval).
 		Should(BeTrue(), "the service user outlived the resource")
 }
-
-// TestUnprovenServiceUserIsReplacedAtOnce: a ServiceUser whose status names a service user
-// without its marker (what an earlier release created, and what the upgrade finds) gets a
-// service user of its own at once, Ready, not Stalled as if its key had been revoked; the
-// unmarked one is left as it is.
-func TestUnprovenServiceUserIsReplacedAtOnce(t *testing.T) {
-	g := NewWithT(t)
-	ns := newNamespace(t)
-	legacy := plantServiceUser(t, ns+"-old") // an earlier release's naming: no marker
-	su := newSU(ns, "old", "Member")
-	create(t, su)
-	first := waitSU(t, su, suReady)
-	g.Expect(env.Devin.DeleteServiceUser(first.Status.ServiceUserID)).To(Succeed()) // as if it never was
-	g.Eventually(func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(first), first); err != nil {
-			return err
-		}
-		first.Status.ServiceUserID = legacy.ServiceUser.ID
-		return k8s.Status().Update(context.Background(), first)
-	}, timeout, interval).Should(Succeed())
-	clk.Step(2 * time.Hour) // past the periodic check
-	poke(t, first)
-	got := waitSU(t, su, func(s *iamv1alpha1.ServiceUser) bool {
-		return suReady(s) && s.Status.ServiceUserID != "" && s.Status.ServiceUserID != legacy.ServiceUser.ID &&
-			s.Status.ServiceUserID != first.Status.ServiceUserID
-	})
-	g.Expect(got.Status.ServiceUserName).To(HaveSuffix(string(got.UID) + "]"))
-	untouched(t, legacy, 1)
-	expectEvent(t, got, iamv1alpha1.EventOwnershipUnproven)
-}

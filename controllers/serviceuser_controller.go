@@ -129,13 +129,6 @@ func (r *ServiceUserReconciler) repairUpstream(ctx context.Context, iss *service
 	if err := iss.Prepare(ctx); err != nil {
 		return err
 	}
-	if iss.unproven && iss.su.Status.ServiceUserID == "" {
-		// The service user on record is not provably this resource's (one an earlier release
-		// named without the marker, or one a status writer named): its keys are not this
-		// resource's to keep using; a service user of its own is provisioned at once.
-		r.Lifecycle.OwnerGone(iss.su, iamv1alpha1.RotationServiceUserGone, false)
-		return nil
-	}
 	due := r.Lifecycle.VerifyDue(iss.su, r.Clock.Now())
 	gone, deleted, err := iss.checkUpstream(ctx, due)
 	if err != nil || !gone {

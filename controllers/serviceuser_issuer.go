@@ -51,10 +51,8 @@ type serviceUserIssuer struct {
 	// names caches the upstream names of service users by ID (shared, bounded); nil reads
 	// them each time.
 	names *ttlcache.Cache[string]
-	// provenID is the recorded service user this reconcile proved to be the resource's;
-	// unproven is set when the one on record could not be, and was dropped.
+	// provenID is the recorded service user this reconcile proved to be the resource's.
 	provenID string
-	unproven bool
 }
 
 var (
@@ -194,7 +192,6 @@ func (i *serviceUserIssuer) prove(ctx context.Context) error {
 		"status named service user %s (%.100q), whose name does not carry this resource's marker: the operator acts only on upstream objects it can prove it created, and provisions one of its own; delete that one by hand if it is no longer used", id, name)
 	ctrl.LoggerFrom(ctx).Info("service user on record is not provably this resource's; leaving it alone", "serviceUserID", id)
 	st.ServiceUserID, st.ServiceUserName, st.RoleID, st.ServiceUserExpiresAt = "", "", "", nil
-	i.unproven = true
 	return nil
 }
 
