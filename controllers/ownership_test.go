@@ -113,7 +113,9 @@ func TestStatusNamingAnotherServiceUserIsNeverActedOn(t *testing.T) {
 	rotated := waitSU(t, got, func(s *iamv1alpha1.ServiceUser) bool {
 		return suReady(s) && s.Status.RotateRequest == "steal"
 	})
-	g.Expect(rotated.Status.ServiceUserID).To(Equal(own), "the resource's own service user, found by its marker")
+	g.Expect(rotated.Status.ServiceUserID).NotTo(Equal(victim.ServiceUser.ID))
+	g.Expect(rotated.Status.ServiceUserName).To(HaveSuffix(string(rotated.UID)+"]"), "a service user of the resource's own")
+	expectEvent(t, rotated, iamv1alpha1.EventOwnershipUnproven)
 	untouched(t, victim, 1)
 
 	g.Expect(k8s.Delete(context.Background(), rotated)).To(Succeed())
@@ -121,6 +123,9 @@ func TestStatusNamingAnotherServiceUserIsNeverActedOn(t *testing.T) {
 		return apierrors.IsNotFound(k8s.Get(context.Background(), client.ObjectKeyFromObject(rotated), &iamv1alpha1.ServiceUser{}))
 	}, timeout, interval).Should(BeTrue())
 	untouched(t, victim, 1)
+	for _, id := range []string{own, rotated.Status.ServiceUserID} { // every one of its own is gone
+		g.Expect(upstreamSU(id) == nil || !upstreamSU(id).IsActive).To(BeTrue(), "service user %s outlived the resource", id)
+	}
 }
 
 // TestStatusNamingAnotherTokenIsNeverRevoked (#22 7): a pending revocation written into a

@@ -159,6 +159,11 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 	if err := r.issuer(su).deleteUpstream(ctx); err != nil {
 		return ctrl.Result{}, errRevocationPending(err)
 	}
+	// Any other service user that carries the resource's marker goes too (one provisioned
+	// while status named another: a status writer's, or an earlier release's).
+	if err := r.sweep(ctx, client.ObjectKeyFromObject(su), credential.Tombstone{UID: su.UID}); err != nil {
+		return ctrl.Result{}, errRevocationPending(err)
+	}
 	if err := r.Lifecycle.Forget(ctx, su); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -51,8 +51,10 @@ type serviceUserIssuer struct {
 	// names caches the upstream names of service users by ID (shared, bounded); nil reads
 	// them each time.
 	names *ttlcache.Cache[string]
-	// provenID is the recorded service user this reconcile proved to be the resource's.
+	// provenID is the recorded service user this reconcile proved to be the resource's;
+	// unproven is set once one could not be (and was reported).
 	provenID string
+	unproven bool
 }
 
 var (
@@ -77,7 +79,11 @@ func (i *serviceUserIssuer) Issue(ctx context.Context, name string, expiresAt ti
 	if err != nil {
 		return nil, err
 	}
-	if id != "" {
+	ours, err := i.mayWrite(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ours {
 		return i.api.CreateServiceUserAPIKey(ctx, id, devinapi.CreateKeyRequest{Name: name, ExpiresAt: &expiresAt})
 	}
 	return i.provision(ctx)
@@ -132,9 +138,6 @@ func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
 // similar name is never adopted. "" when there is none upstream.
 func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 	st := &i.su.Status
-	if err := i.prove(ctx); err != nil {
-		return "", err
-	}
 	mayExist := st.PendingProvision != nil || i.everIssued
 	if st.ServiceUserID != "" || !mayExist || i.searched {
 		return st.ServiceUserID, nil
@@ -154,18 +157,18 @@ func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// prove checks that the service user status names carries this resource's marker in its
-// name: the only proof that the operator created it for this resource, since status may be
-// written by others (a status writer could name anybody's service user, and have a key
-// created for it land in this resource's Secret). One that does not is never acted on: it
-// is dropped from status, with an event, and the resource provisions one of its own. That
-// includes a service user an earlier release created without the marker: it stays upstream,
-// untouched, for a person to delete. One that no longer exists is left for checkUpstream.
-func (i *serviceUserIssuer) prove(ctx context.Context) error {
-	st := &i.su.Status
-	id := st.ServiceUserID
+// mayWrite reports whether the service user status names (id) may be changed upstream: a
+// key created for it, a key revoked, its role set, itself deleted. Only one whose name carries
+// this resource's marker may: the only proof that the operator created it for this resource,
+// since status may be written by others (a status writer could name anybody's service user,
+// and have a key created for it land in this resource's Secret). One without it is read (its
+// keys listed, so that the token it holds keeps being checked) and never changed: an earlier
+// release's service user keeps serving until the next key create, which provisions one of the
+// resource's own; a foreign one is left alone. Both are reported once per reconcile. One that
+// no longer exists may be "written" (a call on it finds nothing).
+func (i *serviceUserIssuer) mayWrite(ctx context.Context, id string) (bool, error) {
 	if id == "" || id == i.provenID {
-		return nil
+		return id != "", nil
 	}
 	name, ok := "", false
 	if i.names != nil {
@@ -174,10 +177,10 @@ func (i *serviceUserIssuer) prove(ctx context.Context) error {
 	if !ok {
 		u, err := i.lookUp(ctx, true)
 		if err != nil {
-			return fmt.Errorf("check service user %s: %w", id, err)
+			return false, fmt.Errorf("check service user %s: %w", id, err)
 		}
 		if u == nil {
-			return nil
+			return true, nil
 		}
 		name = u.Name
 		if i.names != nil {
@@ -186,13 +189,15 @@ func (i *serviceUserIssuer) prove(ctx context.Context) error {
 	}
 	if i.marker.OwnsServiceUser(name) {
 		i.provenID = id
-		return nil
+		return true, nil
 	}
-	i.recorder.Eventf(i.su, nil, corev1.EventTypeWarning, iamv1alpha1.EventOwnershipUnproven, "Adopt",
-		"status named service user %s (%.100q), whose name does not carry this resource's marker: the operator acts only on upstream objects it can prove it created, and provisions one of its own; delete that one by hand if it is no longer used", id, name)
-	ctrl.LoggerFrom(ctx).Info("service user on record is not provably this resource's; leaving it alone", "serviceUserID", id)
-	st.ServiceUserID, st.ServiceUserName, st.RoleID, st.ServiceUserExpiresAt = "", "", "", nil
-	return nil
+	if !i.unproven {
+		i.unproven = true
+		i.recorder.Eventf(i.su, nil, corev1.EventTypeWarning, iamv1alpha1.EventOwnershipUnproven, "Adopt",
+			"service user %s (%.100q) does not carry this resource's marker in its name: the operator changes nothing of it upstream (no key, role, revocation or deletion); the next key comes from a service user of the resource's own", id, name)
+		ctrl.LoggerFrom(ctx).Info("service user on record is not provably this resource's; changing nothing of it", "serviceUserID", id)
+	}
+	return false, nil
 }
 
 // Owned lists the service user's active keys: every one belongs to this resource.
@@ -217,6 +222,9 @@ func (i *serviceUserIssuer) Revoke(ctx context.Context, id string) error {
 	su, err := i.serviceUserID(ctx)
 	if err != nil || su == "" {
 		return err
+	}
+	if ours, err := i.mayWrite(ctx, su); err != nil || !ours {
+		return err // not provably this resource's: left alone, the entry done with
 	}
 	if err := i.api.RevokeServiceUserAPIKey(ctx, su, id); err != nil && !devinapi.IsGone(err) {
 		return err

@@ -21,8 +21,8 @@ import (
 // its status fields are cleared then, and the caller lets the lifecycle forget its keys.
 func (i *serviceUserIssuer) checkUpstream(ctx context.Context, due bool) (gone, deleted bool, err error) {
 	st := &i.su.Status
-	if err := i.prove(ctx); err != nil || st.ServiceUserID == "" {
-		return false, false, err
+	if st.ServiceUserID == "" {
+		return false, false, nil
 	}
 	now := i.clock.Now()
 	expired := st.ServiceUserExpiresAt != nil && !now.Before(st.ServiceUserExpiresAt.Time)
@@ -96,6 +96,9 @@ func (i *serviceUserIssuer) repairRole(ctx context.Context, upstream *devinapi.S
 	if !i.mayChangeRole {
 		return nil
 	}
+	if ours, err := i.mayWrite(ctx, st.ServiceUserID); err != nil || !ours {
+		return err
+	}
 	scope := i.su.EffectiveScope()
 	if current := roleIn(upstream, i.orgID, scope); current != i.role.ID {
 		if _, err := i.api.UpdateServiceUserRole(ctx, devinapi.Scope(scope), i.orgID, st.ServiceUserID, i.role.ID); err != nil {
@@ -131,6 +134,9 @@ func (i *serviceUserIssuer) deleteUpstream(ctx context.Context) error {
 	id, err := i.serviceUserID(ctx)
 	if err != nil || id == "" {
 		return err
+	}
+	if ours, err := i.mayWrite(ctx, id); err != nil || !ours {
+		return err // not provably this resource's: left upstream, reported
 	}
 	if err := i.api.DeleteServiceUser(ctx, id); err != nil && !devinapi.IsGone(err) {
 		return fmt.Errorf("delete service user %s: %w", id, err)
