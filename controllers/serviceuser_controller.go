@@ -160,7 +160,7 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 		return ctrl.Result{}, errRevocationPending(err)
 	}
 	// Any other service user that carries the resource's marker goes too (one provisioned
-	// while status named another: a status writer's, or an earlier release's).
+	// while status named another, one without the marker).
 	if err := r.sweep(ctx, client.ObjectKeyFromObject(su), credential.Tombstone{UID: su.UID}); err != nil {
 		return ctrl.Result{}, errRevocationPending(err)
 	}
