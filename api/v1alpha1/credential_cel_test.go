@@ -29,6 +29,8 @@ func TestCredentialCRDRefusesSpecsThatMintAgainAndAgain(t *testing.T) {
 		"renewal every second":       {"expiresAfter: 2h\nrenewBefore: 1h59m59s", "at least 30m between renewals"},
 		"renewal every 29 minutes":   {"expiresAfter: 1h\nrenewBefore: 31m", "at least 30m between renewals"},
 		"renewal past the default":   {"renewBefore: 2159h45m", "at least 30m between renewals"},
+		"the cache's annotation":     {"secretTemplate: {annotations: {cache.iam.devin.ai/fingerprints: x}}", "cache.iam.devin.ai/"},
+		"the cache's label prefix":   {"secretTemplate: {labels: {cache.iam.devin.ai/x: y}}", "cache.iam.devin.ai/"},
 	}
 	for name, tc := range refused {
 		t.Run(name, func(t *testing.T) {

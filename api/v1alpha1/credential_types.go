@@ -152,7 +152,7 @@ type SecretTemplate struct {
 	// Labels are added to the Secret. Keys and values must be valid Kubernetes labels: the
 	// API server would refuse the Secret otherwise, after a token was minted for it.
 	// +kubebuilder:validation:MaxProperties=32
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/') && k != 'app.kubernetes.io/managed-by')",message="labels may not use the iam.devin.ai/ prefix or app.kubernetes.io/managed-by"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/') && !k.startsWith('cache.iam.devin.ai/') && k != 'app.kubernetes.io/managed-by')",message="labels may not use the iam.devin.ai/ or cache.iam.devin.ai/ prefixes or app.kubernetes.io/managed-by"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && !format.qualifiedName().validate(k).hasValue())",message="label keys must be valid Kubernetes label keys: an optional DNS subdomain prefix and '/', then at most 63 characters of alphanumerics, '-', '_' or '.'"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.labelValue().validate(self[k]).hasValue())",message="label values must be valid Kubernetes label values: at most 63 characters of alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
 	// +optional
@@ -160,7 +160,7 @@ type SecretTemplate struct {
 
 	// Annotations are added to the Secret; at most 32, each value at most 4096 characters.
 	// +kubebuilder:validation:MaxProperties=32
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/'))",message="annotations may not use the iam.devin.ai/ prefix"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('iam.devin.ai/') && !k.startsWith('cache.iam.devin.ai/'))",message="annotations may not use the iam.devin.ai/ or cache.iam.devin.ai/ prefixes (the operator's own, and its cache's)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be valid Kubernetes annotation keys: an optional DNS subdomain prefix and '/', then at most 63 characters of alphanumerics, '-', '_' or '.'"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="annotation values must be at most 4096 characters"
 	// +optional
