@@ -423,7 +423,8 @@ func TestPATRevokedUpstreamWaitsForAPerson(t *testing.T) {
 	pat := newPAT(ns, "leaked", "alice@example.com")
 	create(t, pat)
 	first := waitPAT(t, pat, isReady)
-	g.Expect(env.Devin.RevokeKey(first.Status.Token.ID)).To(Succeed())
+	firstID := first.Status.Token.ID // kept apart: poke reads the resource again into first
+	g.Expect(env.Devin.RevokeKey(firstID)).To(Succeed())
 	clk.Step(61 * time.Minute) // past --verify-interval
 	poke(t, first)
 	stopped := waitPAT(t, pat, hasReason(iamv1alpha1.ConditionStalled, iamv1alpha1.ReasonRevokedUpstream))
@@ -440,7 +441,7 @@ func TestPATRevokedUpstreamWaitsForAPerson(t *testing.T) {
 	update(t, stopped, func(p *iamv1alpha1.PersonalAccessToken) {
 		p.Annotations = map[string]string{iamv1alpha1.RotateAnnotation: "after-the-incident"}
 	})
-	again := waitPAT(t, pat, readyWithTokenOtherThan(first.Status.Token.ID))
+	again := waitPAT(t, pat, readyWithTokenOtherThan(firstID))
 	g.Expect(again.Status.RevokedUpstream).To(BeNil())
 	assertHoldsLiveToken(t, again)
 }
