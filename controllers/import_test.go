@@ -13,10 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/operator"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // generatePAT is a personal access token its owner generated in account settings (in the

@@ -91,7 +91,7 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 
 func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, error) {
 	// The finalizer comes first: a resource deleted at any later point is revoked upstream.
-	if err := status.EnsureFinalizer(ctx); err != nil {
+	if err := status.EnsureFinalizer(ctx, iamv1alpha1.Finalizer); err != nil {
 		return ctrl.Result{}, err
 	}
 	wake, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)

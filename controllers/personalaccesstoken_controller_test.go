@@ -17,8 +17,8 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/credential"
-	"github.com/cogtokens/token-operator/internal/devenv"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func newPAT(ns, name, email string, mutate ...func(*iamv1alpha1.PersonalAccessToken)) *iamv1alpha1.PersonalAccessToken {

@@ -97,7 +97,7 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1alpha1.ServiceUser, status *patch.StatusPatcher) (ctrl.Result, error) {
 	// The finalizer comes first: a resource deleted at any later point is deleted upstream.
-	if err := status.EnsureFinalizer(ctx); err != nil {
+	if err := status.EnsureFinalizer(ctx, iamv1alpha1.Finalizer); err != nil {
 		return ctrl.Result{}, err
 	}
 	role, err := r.resolveRole(ctx, su)

@@ -16,7 +16,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func newSU(ns, name, role string, mutate ...func(*iamv1alpha1.ServiceUser)) *iamv1alpha1.ServiceUser {

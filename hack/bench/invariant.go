@@ -6,10 +6,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cogtokens/token-operator/internal/audit"
-	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/testing/audit"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
+	"github.com/cogtokens/token-operator/internal/tokenpattern"
 )
 
 // checkInvariant checks the operator's promise over the cluster with the shared audit:
@@ -44,7 +44,7 @@ func (l logScan) add(o logScan) logScan {
 }
 
 // scanLogs counts the lines of the operator's logs that hold something like a token value
-// (devinapi.TokenPattern: a scrubbed placeholder does not count).
+// (tokenpattern: a scrubbed placeholder does not count).
 func scanLogs(paths []string) (logScan, error) {
 	var res logScan
 	for _, p := range paths {
@@ -58,7 +58,7 @@ func scanLogs(paths []string) (logScan, error) {
 				continue
 			}
 			res.lines++
-			if devinapi.TokenPattern.MatchString(line) {
+			if tokenpattern.Contains(line) {
 				res.leaks++
 			}
 		}

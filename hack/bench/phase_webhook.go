@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cogtokens/token-operator/internal/devenv"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // latencySeries is the client-side duration of a series of server-side dry-run creates.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cogtokens/token-operator/internal/audit"
+	"github.com/cogtokens/token-operator/internal/testing/audit"
 )
 
 // machine describes where the bench ran.

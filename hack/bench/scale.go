@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cogtokens/token-operator/internal/audit"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/testing/audit"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // scalePlotName is the scale curve's plot, written next to the report.

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devenv"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // Who is who in the dev environment. Every seeded user may manage tokens in the namespace

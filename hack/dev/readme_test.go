@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 // walkthroughBlock is a shell block of the README's walkthrough and what it must do.

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func main() {

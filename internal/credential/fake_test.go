@@ -212,17 +212,15 @@ func newWorld(t tb, objs ...client.Object) *world {
 // write; persistE fails them.
 type persister struct{ w *world }
 
-func (p persister) Intend(_ context.Context, n int64) error {
-	p.w.log = append(p.w.log, fmt.Sprintf("persist intent %d", n))
+func (p persister) PatchMetadata(_ context.Context, mutate func(client.Object)) error {
+	after := p.w.pat.DeepCopy()
+	mutate(after)
+	p.w.log = append(p.w.log, "persist intent "+after.GetAnnotations()[iamv1alpha1.IssueIntentAnnotation])
 	if p.w.persistE != nil {
 		return p.w.persistE
 	}
-	a := p.w.pat.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[iamv1alpha1.IssueIntentAnnotation] = fmt.Sprint(n)
-	p.w.pat.SetAnnotations(a)
+	p.w.pat.SetAnnotations(after.GetAnnotations())
+	p.w.pat.SetFinalizers(after.GetFinalizers())
 	return nil
 }
 

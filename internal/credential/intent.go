@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -132,4 +133,17 @@ func (l *Lifecycle) Latest(ctx context.Context, obj Object) error {
 		return fmt.Errorf("read the resource around the cache: %w", err)
 	}
 	return nil
+}
+
+// recordIntent is the metadata write made before create number n is sent upstream: the
+// intent annotation, so that a token whose value is lost is found after a crash, and the
+// finalizer that makes deletion revoke it, in one write.
+func recordIntent(o client.Object, n int64) {
+	a := o.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[iamv1alpha1.IssueIntentAnnotation] = strconv.FormatInt(n, 10)
+	o.SetAnnotations(a)
+	controllerutil.AddFinalizer(o, iamv1alpha1.Finalizer)
 }

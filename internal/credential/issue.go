@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
@@ -34,7 +35,7 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	if err := l.mintAllowed(obj, now); err != nil {
 		return err
 	}
-	if err := persist.Intend(ctx, n); err != nil {
+	if err := persist.PatchMetadata(ctx, func(o client.Object) { recordIntent(o, n) }); err != nil {
 		return fmt.Errorf("record intent to issue %q: %w", name, err)
 	}
 	l.spendMint(obj, now)

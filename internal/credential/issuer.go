@@ -69,9 +69,9 @@ func (l Listing) has(id string) bool {
 // changed since: the reconcile works from a stale cache or races another writer, and must
 // start again from the latest state.
 type Persister interface {
-	// Intend records, with the finalizer, in one metadata write, that create number n is
-	// about to be sent upstream, so that a token whose value is lost is found after a crash.
-	Intend(ctx context.Context, n int64) error
+	// PatchMetadata writes mutate's change of the resource's annotations and finalizers in
+	// one metadata write (see recordIntent).
+	PatchMetadata(ctx context.Context, mutate func(client.Object)) error
 	// Confirm proves that the reconcile works from the latest state, before it revokes a
 	// token that status does not name (one it may just not have heard of yet).
 	Confirm(ctx context.Context) error

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cogtokens/token-operator/internal/tokenpattern"
 )
 
 // Sentinel errors classify every failure of the Devin API. Test them with errors.Is; an
@@ -253,12 +255,12 @@ const (
 // scrub removes token-like strings from s, and a bare prefix too: an answer may cut a token
 // with a character that clean turns into a space.
 func scrub(s string) string {
-	s = TokenPattern.ReplaceAllLiteralString(s, "[REDACTED]")
+	s = tokenpattern.Replace(s, "[REDACTED]")
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		if i+len(tokenPrefix) <= len(s) && strings.EqualFold(s[i:i+len(tokenPrefix)], tokenPrefix) {
+		if i+len(tokenpattern.Prefix) <= len(s) && strings.EqualFold(s[i:i+len(tokenpattern.Prefix)], tokenpattern.Prefix) {
 			b.WriteString("[REDACTED]")
-			i += len(tokenPrefix)
+			i += len(tokenpattern.Prefix)
 			continue
 		}
 		b.WriteByte(s[i])
@@ -266,9 +268,6 @@ func scrub(s string) string {
 	}
 	return b.String()
 }
-
-// tokenPrefix starts every token value.
-const tokenPrefix = "cog_"
 
 // clean makes a string taken from an answer safe to show: valid UTF-8, no control characters,
 // no token, at most maxEchoBytes bytes.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func TestErrorClassesFromTheServer(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // newFake starts an in-memory Devin API for one test, which fails for every exchange that

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/contract"
+	"github.com/cogtokens/token-operator/internal/testing/contract"
 )
 
 // sample is an answer of testdata/samples served for one request.

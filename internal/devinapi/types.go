@@ -2,14 +2,8 @@ package devinapi
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 )
-
-// TokenPattern matches a token value: the cog_ prefix and the characters that follow it.
-// Placeholders such as cog_[REDACTED] and a bare prefix do not match. It is the one
-// definition of "looks like a token" for scrubbing errors and logs and for leak scans.
-var TokenPattern = regexp.MustCompile(`(?i)cog_[A-Za-z0-9_-]+`)
 
 // Token is a one-time secret credential value (a "cog_" bearer token). Its String, GoString
 // and Format methods redact it, so that it cannot reach a log line, an event or an error

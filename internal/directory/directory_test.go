@@ -9,8 +9,8 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/directory"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func TestDirectoryCachesAcrossLookups(t *testing.T) {

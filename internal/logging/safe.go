@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/tokenpattern"
 )
 
 // MaxVerbosity is the highest V-level that is written. client-go dumps request and response
@@ -17,7 +17,7 @@ const MaxVerbosity = 7
 const Redacted = "cog_[REDACTED]"
 
 // Scrub replaces anything that looks like a token in s.
-func Scrub(s string) string { return devinapi.TokenPattern.ReplaceAllString(s, Redacted) }
+func Scrub(s string) string { return tokenpattern.Replace(s, Redacted) }
 
 // Safe wraps a logger so that it never writes a token value: V-levels above MaxVerbosity
 // are dropped, and anything that looks like a token in the message, the key/value pairs or
@@ -59,7 +59,7 @@ func (s *safeSink) Info(level int, msg string, kv ...any) {
 }
 
 func (s *safeSink) Error(err error, msg string, kv ...any) {
-	if err != nil && devinapi.TokenPattern.MatchString(err.Error()) {
+	if err != nil && tokenpattern.Contains(err.Error()) {
 		err = scrubbedError{msg: Scrub(err.Error())}
 	}
 	s.sink.Error(err, Scrub(msg), scrubValues(kv)...)
@@ -101,7 +101,7 @@ func scrubValues(kv []any) []any {
 		default:
 			s = fmt.Sprintf("%v", x)
 		}
-		if !devinapi.TokenPattern.MatchString(s) {
+		if !tokenpattern.Contains(s) {
 			continue
 		}
 		if !copied {

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/tokenpattern"
 )
 
 // Metric names of the collector.
@@ -150,7 +150,7 @@ func earliestRevocation(pending []iamv1alpha1.PendingRevocation) (time.Time, boo
 // reasons come from the status, which the API server validates only loosely: a reason may
 // contain "cog_", and must still never put a token into a metric.
 func safe(v string) string {
-	if devinapi.TokenPattern.MatchString(v) {
+	if tokenpattern.Contains(v) {
 		return Redacted
 	}
 	return v

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/tokenpattern"
 )
 
 var (
@@ -183,7 +183,7 @@ func TestNoTokenInLabels(t *testing.T) {
 	if !strings.Contains(out, `reason="REDACTED"`) || !strings.Contains(out, `condition="REDACTED"`) {
 		t.Errorf("a token-like reason and type should be exported as %s:\n%s", Redacted, out)
 	}
-	if devinapi.TokenPattern.MatchString(out) {
+	if tokenpattern.Contains(out) {
 		t.Errorf("the metrics hold a token-like value:\n%s", out)
 	}
 	for _, s := range []string{"key-secret-id", "upstream-token-name", "pending-token-name", "old-key-id", "old-token-name", "the-secret", st.SecretHash, "holds token"} {

@@ -26,6 +26,7 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/controllers"
+	"github.com/cogtokens/token-operator/internal/account"
 	"github.com/cogtokens/token-operator/internal/consumers"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
@@ -36,6 +37,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/ttlcache"
 	"github.com/cogtokens/token-operator/internal/version"
 	iamwebhook "github.com/cogtokens/token-operator/internal/webhook"
+	"github.com/cogtokens/token-operator/internal/webhook/certs"
 )
 
 // Scheme is the scheme of every object the operator reads or writes.
@@ -62,7 +64,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	check := newSelfCheck(api, o.Clock, mgr.GetEventRecorder("token-operator"), metrics.Registry)
+	check := account.NewSelfCheck(api, o.Clock, mgr.GetEventRecorder("token-operator"), metrics.Registry)
 	watcher, err := addCredentialWatchers(mgr, cfg, o, keys, check)
 	if err != nil {
 		return nil, err
@@ -193,22 +195,22 @@ func newDevinClient(o Options) (*devinapi.Client, clientKeys, error) {
 
 // addCredentialWatchers keeps the client's credentials in step with their Secrets; each
 // change of the operator's own credential is checked.
-func addCredentialWatchers(mgr manager.Manager, cfg *rest.Config, o Options, keys clientKeys, check *selfCheck) (*credentialsWatcher, error) {
+func addCredentialWatchers(mgr manager.Manager, cfg *rest.Config, o Options, keys clientKeys, check *account.SelfCheck) (*account.CredentialWatcher, error) {
 	ns := o.CredentialsSecretNamespace
-	watcher, err := newCredentialsWatcher(cfg, mgr.GetScheme(), "the Devin API credential",
-		secretRef{namespace: ns, name: o.CredentialsSecretName, key: o.CredentialsSecretKey}, keys.operator)
+	watcher, err := account.NewCredentialWatcher(cfg, mgr.GetScheme(), "the Devin API credential",
+		account.SecretRef{Namespace: ns, Name: o.CredentialsSecretName, Key: o.CredentialsSecretKey}, keys.operator)
 	if err != nil {
 		return nil, err
 	}
-	watcher.onChange = check.run
+	watcher.OnChange = check.Run
 	if err := mgr.Add(watcher); err != nil {
 		return nil, fmt.Errorf("add credentials watcher: %w", err)
 	}
 	if keys.enterpriseAdmin == nil {
 		return watcher, nil
 	}
-	admin, err := newCredentialsWatcher(cfg, mgr.GetScheme(), "the enterprise admin key",
-		secretRef{namespace: ns, name: o.EnterpriseAdminKeySecretName, key: o.EnterpriseAdminKeySecretKey}, keys.enterpriseAdmin)
+	admin, err := account.NewCredentialWatcher(cfg, mgr.GetScheme(), "the enterprise admin key",
+		account.SecretRef{Namespace: ns, Name: o.EnterpriseAdminKeySecretName, Key: o.EnterpriseAdminKeySecretKey}, keys.enterpriseAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +265,21 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	return nil
 }
 
+// addWebhookCerts adds the loop that keeps the webhooks' own serving certificate, when the
+// webhooks are served and --webhook-cert-secret-name is set.
+func addWebhookCerts(mgr manager.Manager, cfg *rest.Config, o Options) error {
+	if !o.EnableWebhooks || o.WebhookCertSecretName == "" {
+		return nil
+	}
+	return certs.Add(mgr, cfg, certs.Config{
+		SecretNamespace: o.WebhookCertSecretNamespace, SecretName: o.WebhookCertSecretName,
+		ServiceName: o.WebhookServiceName,
+		CertDir:     o.WebhookCertDir, CertName: o.WebhookCertName, KeyName: o.WebhookKeyName,
+		MutatingConfig: o.MutatingWebhookConfigName, ValidatingConfig: o.ValidatingWebhookConfigName,
+		Clock: o.Clock,
+	})
+}
+
 // addWebhooks serves the admission webhooks, when enabled, with the controllers' directory.
 func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory, gate *tenancy.Gate) error {
 	if !o.EnableWebhooks {
@@ -283,7 +300,7 @@ func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory, gate 
 
 // addChecks adds the liveness check and the readiness checks: the credential is loaded and
 // is a service user's key and, with webhooks, their server has started.
-func addChecks(mgr manager.Manager, o Options, watcher *credentialsWatcher, check *selfCheck) error {
+func addChecks(mgr manager.Manager, o Options, watcher *account.CredentialWatcher, check *account.SelfCheck) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}

@@ -44,7 +44,7 @@ type Options struct {
 	WebhookCertName string
 	WebhookKeyName  string
 
-	// Webhook certificates made by the operator itself, without cert-manager (webhookcerts.go):
+	// Webhook certificates made by the operator itself, without cert-manager (internal/webhook/certs):
 	// on when WebhookCertSecretName is set. The Secret holds a self-signed CA and the serving
 	// certificate for WebhookServiceName, in WebhookCertSecretNamespace (the Service's too);
 	// the CA is injected into the webhook configurations named here.

@@ -1,19 +1,16 @@
-// Package patch writes a resource's status as a merge patch against the last state written,
-// with optimistic locking, so that a reconcile can make its intent durable mid-way (Intend:
-// the intent annotation and the finalizer in one metadata write, before an upstream create)
-// and write the rest once at the end.
+// Package patch writes an object's status as a merge patch against the last state written,
+// with optimistic locking, so that a reconcile can make a change of metadata durable mid-way
+// (an intent recorded before an upstream create, a finalizer) and write the rest once at the
+// end. It knows no kind of this project: what the metadata means belongs to its callers.
 package patch
 
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-
-	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
 // StatusPatcher patches the status subresource of one object with what changed since the
@@ -65,35 +62,20 @@ func (p *StatusPatcher) Patch(ctx context.Context) error {
 // credential.Persister).
 func (p *StatusPatcher) Confirm(ctx context.Context) error { return p.Patch(ctx) }
 
-// Intend records, in one write of the object's metadata locked on the version the
-// reconcile works from, that create number n is about to be sent upstream
-// (iam.devin.ai/issue-intent), together with the finalizer that makes deletion revoke it.
-// The status changes made so far stay pending for the next status write.
-func (p *StatusPatcher) Intend(ctx context.Context, n int64) error {
-	return p.patchMeta(ctx, func(o client.Object) {
-		a := o.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a[iamv1alpha1.IssueIntentAnnotation] = strconv.FormatInt(n, 10)
-		o.SetAnnotations(a)
-		controllerutil.AddFinalizer(o, iamv1alpha1.Finalizer)
-	})
-}
-
-// EnsureFinalizer adds iam.devin.ai/revoke when the object lacks it, in one write of its
-// metadata locked on the version the reconcile works from.
-func (p *StatusPatcher) EnsureFinalizer(ctx context.Context) error {
-	if controllerutil.ContainsFinalizer(p.obj, iamv1alpha1.Finalizer) {
+// EnsureFinalizer adds the finalizer when the object lacks it, in one write of its metadata
+// locked on the version the reconcile works from.
+func (p *StatusPatcher) EnsureFinalizer(ctx context.Context, finalizer string) error {
+	if controllerutil.ContainsFinalizer(p.obj, finalizer) {
 		return nil
 	}
-	return p.patchMeta(ctx, func(o client.Object) { controllerutil.AddFinalizer(o, iamv1alpha1.Finalizer) })
+	return p.PatchMetadata(ctx, func(o client.Object) { controllerutil.AddFinalizer(o, finalizer) })
 }
 
-// patchMeta writes a change of the object's metadata, locked on the version the reconcile
-// works from, and keeps what it wrote in the object and in the base of the next status
-// write, so that the status write neither resends nor reverts it.
-func (p *StatusPatcher) patchMeta(ctx context.Context, mutate func(client.Object)) error {
+// PatchMetadata writes mutate's change of the object's annotations and finalizers, locked on
+// the version the reconcile works from, and keeps what it wrote in the object and in the base
+// of the next status write, so that the status write neither resends nor reverts it. The
+// status changes made so far stay pending for the next status write.
+func (p *StatusPatcher) PatchMetadata(ctx context.Context, mutate func(client.Object)) error {
 	before := p.obj.DeepCopyObject().(client.Object)
 	after := p.obj.DeepCopyObject().(client.Object)
 	mutate(after)

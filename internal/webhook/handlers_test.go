@@ -20,8 +20,8 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/directory"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // serve sends one raw AdmissionReview body to the webhook at path, built for api, and returns

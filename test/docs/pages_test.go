@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/operator"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 // pages returns the repository root and the documentation pages by relative path.

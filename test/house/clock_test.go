@@ -15,11 +15,11 @@ var wallClockAllowed = map[string]string{
 	// the latency of a request, and a Retry-After the Devin API asks for: real waits.
 	"internal/devinapi/client.go": "request latency and server-requested waits",
 	// the fake's Retry-After windows and held answers pair with the client's real waits.
-	"internal/devinapi/devinapitest/faults.go": "faults timed as the client waits for them",
+	"internal/testing/devinapitest/faults.go": "faults timed as the client waits for them",
 	// compares with the Devin API's own record of a token's last use.
-	"internal/audit/audit.go": "compared with the Devin API's clock",
+	"internal/testing/audit/audit.go": "compared with the Devin API's clock",
 	// the serving certificate's renewal timer runs on real time (certificates expire in it).
-	"internal/operator/webhookcerts.go": "certificate renewal",
+	"internal/webhook/certs/certs.go": "certificate renewal",
 }
 
 // wallClock are the functions of package time that read the wall clock or wait on it.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 // maxTrackedFileSize is the largest file the repository may hold: build outputs, images and

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 const (

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 // TestExtractedBinaryRuns runs the manager binary taken out of the image's layer, as the

@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/policy"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 // The labels that aggregate a ClusterRole into the built-in admin, edit and view roles.

@@ -13,9 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devenv"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/operator"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // TestTenantIsolation: a user with rights only in namespace A cannot get a token into B,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cogtokens/token-operator/internal/devenv"
+	"github.com/cogtokens/token-operator/internal/testing/devenv"
 )
 
 // previousRelease is the commit of the release this one upgrades: the repository's main

@@ -1,5 +1,5 @@
 // Package devinapitest is an in-memory Devin API server for tests and the dev environment.
-// It speaks the vendor's published contract (internal/devinapi/contract: same paths, JSON,
+// It speaks the vendor's published contract (internal/testing/contract: same paths, JSON,
 // problem documents and pagination), keeps its state in memory, stores token values only as
 // SHA-256 hashes, and can inject faults: latency, errors, rate limiting, lost create answers
 // and a full outage.
@@ -45,7 +45,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/contract"
+	"github.com/cogtokens/token-operator/internal/testing/contract"
 )
 
 // AdminServiceUserID is the ID of the seeded enterprise service user whose API key is the

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // newFake starts a server for one test, which fails for every contract violation left

@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/cogtokens/token-operator/internal/devinapi/contract"
+	"github.com/cogtokens/token-operator/internal/testing/contract"
 )
 
 // contractKey carries the contract check of a request to serveAPI, which enforces it.

@@ -1,4 +1,4 @@
-package operator
+package account
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
-// selfAPI is what the self-check asks the Devin API.
-type selfAPI interface {
+// SelfAPI is what the self-check asks the Devin API.
+type SelfAPI interface {
 	Self(ctx context.Context) (*devinapi.Self, error)
 	GetServiceUser(ctx context.Context, id string) (*devinapi.ServiceUser, error)
 }
@@ -33,13 +33,13 @@ const (
 	eventCredentialRefused        = "CredentialRefused"
 )
 
-// selfCheck asks the Devin API who the operator's own credential is, at start and on every
+// SelfCheck asks the Devin API who the operator's own credential is, at start and on every
 // change: it must be a service user's API key (a personal token would act as a person, and
 // lacks the service-user permissions). A service user lives at most a year, so its expiry is
 // exported (token_operator_credential_expiry_timestamp_seconds), logged, and warned about
 // 30 days ahead, so that nobody learns it from an outage.
-type selfCheck struct {
-	api      selfAPI
+type SelfCheck struct {
+	api      SelfAPI
 	clock    clock.PassiveClock
 	recorder events.EventRecorder
 	expiry   prometheus.Gauge
@@ -48,7 +48,8 @@ type selfCheck struct {
 	problem string // why the credential cannot be used, "" when fine or not known
 }
 
-func newSelfCheck(api selfAPI, clk clock.PassiveClock, rec events.EventRecorder, reg prometheus.Registerer) *selfCheck {
+// NewSelfCheck checks through api, warns by rec and exports the expiry on reg (nil: not exported).
+func NewSelfCheck(api SelfAPI, clk clock.PassiveClock, rec events.EventRecorder, reg prometheus.Registerer) *SelfCheck {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "token_operator_credential_expiry_timestamp_seconds",
 		Help: "When the operator's own Devin API credential (its service user) expires (Unix seconds); 0 when unknown.",
@@ -62,12 +63,12 @@ func newSelfCheck(api selfAPI, clk clock.PassiveClock, rec events.EventRecorder,
 			g = are.ExistingCollector.(prometheus.Gauge)
 		}
 	}
-	return &selfCheck{api: api, clock: clk, recorder: rec, expiry: g}
+	return &SelfCheck{api: api, clock: clk, recorder: rec, expiry: g}
 }
 
-// run checks the credential the client now uses; sec is the credentials Secret, which the
+// Run checks the credential the client now uses; sec is the credentials Secret, which the
 // events are about.
-func (c *selfCheck) run(ctx context.Context, sec *corev1.Secret) {
+func (c *SelfCheck) Run(ctx context.Context, sec *corev1.Secret) {
 	log := ctrl.LoggerFrom(ctx).WithName("credentials")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -93,7 +94,7 @@ func (c *selfCheck) run(ctx context.Context, sec *corev1.Secret) {
 }
 
 // checkExpiry exports, logs and, when near, warns about the expiry of the service user.
-func (c *selfCheck) checkExpiry(ctx context.Context, sec *corev1.Secret, self *devinapi.Self) {
+func (c *SelfCheck) checkExpiry(ctx context.Context, sec *corev1.Secret, self *devinapi.Self) {
 	log := ctrl.LoggerFrom(ctx).WithName("credentials")
 	su, err := c.api.GetServiceUser(ctx, self.ServiceUserID)
 	if err != nil {
@@ -114,20 +115,20 @@ func (c *selfCheck) checkExpiry(ctx context.Context, sec *corev1.Secret, self *d
 	}
 }
 
-func (c *selfCheck) setProblem(p string) {
+func (c *SelfCheck) setProblem(p string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.problem = p
 }
 
-func (c *selfCheck) event(sec *corev1.Secret, typ, reason, note string, args ...any) {
+func (c *SelfCheck) event(sec *corev1.Secret, typ, reason, note string, args ...any) {
 	if c.recorder != nil && sec != nil {
 		c.recorder.Eventf(sec, nil, typ, reason, "CheckCredential", note, args...)
 	}
 }
 
 // ReadyCheck fails while the credential is known to be of the wrong kind.
-func (c *selfCheck) ReadyCheck(_ *http.Request) error {
+func (c *SelfCheck) ReadyCheck(_ *http.Request) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.problem != "" {

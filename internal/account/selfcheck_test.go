@@ -1,4 +1,4 @@
-package operator
+package account
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type fakeSelfAPI struct {
 	su   func(id string) (*devinapi.ServiceUser, error)
 }
 
-var _ selfAPI = &fakeSelfAPI{}
+var _ SelfAPI = &fakeSelfAPI{}
 
 func (f *fakeSelfAPI) Self(context.Context) (*devinapi.Self, error) { return f.self() }
 func (f *fakeSelfAPI) GetServiceUser(_ context.Context, id string) (*devinapi.ServiceUser, error) {
@@ -71,8 +71,8 @@ func TestSelfCheck(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			rec := events.NewFakeRecorder(10)
-			c := newSelfCheck(&tc.api, clocktesting.NewFakePassiveClock(now), rec, prometheus.NewRegistry())
-			c.run(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "ops"}})
+			c := NewSelfCheck(&tc.api, clocktesting.NewFakePassiveClock(now), rec, prometheus.NewRegistry())
+			c.Run(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "ops"}})
 			var got string
 			select {
 			case e := <-rec.Events:

@@ -16,12 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/tokenpattern"
 )
 
 // tokenPattern is what a token value looks like.
-var tokenPattern = devinapi.TokenPattern
+var tokenPattern = tokenpattern.Regexp
 
 // masked is s with every token value replaced (as the operator's logger does): a report of a
 // leak must not leak it again.

@@ -1,4 +1,6 @@
-package operator
+// Package certs keeps the webhook server's own serving certificate and CA, for installs
+// without cert-manager.
+package certs
 
 import (
 	"bytes"
@@ -84,16 +86,26 @@ type webhookCerts struct {
 	problem atomic.Pointer[string] // why the pod is not ready; nil once loaded
 }
 
-// addWebhookCerts adds the webhook certificate loop when the webhooks are served and
-// --webhook-cert-secret-name is set.
-func addWebhookCerts(mgr manager.Manager, cfg *rest.Config, o Options) error {
-	if !o.EnableWebhooks || o.WebhookCertSecretName == "" {
-		return nil
-	}
-	if o.WebhookServiceName == "" {
+// Config names what the loop keeps: the Secret, the Service whose names the certificate
+// carries, the webhook server's files and the webhook configurations to inject the CA into.
+type Config struct {
+	SecretNamespace, SecretName string
+	// ServiceName is the webhook Service in SecretNamespace.
+	ServiceName string
+	// CertDir, CertName and KeyName are where the webhook server reads its certificate.
+	CertDir, CertName, KeyName string
+	// MutatingConfig and ValidatingConfig name the webhook configurations (either may be empty).
+	MutatingConfig, ValidatingConfig string
+	Clock                            clock.PassiveClock
+}
+
+// Add adds the webhook certificate loop and its ready check to mgr, with a cache of its own
+// that watches only the Secret and the configurations, by name.
+func Add(mgr manager.Manager, cfg *rest.Config, c Config) error {
+	if c.ServiceName == "" {
 		return errors.New("--webhook-service-name is required with --webhook-cert-secret-name")
 	}
-	w := newWebhookCerts(o)
+	w := newWebhookCerts(c)
 	w.writer = mgr.GetClient()
 	byName := func(name string) cache.ByObject {
 		return cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", name)}
@@ -102,14 +114,14 @@ func addWebhookCerts(mgr manager.Manager, cfg *rest.Config, o Options) error {
 	for _, c := range w.configs {
 		byObject[c.DeepCopyObject().(client.Object)] = byName(c.GetName())
 	}
-	c, err := cache.New(cfg, cache.Options{
+	ca, err := cache.New(cfg, cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), ByObject: byObject,
 		DefaultNamespaces: map[string]cache.Config{w.secret.Namespace: {}},
 	})
 	if err != nil {
 		return fmt.Errorf("create cache of the webhook certificates: %w", err)
 	}
-	w.cache, w.reader = c, c
+	w.cache, w.reader = ca, ca
 	if err := w.ensureServable(); err != nil {
 		return err
 	}
@@ -122,22 +134,21 @@ func addWebhookCerts(mgr manager.Manager, cfg *rest.Config, o Options) error {
 	return nil
 }
 
-func newWebhookCerts(o Options) *webhookCerts {
-	ns := o.WebhookCertSecretNamespace
-	svc := o.WebhookServiceName + "." + ns + ".svc"
+func newWebhookCerts(c Config) *webhookCerts {
+	svc := c.ServiceName + "." + c.SecretNamespace + ".svc"
 	w := &webhookCerts{
-		secret:   types.NamespacedName{Namespace: ns, Name: o.WebhookCertSecretName},
+		secret:   types.NamespacedName{Namespace: c.SecretNamespace, Name: c.SecretName},
 		dnsNames: []string{svc, svc + ".cluster.local"},
-		certFile: filepath.Join(o.WebhookCertDir, o.WebhookCertName),
-		keyFile:  filepath.Join(o.WebhookCertDir, o.WebhookKeyName),
-		clock:    o.Clock,
+		certFile: filepath.Join(c.CertDir, c.CertName),
+		keyFile:  filepath.Join(c.CertDir, c.KeyName),
+		clock:    c.Clock,
 		wake:     make(chan struct{}, 1),
 	}
-	if o.MutatingWebhookConfigName != "" {
-		w.configs = append(w.configs, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: o.MutatingWebhookConfigName}})
+	if c.MutatingConfig != "" {
+		w.configs = append(w.configs, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: c.MutatingConfig}})
 	}
-	if o.ValidatingWebhookConfigName != "" {
-		w.configs = append(w.configs, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: o.ValidatingWebhookConfigName}})
+	if c.ValidatingConfig != "" {
+		w.configs = append(w.configs, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: c.ValidatingConfig}})
 	}
 	w.setProblem(fmt.Sprintf("the webhook serving certificate is not loaded yet (Secret %s)", w.secret))
 	return w

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/contract"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/contract"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 // fakeT records what CheckContract does to a test.

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/contract"
+	"github.com/cogtokens/token-operator/internal/testing/contract"
 )
 
 func validator(t *testing.T) *contract.Validator {

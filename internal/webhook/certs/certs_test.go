@@ -1,4 +1,4 @@
-package operator
+package certs
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -54,18 +55,17 @@ func testWebhookConfigs() []client.Object {
 // newTestWebhookCerts is one replica's loop on c, with its own certificate directory.
 func newTestWebhookCerts(t *testing.T, c client.Client, clk *clocktesting.FakePassiveClock) *webhookCerts {
 	t.Helper()
-	o := DefaultOptions()
-	o.WebhookCertDir = t.TempDir()
-	o.WebhookCertSecretName, o.WebhookCertSecretNamespace, o.WebhookServiceName = testCertSecret, testCertNS, "webhook-service"
-	o.MutatingWebhookConfigName, o.ValidatingWebhookConfigName = "mutating", "validating"
-	o.Clock = clk
-	w := newWebhookCerts(o)
+	w := newWebhookCerts(Config{
+		SecretNamespace: testCertNS, SecretName: testCertSecret, ServiceName: "webhook-service",
+		CertDir: t.TempDir(), CertName: "tls.crt", KeyName: "tls.key",
+		MutatingConfig: "mutating", ValidatingConfig: "validating", Clock: clk,
+	})
 	w.reader, w.writer = c, c
 	return w
 }
 
 func newFakeCluster(objs ...client.Object) client.WithWatch {
-	return fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(objs...).Build()
+	return fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(objs...).Build()
 }
 
 func getSecret(t *testing.T, c client.Client) *corev1.Secret {
@@ -284,7 +284,7 @@ func TestWebhookCertsRenewal(t *testing.T) {
 // A replica serves a certificate only once the API server trusts it.
 func TestWebhookCertsServeOnlyWhatIsTrusted(t *testing.T) {
 	t.Run("the configurations cannot be updated", func(t *testing.T) {
-		c := fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(testWebhookConfigs()...).
+		c := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(testWebhookConfigs()...).
 			WithInterceptorFuncs(interceptor.Funcs{Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
 				if _, ok := obj.(*corev1.Secret); ok {
 					return c.Update(ctx, obj, opts...)

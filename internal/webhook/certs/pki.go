@@ -1,4 +1,4 @@
-package operator
+package certs
 
 import (
 	"bytes"

@@ -1,4 +1,8 @@
-package operator
+// Package account is the Devin account the operator acts as: its credential, kept in step
+// with a Secret without a restart, and what the Devin API says about it (the self-check: a
+// service user's key, and when it expires). Each value serves one account, so that the
+// operator can keep several.
+package account
 
 import (
 	"context"
@@ -18,40 +22,42 @@ import (
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
-// credentialsWatcher keeps a credential of the Devin API client in step with a Secret: a
+// CredentialWatcher keeps a credential of the Devin API client in step with a Secret: a
 // rotated credential is used from the next request on, without a restart. It watches that
 // one Secret through its own small cache (the manager's cache holds only the Secrets the
 // operator writes).
-type credentialsWatcher struct {
+type CredentialWatcher struct {
 	// what names the credential in logs and checks, e.g. "the Devin API credential".
 	what                 string
 	name, namespace, key string
 	source               *devinapi.SwappableToken
 	cache                cache.Cache
 	loaded               atomic.Bool
-	// onChange, when set, runs after each new value is in use.
-	onChange func(ctx context.Context, sec *corev1.Secret)
+	// OnChange, when set, runs after each new value is in use.
+	OnChange func(ctx context.Context, sec *corev1.Secret)
 }
 
-// secretRef names a data key of a Secret.
-type secretRef struct{ namespace, name, key string }
+// SecretRef names a data key of a Secret.
+type SecretRef struct{ Namespace, Name, Key string }
 
-func newCredentialsWatcher(cfg *rest.Config, scheme *runtime.Scheme, what string, ref secretRef, source *devinapi.SwappableToken) (*credentialsWatcher, error) {
+// NewCredentialWatcher watches the Secret ref names and sets source from it; what names the
+// credential in logs and checks.
+func NewCredentialWatcher(cfg *rest.Config, scheme *runtime.Scheme, what string, ref SecretRef, source *devinapi.SwappableToken) (*CredentialWatcher, error) {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            scheme,
-		DefaultNamespaces: map[string]cache.Config{ref.namespace: {}},
+		DefaultNamespaces: map[string]cache.Config{ref.Namespace: {}},
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", ref.name)},
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", ref.Name)},
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create cache of %s: %w", what, err)
 	}
-	return &credentialsWatcher{what: what, name: ref.name, namespace: ref.namespace, key: ref.key, source: source, cache: c}, nil
+	return &CredentialWatcher{what: what, name: ref.Name, namespace: ref.Namespace, key: ref.Key, source: source, cache: c}, nil
 }
 
 // Start runs the cache and updates the credential on every change of the Secret.
-func (w *credentialsWatcher) Start(ctx context.Context) error {
+func (w *CredentialWatcher) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("credentials").WithValues("secret", w.namespace+"/"+w.name)
 	inf, err := w.cache.GetInformer(ctx, &corev1.Secret{})
 	if err != nil {
@@ -73,8 +79,8 @@ func (w *credentialsWatcher) Start(ctx context.Context) error {
 		} else {
 			log.Info("changed; using the new one from now on", "credential", w.what)
 		}
-		if w.onChange != nil {
-			go w.onChange(ctx, sec)
+		if w.OnChange != nil {
+			go w.OnChange(ctx, sec)
 		}
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -88,10 +94,10 @@ func (w *credentialsWatcher) Start(ctx context.Context) error {
 }
 
 // NeedLeaderElection is false: every replica serves the webhook, which calls the API too.
-func (w *credentialsWatcher) NeedLeaderElection() bool { return false }
+func (w *CredentialWatcher) NeedLeaderElection() bool { return false }
 
 // ReadyCheck fails until the credential is loaded.
-func (w *credentialsWatcher) ReadyCheck(_ *http.Request) error {
+func (w *CredentialWatcher) ReadyCheck(_ *http.Request) error {
 	if !w.loaded.Load() {
 		return fmt.Errorf("%s is not loaded yet (Secret %s/%s)", w.what, w.namespace, w.name)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cogtokens/token-operator/internal/devinapi"
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func TestControlAPI(t *testing.T) {

@@ -3,7 +3,7 @@ package devinapitest_test
 import (
 	"testing"
 
-	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
+	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
 func TestRoutingProblems(t *testing.T) {
