@@ -52,6 +52,9 @@ func Scheme() *runtime.Scheme {
 // enabled, the webhooks: one step each, in the order they depend on each other.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
 	var err error
 	if o.ClusterID, err = clusterID(cfg, o.ClusterID); err != nil {
 		return nil, err
@@ -290,7 +293,7 @@ func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory, gate 
 		Gate:              gate,
 		SAR:               mgr.GetClient(),
 		PATAdminGroups:    o.PATAdminGroups,
-		BackendTimeout:    o.WebhookDeadline,
+		BackendTimeout:    o.WebhookBackendTimeout,
 		MaxServiceUserTTL: iamv1alpha1.MaxServiceUserTTL,
 	}); err != nil {
 		return fmt.Errorf("set up webhooks: %w", err)

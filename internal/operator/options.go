@@ -1,15 +1,17 @@
-// Package operator wires token-operator together: flags, the manager, the Devin API client
-// and the operator's own credential (watched, self-checked), the tenancy gate, the three
-// controllers, the webhooks and their certificates. main.go and the local dev environment (hack/dev) both
+// Package operator wires token-operator together, and does nothing else: the options (flags,
+// checked by Validate), the manager, the Devin API client and the operator's account
+// (internal/account), the tenancy gate, the three controllers, the webhooks and their
+// certificates (internal/webhook/certs). main.go and the local dev environment (hack/dev) both
 // start the operator through it, so there is one copy of the wiring.
 package operator
 
 import (
-	"flag"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -17,6 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/policy"
+	"github.com/cogtokens/token-operator/internal/tenancy"
 )
 
 // Options configure the operator. BindFlags exposes them as command-line flags.
@@ -76,7 +80,7 @@ type Options struct {
 	// copy of the cluster restored from an etcd backup (same UIDs) may run beside it.
 	ClusterID string
 	// PolicyMode is how CredentialPolicies apply: enforce (default), warn or off.
-	PolicyMode string
+	PolicyMode tenancy.Mode
 	// AdmissionKeySecretName names the Secret, in the credentials Secret's namespace, that
 	// holds the key sealing admission records (created when missing).
 	AdmissionKeySecretName string
@@ -88,16 +92,17 @@ type Options struct {
 	// OnUpstreamRevocation is UpstreamRevocationStop (a token revoked upstream by someone
 	// else stops its resource until a person annotates iam.devin.ai/rotate) or
 	// UpstreamRevocationReissue (replace it at once).
-	OnUpstreamRevocation string
+	OnUpstreamRevocation UpstreamRevocation
 	// SSOMode is SSOModeDetect (a user is SSO-linked when the Devin API says so) or
 	// SSOModeEnforced (the enterprise enforces SSO for every member: no PATs at all).
-	SSOMode        string
+	SSOMode        SSOMode
 	VerifyInterval time.Duration
 	// MintBudget is how many creates upstream one resource may cause per hour.
-	MintBudget      int
-	PATAdminGroups  []string
-	LookupCacheTTL  time.Duration
-	WebhookDeadline time.Duration
+	MintBudget     int
+	PATAdminGroups []string
+	LookupCacheTTL time.Duration
+	// WebhookBackendTimeout is how long a webhook waits for the Devin API before it denies.
+	WebhookBackendTimeout time.Duration
 
 	// Clock is the time source of the controllers and webhooks; nil is the real clock.
 	// Tests inject a fake one.
@@ -113,16 +118,20 @@ type Options struct {
 	SkipNameValidation bool
 }
 
-// What to do when a token is revoked upstream by someone else.
+// UpstreamRevocation is what to do when a token is revoked upstream by someone else.
+type UpstreamRevocation string
+
 const (
-	UpstreamRevocationStop    = "stop"
-	UpstreamRevocationReissue = "reissue"
+	UpstreamRevocationStop    UpstreamRevocation = "stop"
+	UpstreamRevocationReissue UpstreamRevocation = "reissue"
 )
 
-// SSO modes.
+// SSOMode is how SSO-linked accounts are found.
+type SSOMode string
+
 const (
-	SSOModeDetect   = "detect"
-	SSOModeEnforced = "enforced"
+	SSOModeDetect   SSOMode = "detect"
+	SSOModeEnforced SSOMode = "enforced"
 )
 
 // DefaultOptions returns the defaults of every flag.
@@ -150,7 +159,7 @@ func DefaultOptions() Options {
 		EnterpriseAdminKeySecretKey: "token",
 		SSOMode:                     SSOModeDetect,
 		OnUpstreamRevocation:        UpstreamRevocationStop,
-		PolicyMode:                  "enforce",
+		PolicyMode:                  tenancy.Enforce,
 		AdmissionKeySecretName:      "token-operator-admission-key",
 		APIQPS:                      10,
 		APIBurst:                    20,
@@ -158,115 +167,100 @@ func DefaultOptions() Options {
 		VerifyInterval:              time.Hour,
 		MintBudget:                  credential.DefaultMintBudget,
 		LookupCacheTTL:              time.Minute,
-		WebhookDeadline:             4 * time.Second,
+		WebhookBackendTimeout:       4 * time.Second,
 	}
 }
 
-// BindFlags registers the options as flags on fs, with the current values as defaults.
-func (o *Options) BindFlags(fs *flag.FlagSet) {
-	o.bindManagerFlags(fs)
-	o.bindDevinFlags(fs)
-	o.bindPolicyFlags(fs)
-}
+// The values each typed option takes.
+var (
+	policyModes         = []tenancy.Mode{tenancy.Enforce, tenancy.Warn, tenancy.Off}
+	upstreamRevocations = []UpstreamRevocation{UpstreamRevocationStop, UpstreamRevocationReissue}
+	ssoModes            = []SSOMode{SSOModeDetect, SSOModeEnforced}
+)
 
-// bindManagerFlags registers the flags of the manager: metrics, probes, leader election, webhooks.
-func (o *Options) bindManagerFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
-	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
-	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", o.MetricsCertDir, "Directory with tls.crt and tls.key for the metrics server; empty uses a self-signed certificate.")
-	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the /healthz and /readyz probes.")
-	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Address of the Go profiler's endpoints (/debug/pprof/), unauthenticated: bind it to localhost or a port no one else reaches (0: off).")
-	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve metrics and webhooks over HTTP/2 (off by default: CVE-2023-44487, CVE-2023-39325).")
-	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader among replicas; only the leader reconciles, every replica serves the webhook.")
-	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease (default: the pod's namespace).")
-	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "Reconciles run in parallel, per kind.")
-	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Client-side rate limit of requests to the Kubernetes API server (0: none; the API server's Priority and Fairness applies).")
-	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst above --kube-api-qps.")
-	fs.BoolVar(&o.EnableWebhooks, "enable-webhooks", o.EnableWebhooks, "Serve the admission webhooks.")
-	fs.StringVar(&o.WebhookHost, "webhook-host", o.WebhookHost, "Address the webhook server binds to (empty: all).")
-	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port of the webhook server.")
-	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory with the webhook serving certificate; reloaded when it changes.")
-	fs.StringVar(&o.WebhookCertName, "webhook-cert-name", o.WebhookCertName, "File name of the webhook certificate.")
-	fs.StringVar(&o.WebhookKeyName, "webhook-key-name", o.WebhookKeyName, "File name of the webhook key.")
-	fs.StringVar(&o.WebhookCertSecretName, "webhook-cert-secret-name", o.WebhookCertSecretName, "Secret in which the operator keeps its own self-signed CA and webhook serving certificate, renewed before expiry, written to --webhook-cert-dir and its CA injected into the webhook configurations; empty: the certificate is only read from --webhook-cert-dir (e.g. from cert-manager).")
-	fs.StringVar(&o.WebhookCertSecretNamespace, "webhook-cert-secret-namespace", o.WebhookCertSecretNamespace, "Namespace of that Secret and of the webhook Service (default: $POD_NAMESPACE or token-operator-system).")
-	fs.StringVar(&o.WebhookServiceName, "webhook-service-name", o.WebhookServiceName, "Service of the webhook, whose DNS names the serving certificate has (needed with --webhook-cert-secret-name).")
-	fs.StringVar(&o.MutatingWebhookConfigName, "mutating-webhook-config-name", o.MutatingWebhookConfigName, "MutatingWebhookConfiguration into which the operator injects its CA (with --webhook-cert-secret-name).")
-	fs.StringVar(&o.ValidatingWebhookConfigName, "validating-webhook-config-name", o.ValidatingWebhookConfigName, "ValidatingWebhookConfiguration into which the operator injects its CA (with --webhook-cert-secret-name).")
-}
+// The range of --mint-budget: at least one token an hour, and never so many that a
+// resource's loop could spend the account's quota.
+const (
+	minMintBudget = 1
+	maxMintBudget = 60
+)
 
-// bindDevinFlags registers the flags of the Devin API and its credentials.
-func (o *Options) bindDevinFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.DevinAPIURL, "devin-api-url", o.DevinAPIURL, "Base URL of the Devin API (dedicated deployments have their own).")
-	fs.StringVar(&o.DefaultOrganization, "default-organization", o.DefaultOrganization, "Organization ID (org-...) of ServiceUsers whose spec names none.")
-	fs.StringVar(&o.CredentialsSecretName, "credentials-secret-name", o.CredentialsSecretName, "Secret holding the operator's admin credential for the Devin API; changes are picked up without a restart.")
-	fs.StringVar(&o.CredentialsSecretNamespace, "credentials-secret-namespace", o.CredentialsSecretNamespace, "Namespace of the credentials Secret (default: $POD_NAMESPACE or token-operator-system).")
-	fs.StringVar(&o.CredentialsSecretKey, "credentials-secret-key", o.CredentialsSecretKey, "Data key of the credential in the credentials Secret.")
-	fs.StringVar(&o.EnterpriseAdminKeySecretName, "enterprise-admin-key-secret-name", o.EnterpriseAdminKeySecretName, "Optional Secret (in the credentials Secret's namespace) holding an enterprise admin's personal API key (apk_user_...), used only to read users' SAML identities from the v2 member record; empty: the v2 API is never called.")
-	fs.StringVar(&o.EnterpriseAdminKeySecretKey, "enterprise-admin-key-secret-key", o.EnterpriseAdminKeySecretKey, "Data key of the key in the enterprise admin key Secret.")
-	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "Identity of this cluster in the names of the service users and tokens the operator creates upstream (default: derived from the kube-system namespace's UID); give each cluster that shares a Devin enterprise, and each copy restored from an etcd backup, its own.")
-	fs.Func("policy-mode", "How CredentialPolicies apply: 'enforce' (refuse, at admission and before every mint, what no policy allows), 'warn' (only warn: for a first rollout) or 'off'.", func(s string) error {
-		if s != "enforce" && s != "warn" && s != "off" {
-			return fmt.Errorf("want enforce, warn or off")
-		}
-		o.PolicyMode = s
-		return nil
-	})
-	fs.StringVar(&o.AdmissionKeySecretName, "admission-key-secret-name", o.AdmissionKeySecretName, "Secret, in the credentials Secret's namespace, holding the key that seals admission records (created when missing; keys 'current' and 'previous').")
-	fs.StringVar(&o.RequesterEmailClaim, "requester-email-claim", o.RequesterEmailClaim, "Take a requester's Devin email from this key of their user info's extra (e.g. the OIDC email claim your authenticator passes on).")
-	fs.Func("requester-strip-prefixes", "Comma-separated prefixes stripped from a requester's user name before it is taken as their Devin email (e.g. 'oidc:').", func(s string) error {
-		o.RequesterStripPrefixes = splitList(s)
-		return nil
-	})
-	fs.Func("requester-email-rule", "A rule 'regexp=>template' mapping a requester's user name to their Devin email, repeatable; e.g. for EKS with IAM Identity Center '^arn:aws:sts::[0-9]+:assumed-role/AWSReservedSSO_[^/]+/([^/@]+)$=>${1}@example.com'. Name only roles whose session name the identity provider sets: whoever assumes any other role chooses its session name (--role-session-name), and so the email (warned about at start).", func(s string) error {
-		o.RequesterEmailRules = append(o.RequesterEmailRules, s)
-		return nil
-	})
-	fs.Func("on-upstream-revocation", "What to do when a token is found revoked upstream by someone else (incident response): 'stop' (no new token until a person changes the iam.devin.ai/rotate annotation) or 'reissue' (a new one at once). An expired token is always replaced.", func(s string) error {
-		if s != UpstreamRevocationStop && s != UpstreamRevocationReissue {
-			return fmt.Errorf("want %q or %q", UpstreamRevocationStop, UpstreamRevocationReissue)
-		}
-		o.OnUpstreamRevocation = s
-		return nil
-	})
-	fs.Func("sso-mode", "How SSO-linked accounts are found: 'detect' (from the Devin API's user records) or 'enforced' (the enterprise enforces SSO for every member, so no personal access token is ever allowed).", func(s string) error {
-		if s != SSOModeDetect && s != SSOModeEnforced {
-			return fmt.Errorf("want %q or %q", SSOModeDetect, SSOModeEnforced)
-		}
-		o.SSOMode = s
-		return nil
-	})
-	fs.Float64Var(&o.APIQPS, "devin-api-qps", o.APIQPS, "Requests per second to the Devin API, for the whole process (0: unlimited).")
-	fs.IntVar(&o.APIBurst, "devin-api-burst", o.APIBurst, "Burst of requests to the Devin API above --devin-api-qps.")
-	fs.DurationVar(&o.APITimeout, "devin-api-timeout", o.APITimeout, "Timeout of one request to the Devin API.")
-	fs.Func("mint-budget", fmt.Sprintf("How many tokens one resource may cause to be created upstream per hour (1 to 60, default %d), whatever the reason (renewal, repair, rotation requests); past it the resource is Stalled (MintBudgetExhausted) until the hour has passed.", o.MintBudget), func(s string) error {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 60 {
-			return fmt.Errorf("want a whole number from 1 to 60")
-		}
-		o.MintBudget = n
-		return nil
-	})
-	fs.DurationVar(&o.VerifyInterval, "verify-interval", o.VerifyInterval, "How often each token is checked upstream (revoked or expired out of band); 0 disables.")
-}
-
-// bindPolicyFlags registers the flags of who may get which credential, and how they are kept.
-func (o *Options) bindPolicyFlags(fs *flag.FlagSet) {
-	fs.Func("pat-admin-groups", "Comma-separated groups whose members may create PersonalAccessTokens for other people (e.g. the GitOps controller's service account group), with --policy-mode off or warn; in enforce mode CredentialPolicies decide (delegation).", func(s string) error {
-		o.PATAdminGroups = splitList(s)
-		return nil
-	})
-	fs.DurationVar(&o.LookupCacheTTL, "lookup-cache-ttl", o.LookupCacheTTL, "How long user and role lookups are cached (webhook and controllers).")
-	fs.DurationVar(&o.WebhookDeadline, "webhook-backend-timeout", o.WebhookDeadline, "How long the webhook waits for the Devin API before it denies with 'cannot verify' (keep below the webhook's timeoutSeconds).")
-}
-
-// splitList splits a comma-separated flag value, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
+// Validate checks the options as the command line's flags name them; NewManager calls it, so
+// that tests, make run and main.go get the same checks. It reports every problem at once.
+func (o Options) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	oneOf(bad, "policy-mode", o.PolicyMode, policyModes)
+	oneOf(bad, "on-upstream-revocation", o.OnUpstreamRevocation, upstreamRevocations)
+	oneOf(bad, "sso-mode", o.SSOMode, ssoModes)
+	if o.MintBudget < minMintBudget || o.MintBudget > maxMintBudget {
+		bad("mint-budget", "%d: want a whole number from %d to %d", o.MintBudget, minMintBudget, maxMintBudget)
+	}
+	if err := checkAPIURL(o.DevinAPIURL); err != nil {
+		bad("devin-api-url", "%v", err)
+	}
+	for flag, v := range map[string]string{
+		"credentials-secret-name": o.CredentialsSecretName, "credentials-secret-namespace": o.CredentialsSecretNamespace,
+		"credentials-secret-key": o.CredentialsSecretKey, "admission-key-secret-name": o.AdmissionKeySecretName,
+	} {
+		if v == "" {
+			bad(flag, "must not be empty")
 		}
 	}
-	return out
+	for flag, d := range map[string]time.Duration{"devin-api-timeout": o.APITimeout, "webhook-backend-timeout": o.WebhookBackendTimeout} {
+		if d <= 0 {
+			bad(flag, "%s: want a positive duration", d)
+		}
+	}
+	for flag, d := range map[string]time.Duration{"verify-interval": o.VerifyInterval, "lookup-cache-ttl": o.LookupCacheTTL} {
+		if d < 0 {
+			bad(flag, "%s: want 0 or a positive duration", d)
+		}
+	}
+	for flag, v := range map[string]float64{"devin-api-qps": o.APIQPS, "devin-api-burst": float64(o.APIBurst), "kube-api-qps": o.KubeAPIQPS, "kube-api-burst": float64(o.KubeAPIBurst)} {
+		if v < 0 {
+			bad(flag, "%v: want 0 or more", v)
+		}
+	}
+	if o.MaxConcurrentReconciles < 1 {
+		bad("max-concurrent-reconciles", "%d: want 1 or more", o.MaxConcurrentReconciles)
+	}
+	if o.EnableWebhooks && o.WebhookCertSecretName != "" && o.WebhookServiceName == "" {
+		bad("webhook-service-name", "required with --webhook-cert-secret-name")
+	}
+	for _, r := range o.RequesterEmailRules {
+		if _, err := policy.ParseRule(r); err != nil {
+			bad("requester-email-rule", "%q: %v", r, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func oneOf[T ~string](bad func(flag, format string, args ...any), flag string, v T, allowed []T) {
+	if !slices.Contains(allowed, v) {
+		bad(flag, "%q: want %s", v, quoted(allowed))
+	}
+}
+
+// checkAPIURL accepts an https URL, or http to a loopback address only (a local fake or a
+// tunnel): the operator's credential is never sent in clear over a network.
+func checkAPIURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Host == "":
+		return fmt.Errorf("%q: want an absolute URL such as https://api.devin.ai", s)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme != "http":
+		return fmt.Errorf("%q: want https", s)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		return nil
+	}
+	return fmt.Errorf("%q: http only to a loopback address; the credential must not cross a network in clear", s)
 }

@@ -28,7 +28,7 @@ func newGate(mgr manager.Manager, o Options, dir *directory.Directory) (*tenancy
 		Keys: &tenancy.KeySecret{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
 			Namespace: o.CredentialsSecretNamespace, Name: o.AdmissionKeySecretName, Clock: o.Clock},
 		Mapping:             mapping,
-		Mode:                tenancy.Mode(o.PolicyMode),
+		Mode:                o.PolicyMode,
 		DefaultOrganization: o.DefaultOrganization,
 		Clock:               o.Clock,
 	}, nil

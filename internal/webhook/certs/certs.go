@@ -103,7 +103,7 @@ type Config struct {
 // that watches only the Secret and the configurations, by name.
 func Add(mgr manager.Manager, cfg *rest.Config, c Config) error {
 	if c.ServiceName == "" {
-		return errors.New("--webhook-service-name is required with --webhook-cert-secret-name")
+		return errors.New("the webhook Service's name is required")
 	}
 	w := newWebhookCerts(c)
 	w.writer = mgr.GetClient()

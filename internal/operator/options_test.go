@@ -1,0 +1,78 @@
+package operator
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+func TestTheDefaultsAreValid(t *testing.T) {
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Fatalf("the defaults: %v", err)
+	}
+	for _, url := range []string{"https://devin.example.com/api", "http://127.0.0.1:8765", "http://[::1]:80", "http://localhost:1"} {
+		o := DefaultOptions()
+		o.DevinAPIURL = url
+		if err := o.Validate(); err != nil {
+			t.Errorf("--devin-api-url=%s: %v", url, err)
+		}
+	}
+}
+
+// Each bad value is refused with the name of its flag, whether it came from the command line
+// or from code (tests, make run), and before the manager contacts anything.
+func TestValidateNamesTheFlag(t *testing.T) {
+	for flagName, edit := range map[string]func(*Options){
+		"policy-mode":                  func(o *Options) { o.PolicyMode = "enforcing" },
+		"sso-mode":                     func(o *Options) { o.SSOMode = "" },
+		"on-upstream-revocation":       func(o *Options) { o.OnUpstreamRevocation = "Reissue" },
+		"mint-budget":                  func(o *Options) { o.MintBudget = 0 },
+		"devin-api-url":                func(o *Options) { o.DevinAPIURL = "http://api.devin.ai" },
+		"credentials-secret-key":       func(o *Options) { o.CredentialsSecretKey = "" },
+		"devin-api-timeout":            func(o *Options) { o.APITimeout = 0 },
+		"webhook-backend-timeout":      func(o *Options) { o.WebhookBackendTimeout = -time.Second },
+		"verify-interval":              func(o *Options) { o.VerifyInterval = -time.Minute },
+		"devin-api-qps":                func(o *Options) { o.APIQPS = -1 },
+		"max-concurrent-reconciles":    func(o *Options) { o.MaxConcurrentReconciles = 0 },
+		"webhook-service-name":         func(o *Options) { o.WebhookCertSecretName = "certs" },
+		"requester-email-rule":         func(o *Options) { o.RequesterEmailRules = []string{"(unclosed=>${1}@example.com"} },
+		"admission-key-secret-name":    func(o *Options) { o.AdmissionKeySecretName = "" },
+		"credentials-secret-namespace": func(o *Options) { o.CredentialsSecretNamespace = "" },
+	} {
+		o := DefaultOptions()
+		edit(&o)
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), "--"+flagName+":") {
+			t.Errorf("%s: Validate = %v, want an error naming --%s", flagName, err, flagName)
+			continue
+		}
+		if _, err := NewManager(&rest.Config{Host: "https://127.0.0.1:1"}, o); err == nil || !strings.Contains(err.Error(), "--"+flagName) {
+			t.Errorf("%s: NewManager = %v, want the options refused", flagName, err)
+		}
+	}
+}
+
+func TestEnumFlagsRefuseOtherValuesAtParse(t *testing.T) {
+	for _, arg := range []string{"--policy-mode=Enforce", "--sso-mode=auto", "--on-upstream-revocation=ignore"} {
+		o := DefaultOptions()
+		fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		o.BindFlags(fs)
+		if err := fs.Parse([]string{arg}); err == nil || !strings.Contains(err.Error(), "want ") {
+			t.Errorf("%s: %v, want refused with the values it takes", arg, err)
+		}
+	}
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	o.BindFlags(fs)
+	if err := fs.Parse([]string{"--policy-mode=warn", "--sso-mode=enforced", "--on-upstream-revocation=reissue", "--mint-budget=12"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.PolicyMode != "warn" || o.SSOMode != SSOModeEnforced || o.OnUpstreamRevocation != UpstreamRevocationReissue || o.MintBudget != 12 {
+		t.Errorf("parsed %+v", o)
+	}
+}
