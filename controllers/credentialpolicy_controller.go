@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/patch"
 	"github.com/cogtokens/token-operator/internal/policy"
 )
 
@@ -31,7 +31,7 @@ func (r *CredentialPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	base := p.DeepCopy()
+	status := patch.NewStatusPatcher(r.Client, p)
 	if err := policy.Validate(p); err != nil {
 		conditions.Set(&p.Status.Conditions, p.Generation, iamv1alpha1.ConditionReady, metav1.ConditionFalse, iamv1alpha1.ReasonPolicyInvalid, err.Error())
 	} else {
@@ -44,13 +44,9 @@ func (r *CredentialPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	p.Status.Resources = n
-	if equality.Semantic.DeepEqual(base.Status, p.Status) {
-		return ctrl.Result{RequeueAfter: policyRecount}, nil // nothing changed: no write
-	}
-	if err := r.Client.Status().Patch(ctx, p, client.MergeFrom(base)); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	return ctrl.Result{RequeueAfter: policyRecount}, nil
+	// As for the credentials: nothing changed, no write; a write from a stale state conflicts
+	// and the policy is read again.
+	return writeStatus(ctx, status, ctrl.Result{RequeueAfter: policyRecount}, nil)
 }
 
 // relying counts the resources whose current spec the policy allows (status.policy).

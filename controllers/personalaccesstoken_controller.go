@@ -62,31 +62,11 @@ type PersonalAccessTokenReconciler struct {
 // Reconcile tells the story of one PersonalAccessToken: finalizer first, then either
 // revocation (being deleted) or the token lifecycle; status is written once at the end
 // (and once before each upstream create, inside the lifecycle).
-func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	pat := &iamv1alpha1.PersonalAccessToken{}
-	if err := r.Client.Get(ctx, req.NamespacedName, pat); err != nil {
-		return ctrl.Result{}, gone(ctx, r.Lifecycle, req, err, func(ctx context.Context, t credential.Tombstone) error {
-			return r.sweep(devinapi.WithCallBudget(ctx, credential.CallsPerReconcile), req.NamespacedName, t)
-		})
-	}
-	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
-	if err := r.Lifecycle.Latest(ctx, pat); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !shouldReconcile(pat) {
-		return ctrl.Result{}, nil
-	}
-
-	status := patch.NewStatusPatcher(r.Client, pat)
-	defer func() {
-		result, retErr = report(ctx, r.Recorder, pat, result, retErr)
-		result, retErr = writeStatus(ctx, status, result, retErr)
-	}()
-
-	if !pat.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, pat)
-	}
-	return r.reconcileNormal(ctx, pat, status)
+func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return credentialKind[*iamv1alpha1.PersonalAccessToken]{
+		client: r.Client, recorder: r.Recorder, lifecycle: r.Lifecycle,
+		sweep: r.sweep, delete: r.reconcileDelete, normal: r.reconcileNormal,
+	}.reconcile(ctx, req, &iamv1alpha1.PersonalAccessToken{})
 }
 
 func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, error) {

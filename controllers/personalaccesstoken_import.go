@@ -66,8 +66,7 @@ func (i *importIssuer) Issue(ctx context.Context, _ string, _ time.Time) (*devin
 }
 
 func (i *importIssuer) refused(why string) error {
-	return &credential.Problem{Reason: iamv1alpha1.ReasonImportRefused, Stalled: true, RetryAfter: credential.RefusalRecheck,
-		Message: fmt.Sprintf("the token in Secret %q (spec.importFrom) %s", i.pat.Spec.ImportFrom.SecretName, why)}
+	return credential.Stall(iamv1alpha1.ReasonImportRefused, fmt.Sprintf("the token in Secret %q (spec.importFrom) %s", i.pat.Spec.ImportFrom.SecretName, why), nil)
 }
 
 // Owned lists the current token when the managed Secret's token still authenticates as it:
@@ -120,8 +119,8 @@ func (i *importIssuer) read(ctx context.Context, name, key string) (string, erro
 
 func (i *importIssuer) missing(what string) error {
 	// Look again soon: the owner is expected to create it.
-	return &credential.Problem{Reason: iamv1alpha1.ReasonImportSourceMissing, Stalled: true, RetryAfter: time.Minute,
-		Message: what + " (spec.importFrom): put the owner's personal access token there, then annotate iam.devin.ai/rotate to import it"}
+	return credential.Stall(iamv1alpha1.ReasonImportSourceMissing,
+		what+" (spec.importFrom): put the owner's personal access token there, then annotate iam.devin.ai/rotate to import it", nil).After(time.Minute)
 }
 
 // Revoked is always true: an imported token that stops working cannot be told apart

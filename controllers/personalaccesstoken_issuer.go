@@ -45,8 +45,7 @@ func (i *patIssuer) user(ctx context.Context) (*devinapi.User, error) {
 		u, err = i.users.UserByID(ctx, ref.ID)
 	}
 	if isNotFound(err) {
-		return nil, &credential.Problem{Reason: iamv1alpha1.ReasonUserNotFound, Stalled: true, RetryAfter: credential.RefusalRecheck, Err: err,
-			Message: fmt.Sprintf("no user %s exists in the Devin enterprise", describeUser(ref))}
+		return nil, credential.Stall(iamv1alpha1.ReasonUserNotFound, fmt.Sprintf("no user %s exists in the Devin enterprise", describeUser(ref)), err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up user %s: %w", describeUser(ref), err)

@@ -68,31 +68,11 @@ type ServiceUserReconciler struct {
 // Reconcile tells the story of one ServiceUser: finalizer first, then either deletion
 // upstream or: resolve the role, repair the service user upstream (gone, expired, role
 // changed), claim its name, then the API key lifecycle shared with PersonalAccessToken.
-func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	su := &iamv1alpha1.ServiceUser{}
-	if err := r.Client.Get(ctx, req.NamespacedName, su); err != nil {
-		return ctrl.Result{}, gone(ctx, r.Lifecycle, req, err, func(ctx context.Context, t credential.Tombstone) error {
-			return r.sweep(devinapi.WithCallBudget(ctx, credential.CallsPerReconcile), req.NamespacedName, t)
-		})
-	}
-	ctx = devinapi.WithCallBudget(ctx, credential.CallsPerReconcile)
-	if err := r.Lifecycle.Latest(ctx, su); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !shouldReconcile(su) {
-		return ctrl.Result{}, nil
-	}
-
-	status := patch.NewStatusPatcher(r.Client, su)
-	defer func() {
-		result, retErr = report(ctx, r.Recorder, su, result, retErr)
-		result, retErr = writeStatus(ctx, status, result, retErr)
-	}()
-
-	if !su.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, su)
-	}
-	return r.reconcileNormal(ctx, su, status)
+func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return credentialKind[*iamv1alpha1.ServiceUser]{
+		client: r.Client, recorder: r.Recorder, lifecycle: r.Lifecycle,
+		sweep: r.sweep, delete: r.reconcileDelete, normal: r.reconcileNormal,
+	}.reconcile(ctx, req, &iamv1alpha1.ServiceUser{})
 }
 
 func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1alpha1.ServiceUser, status *patch.StatusPatcher) (ctrl.Result, error) {
@@ -191,10 +171,8 @@ func (r *ServiceUserReconciler) resolveRole(ctx context.Context, su *iamv1alpha1
 	}
 	role, ok, names := directory.MatchRole(roles, su.EffectiveScope().RoleType(), su.Spec.Role)
 	if !ok {
-		return devinapi.Role{}, &credential.Problem{
-			Reason: iamv1alpha1.ReasonUnknownRole, Stalled: true, RetryAfter: credential.RefusalRecheck,
-			Message: fmt.Sprintf("role %q does not exist for scope %s; roles available: %s", su.Spec.Role, su.EffectiveScope(), strings.Join(names, ", ")),
-		}
+		return devinapi.Role{}, credential.Stall(iamv1alpha1.ReasonUnknownRole,
+			fmt.Sprintf("role %q does not exist for scope %s; roles available: %s", su.Spec.Role, su.EffectiveScope(), strings.Join(names, ", ")), nil)
 	}
 	return role, nil
 }
@@ -209,8 +187,10 @@ func (r *ServiceUserReconciler) organization(su *iamv1alpha1.ServiceUser) (strin
 	if r.DefaultOrganization != "" {
 		return r.DefaultOrganization, nil
 	}
-	return "", &credential.Problem{Reason: iamv1alpha1.ReasonInvalidSpec, Stalled: true, Err: errNoOrganization,
-		Message: "spec.organizationID is empty and the operator has no --default-organization"}
+	// Looked at again with the controller's backoff: the flag is set by a restart, which
+	// reconciles everything anyway.
+	return "", credential.Stall(iamv1alpha1.ReasonInvalidSpec,
+		"spec.organizationID is empty and the operator has no --default-organization", errNoOrganization).After(0)
 }
 
 // setExpiringSoon sets the ExpiringSoon condition (and an event when it turns True) and

@@ -145,7 +145,7 @@ func (l *Lifecycle) record(ctx context.Context, obj Object, res AdmissionResult,
 		ctrl.LoggerFrom(ctx).Info("no policy allows the resource; going on (warn mode)", "reason", res.Reason)
 		return nil
 	}
-	return &Problem{Reason: res.Reason, Stalled: true, RetryAfter: RefusalRecheck, Message: msg}
+	return Stall(res.Reason, msg, nil)
 }
 
 // Allows reports whether the tenancy policy lets the resource's current spec change anything

@@ -94,7 +94,7 @@ func (l *Lifecycle) mintAllowed(obj Object, now time.Time) error {
 			l.event(obj, corev1.EventTypeWarning, iamv1alpha1.EventMintBudgetExhausted, "Issue", "%s", msg)
 			l.Metrics.mintBudgetExhausted(l.Kind)
 		}
-		return &Problem{Reason: iamv1alpha1.ReasonMintBudgetExhausted, Stalled: true, RetryAfter: again.Sub(now), Message: msg}
+		return Stall(iamv1alpha1.ReasonMintBudgetExhausted, msg, nil).After(again.Sub(now))
 	}
 	return nil
 }

@@ -58,9 +58,8 @@ func announced(obj Object) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 1 || n > iamv1alpha1.MaxIssueCount {
-		return 0, &Problem{Reason: iamv1alpha1.ReasonIntentMalformed, Stalled: true, RetryAfter: RefusalRecheck,
-			Message: fmt.Sprintf("annotation %s holds %.40q, which the operator never writes (a create number from 1 to %d); remove it: nothing is created until then",
-				iamv1alpha1.IssueIntentAnnotation, v, iamv1alpha1.MaxIssueCount)}
+		return 0, Stall(iamv1alpha1.ReasonIntentMalformed, fmt.Sprintf("annotation %s holds %.40q, which the operator never writes (a create number from 1 to %d); remove it: nothing is created until then",
+			iamv1alpha1.IssueIntentAnnotation, v, iamv1alpha1.MaxIssueCount), nil)
 	}
 	return n, nil
 }
@@ -71,8 +70,7 @@ func issueCount(obj Object) (int64, error) {
 	if n := obj.CredentialStatus().IssueCount; n >= 0 && n <= iamv1alpha1.MaxIssueCount {
 		return n, nil
 	}
-	return 0, &Problem{Reason: iamv1alpha1.ReasonIntentMalformed, Stalled: true, RetryAfter: RefusalRecheck,
-		Message: fmt.Sprintf("status.issueCount is outside 0..%d, which the operator never writes", iamv1alpha1.MaxIssueCount)}
+	return 0, Stall(iamv1alpha1.ReasonIntentMalformed, fmt.Sprintf("status.issueCount is outside 0..%d, which the operator never writes", iamv1alpha1.MaxIssueCount), nil)
 }
 
 // nextIssue is the number of the next create: above every one recorded or announced, and
@@ -89,7 +87,8 @@ func nextIssue(obj Object) (int64, error) {
 	if next := max(count, n) + 1; next <= iamv1alpha1.MaxIssueCount {
 		return next, nil
 	}
-	return 0, &Problem{Reason: iamv1alpha1.ReasonIntentMalformed, Stalled: true, Message: "this resource has used every create number"}
+	// Nothing can help but a new resource: no recheck of its own.
+	return 0, Stall(iamv1alpha1.ReasonIntentMalformed, "this resource has used every create number", nil).After(0)
 }
 
 // resolveIntent marks the pending create as done with: its number is used, and what it may

@@ -263,12 +263,9 @@ func (l *Lifecycle) waitForPerson(obj Object) error {
 		st.RevokedUpstream = nil // asked: issue again
 		return nil
 	}
-	return &Problem{
-		Reason: iamv1alpha1.ReasonRevokedUpstream, Stalled: true, RetryAfter: RefusalRecheck,
-		Message: fmt.Sprintf("the token was revoked upstream by someone else at %s (a leak being answered?); no new token "+
-			"is written into the Secret on its own: set the annotation %s to a new value to issue one",
-			st.RevokedUpstream.UTC().Format(time.RFC3339), iamv1alpha1.RotateAnnotation),
-	}
+	return Stall(iamv1alpha1.ReasonRevokedUpstream, fmt.Sprintf("the token was revoked upstream by someone else at %s (a leak being answered?); no new token "+
+		"is written into the Secret on its own: set the annotation %s to a new value to issue one",
+		st.RevokedUpstream.UTC().Format(time.RFC3339), iamv1alpha1.RotateAnnotation), nil)
 }
 
 // renewable reports whether a token is renewed by the operator: not an imported one (its

@@ -44,13 +44,8 @@ func (l *Lifecycle) getSecret(ctx context.Context, obj Object, name string) (*co
 }
 
 func secretConflict(name string) *Problem {
-	return &Problem{
-		Reason:     iamv1alpha1.ReasonSecretConflict,
-		Stalled:    true,
-		RetryAfter: time.Minute,
-		Message: fmt.Sprintf("Secret %q exists and was not created by this resource; the operator never overwrites it: "+
-			"delete it or choose another spec.secretName", name),
-	}
+	return Stall(iamv1alpha1.ReasonSecretConflict, fmt.Sprintf("Secret %q exists and was not created by this resource; the operator never overwrites it: "+
+		"delete it or choose another spec.secretName", name), nil).After(time.Minute)
 }
 
 // readAround reads a Secret from the API server, around the cache (which holds only Secrets

@@ -233,11 +233,8 @@ func writeError(name, verb string, err error) error {
 		switch code := status.Status().Code; {
 		case code >= 400 && code < 500 && code != http.StatusConflict && code != http.StatusNotFound &&
 			code != http.StatusTooManyRequests && code != http.StatusRequestTimeout:
-			return &Problem{
-				Reason: iamv1alpha1.ReasonSecretRejected, Stalled: true, RetryAfter: RefusalRecheck, Err: err,
-				Message: fmt.Sprintf("the API server refuses to %s Secret %q; no token is minted until the spec (secretTemplate) "+
-					"or the cluster (a ResourceQuota on secrets, an admission policy) changes", verb, name),
-			}
+			return Stall(iamv1alpha1.ReasonSecretRejected, fmt.Sprintf("the API server refuses to %s Secret %q; no token is minted until the spec (secretTemplate) "+
+				"or the cluster (a ResourceQuota on secrets, an admission policy) changes", verb, name), err)
 		}
 	}
 	return fmt.Errorf("%s secret %s: %w", verb, name, err)

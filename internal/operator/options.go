@@ -122,7 +122,9 @@ type Options struct {
 type UpstreamRevocation string
 
 const (
-	UpstreamRevocationStop    UpstreamRevocation = "stop"
+	// UpstreamRevocationStop issues no new token until a person asks for one.
+	UpstreamRevocationStop UpstreamRevocation = "stop"
+	// UpstreamRevocationReissue replaces the token at once.
 	UpstreamRevocationReissue UpstreamRevocation = "reissue"
 )
 
@@ -130,7 +132,9 @@ const (
 type SSOMode string
 
 const (
-	SSOModeDetect   SSOMode = "detect"
+	// SSOModeDetect finds a user SSO-linked when the Devin API says so.
+	SSOModeDetect SSOMode = "detect"
+	// SSOModeEnforced says the enterprise enforces SSO for every member: no PAT at all.
 	SSOModeEnforced SSOMode = "enforced"
 )
 
