@@ -324,17 +324,6 @@ func TestDisplayArgsHidesRunSpecificValues(t *testing.T) {
 	}
 }
 
-func TestShortDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		time.Hour: "1h", time.Minute: "1m", 90 * time.Minute: "1h30m", 20 * time.Second: "20s",
-		50 * time.Millisecond: "50ms", 2*time.Minute + 5*time.Second: "2m5s",
-	} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func TestParseProcStatCPU(t *testing.T) {
 	stat := "cpu  100 20 30 5000 7 1 2 3 0 0\ncpu0 50 10 15 2500 3 0 1 1 0 0\nintr 1\n"
 	// user+nice+system+irq+softirq+steal = 100+20+30+1+2+3 = 156 jiffies.

@@ -25,6 +25,7 @@ import (
 	"github.com/cogtokens/token-operator/internal/devenv"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/operator"
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 // cluster is the bench's world: envtest's kube-apiserver and etcd with the CRDs and webhooks,
@@ -247,7 +248,7 @@ func (c *cluster) operatorArgs(o options, verifyInterval time.Duration) []string
 		"--devin-api-qps=" + strconv.FormatFloat(o.devinQPS, 'f', -1, 64),
 		fmt.Sprintf("--max-concurrent-reconciles=%d", o.concurrency),
 		"--pat-admin-groups=system:masters",
-		"--verify-interval=" + shortDuration(verifyInterval),
+		"--verify-interval=" + policy.FormatDuration(verifyInterval),
 		"--webhook-host=" + wo.LocalServingHost,
 		fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
 		"--webhook-cert-dir=" + wo.LocalServingCertDir,

@@ -45,6 +45,7 @@ import (
 
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
 	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 // options are the bench's flags.
@@ -287,7 +288,7 @@ func runLifecyclePhases(ctx context.Context, c *cluster, o options, r *results, 
 		return err
 	}
 	progress("recovery: settled %s after the start", r.recovery.settled.Round(time.Millisecond))
-	progress("periodic check: restart with --verify-interval=%s, then %s of steady state", shortDuration(o.verifyInterval), shortDuration(o.steadyWindow))
+	progress("periodic check: restart with --verify-interval=%s, then %s of steady state", policy.FormatDuration(o.verifyInterval), policy.FormatDuration(o.steadyWindow))
 	r.check, err = runPeriodicCheck(ctx, c, o)
 	return err
 }

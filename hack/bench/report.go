@@ -197,18 +197,6 @@ func secs(d time.Duration) string {
 	}
 }
 
-// shortDuration prints 1h and 1m rather than 1h0m0s and 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func mibf(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 // Verdicts of the targets table.
@@ -142,7 +144,7 @@ func (r *results) steadyTargets() []target {
 			steadyVerdict(checks > 0 && perCheck == 0, w.reviews), fmt.Sprintf("a reconcile reuses the resource's last policy verdict while its fingerprint (spec, admission record, policies, namespace labels) is unchanged, and decides afresh (SubjectAccessReviews, cached 10 s per requester, namespace and verb) only before a create upstream; nothing due: %.0f writes, %d calls, %.0f reconciles in %s; CredentialPolicy status writes in the check window (only when a count changes): %.0f",
 				id.writes.Total(), id.calls.Total(), id.reconciles, secs(id.elapsed), policyWrites(w))},
 		{"checks spread after a restart", fmt.Sprintf("%d of %d within %s; busiest tenth %.0f%%", len(ck.firstRound), ck.resources, secs(last(ck.firstRound)), 100*share),
-			verdict(spreadOK), fmt.Sprintf("first check of each resource after a restart with `--verify-interval=%s`; met when all are checked and no tenth of the interval holds more than 20%% (even: 10%%)", shortDuration(ck.interval))},
+			verdict(spreadOK), fmt.Sprintf("first check of each resource after a restart with `--verify-interval=%s`; met when all are checked and no tenth of the interval holds more than 20%% (even: 10%%)", policy.FormatDuration(ck.interval))},
 		{"a periodic check of N ServiceUsers: one paged list for all, plus what cannot be batched", fmt.Sprintf("%.1f listings per round; %s key lists per check",
 			lists, per(float64(w.calls[routeListKeys]), ck.checks.serviceUsers)), verdict(ck.checks.serviceUsers > 0 && lists <= 1.05),
 			r.listingNote(lists)},
