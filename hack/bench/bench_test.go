@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi/devinapitest"
@@ -88,7 +91,7 @@ func TestParseTextKeepsOnlyNamed(t *testing.T) {
 }
 
 func TestApiserverWrites(t *testing.T) {
-	w := apiserverWrites(parseExposition(t, nil))
+	w := apiserverServed(parseExposition(t, nil)).writes
 	want := Writes{"secrets": 12, "personalaccesstokens/status": 30, "leases": 5}
 	if len(w) != len(want) {
 		t.Fatalf("got %v, want %v", w, want)
@@ -248,12 +251,13 @@ func TestBenchObjectsMix(t *testing.T) {
 		t.Fatalf("got %d objects", len(objs))
 	}
 	pats, sus, alice := 0, 0, 0
-	seen := map[string]bool{}
+	seen := map[client.ObjectKey]bool{}
 	for i, obj := range objs {
-		if seen[key(obj)] {
-			t.Errorf("duplicate %s", key(obj))
+		key := client.ObjectKeyFromObject(obj)
+		if seen[key] {
+			t.Errorf("duplicate %s", key)
 		}
-		seen[key(obj)] = true
+		seen[key] = true
 		switch p := obj.(type) {
 		case *iamv1alpha1.PersonalAccessToken:
 			pats++
@@ -261,7 +265,7 @@ func TestBenchObjectsMix(t *testing.T) {
 				alice++
 			}
 			if p.Spec.RotationGracePeriod.Duration != o.grace {
-				t.Errorf("%s: grace %v", key(obj), p.Spec.RotationGracePeriod)
+				t.Errorf("%s: grace %v", key, p.Spec.RotationGracePeriod)
 			}
 		case *iamv1alpha1.ServiceUser:
 			sus++
@@ -332,5 +336,54 @@ func TestParseProcStatCPU(t *testing.T) {
 	}
 	if got := parseProcStatCPU("nothing"); got != 0 {
 		t.Errorf("got %v for no cpu line", got)
+	}
+}
+
+func TestParallelRunsEachOnceAtMostWorkersAtATime(t *testing.T) {
+	var ran [50]atomic.Int32
+	var busy, peak atomic.Int32
+	err := parallel(context.Background(), len(ran), 4, func(_ context.Context, i int) error {
+		ran[i].Add(1)
+		b := busy.Add(1)
+		for p := peak.Load(); b > p && !peak.CompareAndSwap(p, b); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		busy.Add(-1)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Errorf("f(%d) ran %d times", i, n)
+		}
+	}
+	if p := peak.Load(); p > 4 {
+		t.Errorf("%d calls at once, want at most 4", p)
+	}
+}
+
+func TestParallelStopsAtTheFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	var started atomic.Int32
+	err := parallel(context.Background(), 1000, 2, func(ctx context.Context, i int) error {
+		started.Add(1)
+		if i == 0 {
+			return boom
+		}
+		time.Sleep(time.Millisecond)
+		return ctx.Err()
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("got %v, want the first error", err)
+	}
+	if n := started.Load(); n > 10 {
+		t.Errorf("%d calls started after the first error", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := parallel(ctx, 10, 2, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled context: got %v", err)
 	}
 }

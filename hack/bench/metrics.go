@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -130,16 +132,6 @@ func (w Writes) Sub(o Writes) Writes {
 	return out
 }
 
-// Keys returns the resources, sorted.
-func (w Writes) Keys() []string {
-	ks := make([]string, 0, len(w))
-	for k := range w {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 // served is what the kube-apiserver served that costs it like a write, from its
 // apiserver_request_total: committed writes and server-side dry runs (write verbs with a
 // dry_run label), by resource, and SubjectAccessReviews (each one an authorization decision).
@@ -176,10 +168,6 @@ func apiserverServed(samples []Sample) served {
 	}
 	return out
 }
-
-// apiserverWrites extracts the committed (not dry-run) write requests by resource from the
-// kube-apiserver's apiserver_request_total (SubjectAccessReviews left out).
-func apiserverWrites(samples []Sample) Writes { return apiserverServed(samples).writes }
 
 // operatorResources are the resources the operator writes; the rest of the API server's
 // writes (its own leases and endpoints) are left out of the per-token figures.
@@ -247,15 +235,7 @@ type writeCounter struct {
 func (c *writeCounter) snapshot() (writes, dryRuns Writes) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return copyWrites(c.w), copyWrites(c.dry)
-}
-
-func copyWrites(w Writes) Writes {
-	out := Writes{}
-	for k, v := range w {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.w), maps.Clone(c.dry)
 }
 
 type countingTransport struct {
@@ -404,12 +384,13 @@ func (c Calls) Total() int {
 	return t
 }
 
-// Keys returns the routes, sorted.
-func (c Calls) Keys() []string {
-	ks := make([]string, 0, len(c))
-	for k := range c {
-		ks = append(ks, k)
+// sortedKeys returns the keys of the maps (routes, resources), sorted, each once.
+func sortedKeys[M ~map[string]V, V any](ms ...M) []string {
+	all := map[string]bool{}
+	for _, m := range ms {
+		for k := range m {
+			all[k] = true
+		}
 	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(all))
 }

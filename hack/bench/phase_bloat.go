@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -104,7 +105,7 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 func metadataBloat(sec *corev1.Secret, size int) {
 	filler := strings.Repeat("x", 200)
 	sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: iamv1alpha1.GroupVersion.String(), Kind: "PersonalAccessToken",
-		Name: "ghost", UID: types.UID(sec.Name + "-ghost"), Controller: ptr(true)}}
+		Name: "ghost", UID: types.UID(sec.Name + "-ghost"), Controller: ptr.To(true)}}
 	for i := 0; i < size/2/250; i++ {
 		sec.OwnerReferences = append(sec.OwnerReferences, metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap",
 			Name: fmt.Sprintf("%s-%d", filler, i), UID: types.UID(fmt.Sprintf("%s-%d", sec.Name, i))})
@@ -118,8 +119,6 @@ func metadataBloat(sec *corev1.Secret, size int) {
 		sec.Data[fmt.Sprintf("k%04d", i)] = []byte(strings.Repeat("z", 1000))
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // settledMemory reads the manager's RSS and Go heap in use, right after a forced GC when gc
 // is set (GET /debug/pprof/heap?gc=1 runs one).

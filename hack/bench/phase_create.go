@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -53,10 +54,10 @@ func runCreate(ctx context.Context, c *cluster, o options) (createResult, error)
 		obj := objs[i]
 		t := time.Now()
 		if err := c.admin.Create(ctx, obj); err != nil {
-			return fmt.Errorf("create %s: %w", key(obj), err)
+			return fmt.Errorf("create %s: %w", client.ObjectKeyFromObject(obj), err)
 		}
 		mu.Lock()
-		startedAt[types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}] = t
+		startedAt[client.ObjectKeyFromObject(obj)] = t
 		mu.Unlock()
 		return nil
 	})

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
 )
 
 // The seeded PAT-enabled users the PersonalAccessTokens are spread over.
@@ -48,8 +48,8 @@ func newServiceUser(o options, ns, name string) *iamv1alpha1.ServiceUser {
 
 // benchObjects are the measured resources: o.tokens PersonalAccessTokens and
 // o.serviceUsers ServiceUsers, interleaved so that both kinds are created throughout.
-func benchObjects(o options) []credentialObject {
-	var out []credentialObject
+func benchObjects(o options) []credential.Object {
+	var out []credential.Object
 	total := o.tokens + o.serviceUsers
 	p, s := 0, 0
 	for k := 0; k < total; k++ {
@@ -65,39 +65,18 @@ func benchObjects(o options) []credentialObject {
 	return out
 }
 
-// parallel runs f(i) for i in [0, n) on workers goroutines and returns the first error.
+// parallel runs f(i) for i in [0, n), workers at a time, and returns the first error: it
+// cancels the context of the calls under way and starts no more.
 func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	var once sync.Once
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := f(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := 0; i < n && gctx.Err() == nil; i++ {
+		g.Go(func() error { return f(gctx, i) })
 	}
-loop:
-	for i := 0; i < n; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break loop
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
+	return ctx.Err()
 }
 
 // snapshot is the state of every counter at one moment: Devin API calls by route, what the
@@ -259,8 +238,6 @@ func (c *cluster) ensureNamespaces(ctx context.Context, prefix string, n int) er
 	}
 	return nil
 }
-
-func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
 
 // idleSince waits until the operator is idle, and returns what it did since before and the
 // snapshot taken then.

@@ -253,28 +253,8 @@ func routes(c Calls) string {
 		return "none"
 	}
 	var parts []string
-	for _, k := range c.Keys() {
+	for _, k := range sortedKeys(c) {
 		parts = append(parts, fmt.Sprintf("`%s` %d", k, c[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func union(cs ...Calls) []string {
-	all := Calls{}
-	for _, c := range cs {
-		for k := range c {
-			all[k] = 1
-		}
-	}
-	return all.Keys()
-}
-
-func unionW(ws ...Writes) []string {
-	all := Writes{}
-	for _, w := range ws {
-		for k := range w {
-			all[k] = 1
-		}
-	}
-	return all.Keys()
 }

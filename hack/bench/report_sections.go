@@ -90,7 +90,7 @@ func (r *results) writeRoutes(w func(string, ...any)) {
 	w("## Devin API calls by route\n\n")
 	w("\"Per resource\" and \"per check\" divide by the resources (checks) of the route's kind: ServiceUser for the routes of service users and roles, PersonalAccessToken for the others. The storm's column leaves out the webhook sampler's lookups.\n\n")
 	t := newTable("route", fmt.Sprintf("create %d", cr.total()), "per resource", "storm", "per rotation", "restart", fmt.Sprintf("steady, check every %s", policy.FormatDuration(ck.interval)), "per check")
-	for _, k := range union(cr.d.calls, st.d.calls, rc.d.calls, ck.window.calls) {
+	for _, k := range sortedKeys(cr.d.calls, st.d.calls, rc.d.calls, ck.window.calls) {
 		resources, checks := cr.pats, ck.checks.pats
 		if isServiceUserRoute(k) {
 			resources, checks = cr.serviceUsers, ck.checks.serviceUsers
@@ -127,7 +127,7 @@ func (r *results) writeResources(w func(string, ...any)) {
 		fmt.Sprintf("steady, check every %s", policy.FormatDuration(ck.interval)), "per check", "floor per resource")
 	rows := []Writes{costly(cr.writes, cr.dryRuns, cr.reviews), costly(st.writes, st.dryRuns, st.reviews), costly(rc.writes, rc.dryRuns, rc.reviews),
 		costly(ck.window.writes, ck.window.dryRuns, ck.window.reviews), costly(fl.writes, fl.dryRuns, fl.reviews)}
-	for _, k := range unionW(rows...) {
+	for _, k := range sortedKeys(rows...) {
 		resources, checks := r.create.total(), ck.checks.total()
 		switch {
 		case strings.HasPrefix(k, "personalaccesstokens"):

@@ -81,7 +81,7 @@ func excessWrites(cr createResult) string {
 	expect := Writes{"personalaccesstokens": float64(cr.pats), "personalaccesstokens/status": float64(cr.pats),
 		"serviceusers": float64(cr.serviceUsers), "serviceusers/status": float64(cr.serviceUsers), "secrets": float64(cr.total())}
 	var parts []string
-	for _, k := range cr.d.writes.Keys() {
+	for _, k := range sortedKeys(cr.d.writes) {
 		if k == "events" {
 			continue
 		}
@@ -119,7 +119,7 @@ func (r *results) serviceUserMintTarget() target {
 	roles := cr.d.calls["GET /v3/enterprise/roles"]
 	v := float64(su) / float64(max(cr.serviceUsers, 1))
 	var parts []string
-	for _, k := range cr.d.calls.Keys() {
+	for _, k := range sortedKeys(cr.d.calls) {
 		if isServiceUserRoute(k) && !strings.HasPrefix(k, "POST ") {
 			parts = append(parts, fmt.Sprintf("`%s` %s", k, per(float64(cr.d.calls[k]), cr.serviceUsers)))
 		}

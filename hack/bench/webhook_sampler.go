@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -105,10 +106,7 @@ func (s *webhookSampler) stop() (samplerResult, error) {
 	s.c.srv.SetRequestHook(nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.res.calls = Calls{}
-	for k, v := range s.calls {
-		s.res.calls[k] = v
-	}
+	s.res.calls = maps.Clone(s.calls)
 	s.res.cold.calls = s.res.calls.Total()
 	return s.res, s.err
 }
