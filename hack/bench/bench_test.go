@@ -387,3 +387,32 @@ func TestParallelStopsAtTheFirstError(t *testing.T) {
 		t.Errorf("a cancelled context: got %v", err)
 	}
 }
+
+func TestProcFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	status := "Name:\tmanager\nmodel name\t: First CPU\nmodel name\t: Second CPU\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nno colon\n"
+	if err := os.WriteFile(path, []byte(status), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := procFields(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f["Name"] != "manager" || f["model name"] != "First CPU" || len(f) != 4 {
+		t.Errorf("got %q", f)
+	}
+	if rss, err := kiBytes(f["VmRSS"]); err != nil || rss != 10240*1024 {
+		t.Errorf("VmRSS: %d, %v", rss, err)
+	}
+	for _, bad := range []string{"", "12 MB", "x kB", f["Name"]} {
+		if _, err := kiBytes(bad); err == nil {
+			t.Errorf("kiBytes(%q) took it", bad)
+		}
+	}
+	if got := firstField(path, "model name"); got != "First CPU" {
+		t.Errorf("firstField: %q", got)
+	}
+	if got := firstField(filepath.Join(t.TempDir(), "none"), "x"); got != "unknown" {
+		t.Errorf("firstField of no file: %q", got)
+	}
+}

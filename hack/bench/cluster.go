@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -181,21 +180,16 @@ func (c *cluster) etcdCPU(ctx context.Context) (float64, error) {
 	return Sum(s, "process_cpu_seconds_total", nil), nil
 }
 
-// benchCPU is the CPU time this process (the bench, its informers and the in-memory Devin
-// API) has used, in seconds.
-func benchCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
 // operatorScrape scrapes the bench's families of the running operator's metrics.
 func (c *cluster) operatorScrape(ctx context.Context) ([]Sample, error) {
-	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), operatorFamilies)
-	return scrape(ctx, http.DefaultClient, u, operatorMetricNames)
+	return c.scrapeOperator(ctx, operatorFamilies, operatorMetricNames)
+}
+
+// scrapeOperator scrapes the given metric families of the running operator and keeps the
+// series keep accepts.
+func (c *cluster) scrapeOperator(ctx context.Context, families []string, keep func(string) bool) ([]Sample, error) {
+	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), families)
+	return scrape(ctx, http.DefaultClient, u, keep)
 }
 
 // operatorStats scrapes the running operator's metrics.
@@ -357,67 +351,17 @@ func (p *operatorProcess) stop(timeout time.Duration) (time.Duration, error) {
 
 // memory reads the process's resident set (VmRSS) and its peak (VmHWM), in bytes.
 func (p *operatorProcess) memory() (rss, hwm uint64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	status, err := procFields(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0, 0, err
 	}
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(v)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, 0, fmt.Errorf("unexpected %s line %q", k, v)
-		}
-		n, err := strconv.ParseUint(fields[0], 10, 64)
-		if err != nil {
-			return 0, 0, err
-		}
-		if k == "VmRSS" {
-			rss = n * 1024
-		} else {
-			hwm = n * 1024
-		}
+	if rss, err = kiBytes(status["VmRSS"]); err != nil {
+		return 0, 0, fmt.Errorf("VmRSS: %w", err)
 	}
-	if rss == 0 || hwm == 0 {
-		return 0, 0, errors.New("no VmRSS/VmHWM in /proc status")
+	if hwm, err = kiBytes(status["VmHWM"]); err != nil {
+		return 0, 0, fmt.Errorf("VmHWM: %w", err)
 	}
-	return rss, hwm, sc.Err()
-}
-
-// machineCPU is the CPU time spent by the whole machine so far (user, nice, system, irq,
-// softirq and steal of /proc/stat), in seconds; 0 when unknown.
-func machineCPU() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	return parseProcStatCPU(string(b))
-}
-
-// parseProcStatCPU reads the busy time of the "cpu" line of /proc/stat (in USER_HZ, 100 per
-// second on Linux).
-func parseProcStatCPU(stat string) float64 {
-	for _, line := range strings.Split(stat, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 9 || f[0] != "cpu" {
-			continue
-		}
-		busy := 0.0
-		// user nice system idle iowait irq softirq steal
-		for _, i := range []int{1, 2, 3, 6, 7, 8} {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return 0
-			}
-			busy += v
-		}
-		return busy / 100
-	}
-	return 0
+	return rss, hwm, nil
 }
 
 // tail returns the last n lines of a file.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,11 +49,10 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 	if err := c.ensureNamespaces(ctx, bloatPrefix, namespaces); err != nil {
 		return res, err
 	}
-	payload := make([]byte, o.bloatSize)
-	if _, err := rand.Read(payload); err != nil {
+	payload, err := randomBytes(o.bloatSize)
+	if err != nil {
 		return res, err
 	}
-	var err error
 	if res.rssBefore, res.heapBefore, err = c.settledMemory(ctx, o.pprof); err != nil {
 		return res, err
 	}
@@ -62,25 +60,17 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 	if err != nil {
 		return res, err
 	}
-	start := time.Now()
-	err = parallel(ctx, o.bloatSecrets, 8, func(ctx context.Context, i int) error {
-		sec := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: fmt.Sprintf("%s%d", bloatPrefix, i%namespaces),
-				Name:      fmt.Sprintf("bloat-%04d", i),
-				Labels:    map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue},
-			},
-			Data: map[string][]byte{"blob": payload},
-		}
+	labels := map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}
+	res.created, err = c.createSecrets(ctx, o.bloatSecrets, 8, func(i int) *corev1.Secret {
+		sec := blobSecret(numbered(bloatPrefix, i%namespaces), fmt.Sprintf("bloat-%04d", i), labels, payload)
 		if i%2 == 1 {
 			metadataBloat(sec, o.bloatSize)
 		}
-		return c.admin.Create(ctx, sec)
+		return sec
 	})
 	if err != nil {
 		return res, fmt.Errorf("create labelled Secrets: %w", err)
 	}
-	res.created = time.Since(start)
 	if err := sleep(ctx, o.settle); err != nil {
 		return res, err
 	}
@@ -147,20 +137,10 @@ func (c *cluster) settledMemory(ctx context.Context, gc bool) (uint64, float64, 
 func (c *cluster) deleteBloat(ctx context.Context, namespaces int, o options) error {
 	sel := client.MatchingLabels{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}
 	for i := 0; i < namespaces; i++ {
-		if err := c.admin.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(fmt.Sprintf("%s%d", bloatPrefix, i)), sel); err != nil {
+		if err := c.admin.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(numbered(bloatPrefix, i)), sel); err != nil {
 			return fmt.Errorf("delete labelled Secrets: %w", err)
 		}
 	}
 	_, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll)
 	return err
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

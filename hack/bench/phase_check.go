@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -120,9 +119,8 @@ func peakShare(sorted []time.Duration, w time.Duration) float64 {
 // watchChecks scrapes the running manager's checkGauge into l every period until the
 // returned function is called; that function scrapes once more and waits.
 func (c *cluster) watchChecks(ctx context.Context, l *checkLog, period time.Duration) func() {
-	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), []string{checkGauge})
 	poll := func() {
-		if s, err := scrape(ctx, http.DefaultClient, u, named(checkGauge)); err == nil {
+		if s, err := c.scrapeChecks(ctx); err == nil {
 			l.observe(s)
 		}
 	}
@@ -209,16 +207,19 @@ func runPeriodicCheck(ctx context.Context, c *cluster, o options) (checkResult, 
 	return res, nil
 }
 
+// scrapeChecks scrapes checkGauge of the running manager.
+func (c *cluster) scrapeChecks(ctx context.Context) ([]Sample, error) {
+	return c.scrapeOperator(ctx, []string{checkGauge}, named(checkGauge))
+}
+
 // snapshotOnSecond waits until the first whole second at or after t and takes a snapshot.
 func (c *cluster) snapshotOnSecond(ctx context.Context, t time.Time) (snapshot, error) {
 	at := t.Truncate(time.Second)
 	if at.Before(t) {
 		at = at.Add(time.Second)
 	}
-	select {
-	case <-ctx.Done():
-		return snapshot{}, ctx.Err()
-	case <-time.After(time.Until(at)):
+	if err := sleep(ctx, time.Until(at)); err != nil {
+		return snapshot{}, err
 	}
 	return c.snapshot(ctx)
 }

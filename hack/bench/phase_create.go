@@ -93,10 +93,8 @@ func runIdle(ctx context.Context, c *cluster, o options) (idleResult, error) {
 	if err != nil {
 		return idleResult{}, err
 	}
-	select {
-	case <-ctx.Done():
-		return idleResult{}, ctx.Err()
-	case <-time.After(o.idleWindow):
+	if err := sleep(ctx, o.idleWindow); err != nil {
+		return idleResult{}, err
 	}
 	after, err := c.snapshot(ctx)
 	if err != nil {

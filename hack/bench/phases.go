@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -20,7 +23,7 @@ const serviceUserRole = "Member"
 
 // benchNamespace is the namespace of the i-th resource.
 func benchNamespace(o options, i int) string {
-	return fmt.Sprintf("%s%d", benchNamespacePrefix, i%o.namespaces)
+	return numbered(benchNamespacePrefix, i%o.namespaces)
 }
 
 // newPAT is the i-th PersonalAccessToken: alternately alice's and dave's, with the short
@@ -221,18 +224,19 @@ func (c *cluster) waitIdle(ctx context.Context, quiet, timeout, poll time.Durati
 		if now.After(deadline) {
 			return lastChange, fmt.Errorf("the operator was still busy after %s", timeout)
 		}
-		select {
-		case <-ctx.Done():
-			return lastChange, ctx.Err()
-		case <-time.After(poll):
+		if err := sleep(ctx, poll); err != nil {
+			return lastChange, err
 		}
 	}
 }
 
-// ensureNamespaces creates the bench's namespaces.
+// numbered is the i-th of the names that start with prefix (namespaces: bench-0, bench-1, …).
+func numbered(prefix string, i int) string { return prefix + strconv.Itoa(i) }
+
+// ensureNamespaces creates the namespaces prefix0 to prefix(n-1).
 func (c *cluster) ensureNamespaces(ctx context.Context, prefix string, n int) error {
 	for i := 0; i < n; i++ {
-		if err := c.env.EnsureNamespace(ctx, fmt.Sprintf("%s%d", prefix, i)); err != nil {
+		if err := c.env.EnsureNamespace(ctx, numbered(prefix, i)); err != nil {
 			return err
 		}
 	}
@@ -250,4 +254,37 @@ func (c *cluster) idleSince(ctx context.Context, o options, before snapshot) (de
 		return delta{}, snapshot{}, err
 	}
 	return before.to(after), after, nil
+}
+
+// randomBytes returns n random bytes: Secret data that does not compress.
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	return b, err
+}
+
+// blobSecret is a Secret with the given labels whose data is the one key "blob".
+func blobSecret(ns, name string, labels map[string]string, blob []byte) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Data:       map[string][]byte{"blob": blob},
+	}
+}
+
+// createSecrets creates secret(i) for i in [0, n), workers at a time, and returns how long
+// that took.
+func (c *cluster) createSecrets(ctx context.Context, n, workers int, secret func(i int) *corev1.Secret) (time.Duration, error) {
+	start := time.Now()
+	err := parallel(ctx, n, workers, func(ctx context.Context, i int) error { return c.admin.Create(ctx, secret(i)) })
+	return time.Since(start), err
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
