@@ -56,12 +56,8 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 	if res.rssBefore, res.heapBefore, err = c.settledMemory(ctx, o.pprof); err != nil {
 		return res, err
 	}
-	before, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
 	labels := map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}
-	res.created, err = c.createSecrets(ctx, o.bloatSecrets, 8, func(i int) *corev1.Secret {
+	res.created, res.d, _, err = c.createSecrets(ctx, o.settle, o.bloatSecrets, 8, func(i int) *corev1.Secret {
 		sec := blobSecret(numbered(bloatPrefix, i%namespaces), fmt.Sprintf("bloat-%04d", i), labels, payload)
 		if i%2 == 1 {
 			metadataBloat(sec, o.bloatSize)
@@ -69,16 +65,8 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 		return sec
 	})
 	if err != nil {
-		return res, fmt.Errorf("create labelled Secrets: %w", err)
+		return res, fmt.Errorf("labelled Secrets: %w", err)
 	}
-	if err := sleep(ctx, o.settle); err != nil {
-		return res, err
-	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
 	if res.rssAfter, res.heapAfter, err = c.settledMemory(ctx, o.pprof); err != nil {
 		return res, err
 	}

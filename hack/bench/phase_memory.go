@@ -43,25 +43,14 @@ func runMemory(ctx context.Context, c *cluster, o options, idle idleResult) (mem
 	if err != nil {
 		return res, err
 	}
-	before, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
 	labels := map[string]string{"app.kubernetes.io/name": "something-else"}
-	res.created, err = c.createSecrets(ctx, o.unrelatedSecrets, 64, func(i int) *corev1.Secret {
+	var after snapshot
+	res.created, res.d, after, err = c.createSecrets(ctx, o.settle, o.unrelatedSecrets, 64, func(i int) *corev1.Secret {
 		return blobSecret(numbered(unrelatedPrefix, i%namespaces), fmt.Sprintf("unrelated-%06d", i), labels, payload)
 	})
 	if err != nil {
-		return res, fmt.Errorf("create unrelated Secrets: %w", err)
+		return res, fmt.Errorf("unrelated Secrets: %w", err)
 	}
-	if err := sleep(ctx, o.settle); err != nil {
-		return res, err
-	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
 	res.heapAfter = after.op.HeapInuse
 	res.rssAfter, res.hwmAfter, err = c.op.memory()
 	return res, err

@@ -271,12 +271,28 @@ func blobSecret(ns, name string, labels map[string]string, blob []byte) *corev1.
 	}
 }
 
-// createSecrets creates secret(i) for i in [0, n), workers at a time, and returns how long
-// that took.
-func (c *cluster) createSecrets(ctx context.Context, n, workers int, secret func(i int) *corev1.Secret) (time.Duration, error) {
+// createSecrets creates secret(i) for i in [0, n), workers at a time, and waits settle. It
+// returns how long the creates took, what happened from before them until the end of the
+// wait, and the snapshot taken then.
+func (c *cluster) createSecrets(ctx context.Context, settle time.Duration, n, workers int, secret func(i int) *corev1.Secret) (time.Duration, delta, snapshot, error) {
+	before, err := c.snapshot(ctx)
+	if err != nil {
+		return 0, delta{}, snapshot{}, err
+	}
 	start := time.Now()
-	err := parallel(ctx, n, workers, func(ctx context.Context, i int) error { return c.admin.Create(ctx, secret(i)) })
-	return time.Since(start), err
+	err = parallel(ctx, n, workers, func(ctx context.Context, i int) error { return c.admin.Create(ctx, secret(i)) })
+	created := time.Since(start)
+	if err != nil {
+		return created, delta{}, snapshot{}, fmt.Errorf("create: %w", err)
+	}
+	if err := sleep(ctx, settle); err != nil {
+		return created, delta{}, snapshot{}, err
+	}
+	after, err := c.snapshot(ctx)
+	if err != nil {
+		return created, delta{}, snapshot{}, err
+	}
+	return created, before.to(after), after, nil
 }
 
 // sleep waits for d or until ctx ends.
