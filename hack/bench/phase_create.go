@@ -20,10 +20,8 @@ type createResult struct {
 	applied, ready time.Duration
 	// latencies are, per resource, from the start of its create call to Ready.
 	latencies []time.Duration
-	// d is the cost, from the first create until the operator was idle again; heapAfter the
-	// manager's Go heap in use then.
-	d         delta
-	heapAfter float64
+	// d is the cost, from the first create until the operator was idle again.
+	d delta
 }
 
 func (r createResult) total() int { return r.pats + r.serviceUsers }
@@ -70,12 +68,8 @@ func runCreate(ctx context.Context, c *cluster, o options) (createResult, error)
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.latencies, res.ready = sinceEach(hits, startedAt, start)
-	var after snapshot
-	if res.d, after, err = c.idleSince(ctx, o, before); err != nil {
-		return res, err
-	}
-	res.heapAfter = after.op.HeapInuse
-	return res, nil
+	res.d, err = c.idleSince(ctx, o, before)
+	return res, err
 }
 
 // idleResult is a window in which nothing changed and no periodic check was due.

@@ -73,7 +73,7 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 	if res.revoked, err = c.waitRevoked(ctx, o, old, start); err != nil {
 		return res, err
 	}
-	if res.d, _, err = c.idleSince(ctx, o, before); err != nil {
+	if res.d, err = c.idleSince(ctx, o, before); err != nil {
 		return res, err
 	}
 	res.d.calls = res.d.calls.Sub(webhook.calls)

@@ -243,17 +243,16 @@ func (c *cluster) ensureNamespaces(ctx context.Context, prefix string, n int) er
 	return nil
 }
 
-// idleSince waits until the operator is idle, and returns what it did since before and the
-// snapshot taken then.
-func (c *cluster) idleSince(ctx context.Context, o options, before snapshot) (delta, snapshot, error) {
+// idleSince waits until the operator is idle, and returns what it did since before.
+func (c *cluster) idleSince(ctx context.Context, o options, before snapshot) (delta, error) {
 	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
-		return delta{}, snapshot{}, err
+		return delta{}, err
 	}
 	after, err := c.snapshot(ctx)
 	if err != nil {
-		return delta{}, snapshot{}, err
+		return delta{}, err
 	}
-	return before.to(after), after, nil
+	return before.to(after), nil
 }
 
 // randomBytes returns n random bytes: Secret data that does not compress.
