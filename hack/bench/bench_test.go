@@ -1,3 +1,6 @@
+// Tests of how the bench reads its figures: the scrapes and counters, percentiles, the mix
+// of resources, the log scan and contract violations, and the machine's /proc files.
+
 package main
 
 import (

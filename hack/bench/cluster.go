@@ -1,3 +1,7 @@
+// The bench's world: envtest's control plane with the webhooks and the permissive policy, the
+// in-memory Devin API, the bench's counted clients, and the manager run as a separate process
+// that each phase starts, stops, scrapes and reads the memory of.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Where the bench ran: the machine and the source tree measured for the report's header, and
+// the CPU time of the bench and of the whole machine, to tell other processes' load apart.
+
 package main
 
 import (

@@ -1,3 +1,7 @@
+// Reading the counters: Prometheus scrapes of the kube-apiserver, etcd and the manager, the
+// API server's writes and dry runs by resource, the bench's own writes (to subtract them), and
+// the Devin API calls by route.
+
 package main
 
 import (

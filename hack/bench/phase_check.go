@@ -1,3 +1,7 @@
+// Phase periodic check measures the steady state at a short --verify-interval: Devin calls
+// and Kubernetes writes per check, the service-user listings per round, and how the first
+// checks after a restart spread over the interval.
+
 package main
 
 import (
@@ -10,8 +14,9 @@ import (
 )
 
 // checkGauge is the manager's metric of when each resource's token was last seen active
-// upstream (Unix seconds): it changes at every periodic check, and only then. The operator no
-// longer writes the time of a check into status, so the bench reads the checks from it.
+// upstream (Unix seconds): it changes at every periodic check, and only then. Status holds no
+// time of a check (writing one would cost a write per check), so the bench reads the checks
+// from it.
 const checkGauge = "token_operator_token_last_check_timestamp_seconds"
 
 // checks counts periodic checks by kind.

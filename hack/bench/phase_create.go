@@ -1,3 +1,6 @@
+// Phases create and idle measure the throughput and cost of N PersonalAccessTokens and M
+// ServiceUsers from nothing to Ready, then a window with nothing due, which should cost nothing.
+
 package main
 
 import (

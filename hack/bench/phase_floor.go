@@ -1,3 +1,6 @@
+// Phase floor measures the least work that gives N resources their tokens, done by a plain Go
+// program with no operator: the yardstick of the throughput and cost figures.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Phase memory measures the manager's RSS and Go heap with N resources, then with many
+// unrelated Secrets, which its cache must not hold.
+
 package main
 
 import (

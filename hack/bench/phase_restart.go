@@ -1,3 +1,6 @@
+// Phase restart measures a SIGTERM and restart of the manager with every resource Ready:
+// shutdown, start to ready and to settled, and what the catch-up costs.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Phase rotation storm measures N PersonalAccessTokens rotated at once: time until every one
+// holds a new token and every replaced token is revoked, and the cost per rotation.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// What the phases share: the measured resources, the worker pool, snapshots of every counter
+// and the delta between two, waiting until the operator is idle, and bulk Secrets.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// The report's data (every figure of one run) and the Markdown and number formats that all
+// its sections use.
+
 package main
 
 import (

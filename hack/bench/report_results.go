@@ -1,3 +1,6 @@
+// The report's opening: header and verdicts, machine, setup, and the results table with its
+// throughput (1) and cost (2) rows.
+
 package main
 
 import (

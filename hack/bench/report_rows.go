@@ -1,3 +1,6 @@
+// The results table's rows of the steady state (3), memory (4), rotation storm (5), webhook
+// (6) and restart (7).
+
 package main
 
 import (

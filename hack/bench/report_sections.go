@@ -1,3 +1,6 @@
+// The report's sections after the results table: profiles, scale curve, CPU seconds by
+// process, Devin API calls by route and Kubernetes API requests by resource.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// The targets table: each target the operator is held to beside its measured figure, a
+// verdict and the reason.
+
 package main
 
 import (
@@ -41,7 +44,7 @@ func verdict(ok bool) string {
 // atMost compares a figure as the report prints it (two decimals) with a bound.
 func atMost(v, bound float64) bool { return math.Round(v*100)/100 <= bound }
 
-// targetsTable puts each target of issue 18 beside its measured figure.
+// targetsTable puts each target beside its measured figure.
 func (r *results) targetsTable() string {
 	t := newTable("target", "measured", "verdict", "why, or note")
 	var all []target

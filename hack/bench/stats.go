@@ -1,3 +1,6 @@
+// Statistics of the figures: quantiles of a Prometheus histogram, percentiles and means of
+// measured durations.
+
 package main
 
 import (

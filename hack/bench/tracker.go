@@ -1,3 +1,6 @@
+// Watching the measured resources through an informer, so that a phase learns when each one
+// reached its goal (Ready, rotated) without polling the API server.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// Sampling the webhook's latency while another phase (the rotation storm) loads the operator.
+
 package main
 
 import (
