@@ -228,7 +228,7 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-func TestResourceOfPath(t *testing.T) {
+func TestResourceOf(t *testing.T) {
 	for path, want := range map[string]string{
 		"/api/v1/namespaces":             "namespaces",
 		"/api/v1/namespaces/a":           "namespaces",
@@ -241,8 +241,8 @@ func TestResourceOfPath(t *testing.T) {
 		"/metrics":                    "",
 		"/apis/iam.devin.ai/v1alpha1": "",
 	} {
-		if got := resourceOfPath(path); got != want {
-			t.Errorf("resourceOfPath(%q) = %q, want %q", path, got, want)
+		if got := resourceOf(newRequest(t, http.MethodPost, path)); got != want {
+			t.Errorf("resourceOf(POST %q) = %q, want %q", path, got, want)
 		}
 	}
 }

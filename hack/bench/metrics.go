@@ -13,12 +13,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/rest"
 )
 
@@ -162,36 +163,22 @@ func onlyOperatorResources(w Writes) Writes {
 	return out
 }
 
-// resourceOfPath tells which resource (and subresource) a Kubernetes API path addresses:
-// /api/v1/namespaces/ns/secrets/name -> "secrets"; /apis/g/v/namespaces/ns/r/name/status ->
-// "r/status"; /api/v1/namespaces/ns -> "namespaces". "" when it is not a resource path.
-func resourceOfPath(path string) string {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	var rest []string
+// apiRequests reads Kubernetes API paths as the API server does for the resource and
+// subresource labels of apiserver_request_total, so that the bench's own writes are counted
+// under the same names as the API server's figures they are subtracted from.
+var apiRequests = &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
+
+// resourceOf tells which resource (and subresource) a Kubernetes API request addresses:
+// "secrets", "personalaccesstokens/status", "namespaces/finalize"; "" when none.
+func resourceOf(req *http.Request) string {
+	info, err := apiRequests.NewRequestInfo(req)
 	switch {
-	case len(parts) >= 3 && parts[0] == "api":
-		rest = parts[2:]
-	case len(parts) >= 4 && parts[0] == "apis":
-		rest = parts[3:]
-	default:
+	case err != nil || !info.IsResourceRequest:
 		return ""
-	}
-	if len(rest) >= 1 && rest[0] == "namespaces" {
-		switch {
-		case len(rest) <= 2:
-			return "namespaces"
-		case len(rest) == 3 && (rest[2] == "finalize" || rest[2] == "status"):
-			return "namespaces/" + rest[2]
-		}
-		rest = rest[2:]
-	}
-	switch len(rest) {
-	case 0:
-		return ""
-	case 1, 2:
-		return rest[0]
+	case info.Subresource != "":
+		return info.Resource + "/" + info.Subresource
 	default:
-		return rest[0] + "/" + rest[2]
+		return info.Resource
 	}
 }
 
@@ -222,9 +209,9 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			t.c.w, t.c.dry = Writes{}, Writes{}
 		}
 		if req.URL.Query().Get("dryRun") != "" {
-			t.c.dry[resourceOfPath(req.URL.Path)]++
+			t.c.dry[resourceOf(req)]++
 		} else {
-			t.c.w[resourceOfPath(req.URL.Path)]++
+			t.c.w[resourceOf(req)]++
 		}
 		t.c.mu.Unlock()
 	}
