@@ -8,8 +8,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,7 +132,7 @@ func TestSum(t *testing.T) {
 }
 
 func TestParseOperatorStats(t *testing.T) {
-	got := parseOperatorStats(parseExposition(t, operatorMetricNames))
+	got := parseOperatorStats(parseExposition(t, named(operatorSeries...)))
 	want := operatorStats{
 		Reconciles: 50, Depth: 5, Active: 3, Writes: 123, HeapInuse: 12345000,
 		ReconcileSeconds: 5, DevinSeconds: 3.25, DevinRequests: 60, CPU: 12.5,
@@ -156,7 +158,7 @@ func TestScrape(t *testing.T) {
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
-	s, err := scrape(context.Background(), srv.Client(), srv.URL, operatorMetricNames)
+	s, err := scrape(context.Background(), srv.Client(), srv.URL, named(operatorSeries...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,5 +419,18 @@ func TestProcFields(t *testing.T) {
 	}
 	if got := firstField(filepath.Join(t.TempDir(), "none"), "x"); got != "unknown" {
 		t.Errorf("firstField of no file: %q", got)
+	}
+}
+
+func TestSeriesURLAsksForEachFamilyOnce(t *testing.T) {
+	u, err := url.Parse(seriesURL("http://127.0.0.1:8080/metrics", operatorSeries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"controller_runtime_reconcile_total", "workqueue_depth", "controller_runtime_active_workers",
+		"rest_client_requests_total", "go_memstats_heap_inuse_bytes", "controller_runtime_reconcile_time_seconds",
+		"devinapi_request_duration_seconds", "process_cpu_seconds_total"}
+	if got := u.Query()["name[]"]; !slices.Equal(got, want) {
+		t.Errorf("got families %q, want %q", got, want)
 	}
 }

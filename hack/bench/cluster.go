@@ -186,14 +186,13 @@ func (c *cluster) etcdCPU(ctx context.Context) (float64, error) {
 
 // operatorScrape scrapes the bench's families of the running operator's metrics.
 func (c *cluster) operatorScrape(ctx context.Context) ([]Sample, error) {
-	return c.scrapeOperator(ctx, operatorFamilies, operatorMetricNames)
+	return c.scrapeOperator(ctx, operatorSeries...)
 }
 
-// scrapeOperator scrapes the given metric families of the running operator and keeps the
-// series keep accepts.
-func (c *cluster) scrapeOperator(ctx context.Context, families []string, keep func(string) bool) ([]Sample, error) {
-	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), families)
-	return scrape(ctx, http.DefaultClient, u, keep)
+// scrapeOperator scrapes the given series of the running operator.
+func (c *cluster) scrapeOperator(ctx context.Context, series ...string) ([]Sample, error) {
+	u := seriesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), series)
+	return scrape(ctx, http.DefaultClient, u, named(series...))
 }
 
 // operatorStats scrapes the running operator's metrics.

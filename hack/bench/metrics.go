@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,15 +249,9 @@ func scrape(ctx context.Context, hc *http.Client, url string, keep func(string) 
 	return ParseText(resp.Body, expfmt.ResponseFormat(resp.Header), keep)
 }
 
+// named accepts the series names given.
 func named(names ...string) func(string) bool {
-	return func(n string) bool {
-		for _, x := range names {
-			if n == x {
-				return true
-			}
-		}
-		return false
-	}
+	return func(n string) bool { return slices.Contains(names, n) }
 }
 
 // operatorStats are the manager's own figures, from its metrics endpoint.
@@ -299,23 +294,31 @@ func parseOperatorStats(samples []Sample) operatorStats {
 	}
 }
 
-var operatorMetricNames = named("controller_runtime_reconcile_total", "workqueue_depth",
+// operatorSeries are the series the bench reads from the manager (parseOperatorStats and
+// the reconcile histogram).
+var operatorSeries = []string{"controller_runtime_reconcile_total", "workqueue_depth",
 	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
 	"controller_runtime_reconcile_time_seconds_sum", "controller_runtime_reconcile_time_seconds_bucket",
-	"devinapi_request_duration_seconds_sum", "devinapi_request_duration_seconds_count", "process_cpu_seconds_total")
+	"devinapi_request_duration_seconds_sum", "devinapi_request_duration_seconds_count", "process_cpu_seconds_total"}
 
-// operatorFamilies are the metric families the bench reads from the manager: its scrapes ask
-// for these only (promhttp's name[] filter), so that the manager does not encode the series
-// of every resource several times a second for the bench.
-var operatorFamilies = []string{"controller_runtime_reconcile_total", "workqueue_depth",
-	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
-	"controller_runtime_reconcile_time_seconds", "devinapi_request_duration_seconds", "process_cpu_seconds_total"}
-
-// familiesURL is the metrics URL asking for the given families only.
-func familiesURL(base string, families []string) string {
+// seriesURL is the metrics URL asking only for the families of the given series (promhttp's
+// name[] filter), so that the manager does not encode the series of every resource several
+// times a second for the bench.
+func seriesURL(base string, series []string) string {
 	q := url.Values{}
-	for _, f := range families {
-		q.Add("name[]", f)
+	seen := map[string]bool{}
+	for _, s := range series {
+		family := s
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if f, ok := strings.CutSuffix(s, suffix); ok {
+				family = f
+				break
+			}
+		}
+		if !seen[family] {
+			seen[family] = true
+			q.Add("name[]", family)
+		}
 	}
 	return base + "?" + q.Encode()
 }

@@ -214,7 +214,7 @@ func runPeriodicCheck(ctx context.Context, c *cluster, o options) (checkResult, 
 
 // scrapeChecks scrapes checkGauge of the running manager.
 func (c *cluster) scrapeChecks(ctx context.Context) ([]Sample, error) {
-	return c.scrapeOperator(ctx, []string{checkGauge}, named(checkGauge))
+	return c.scrapeOperator(ctx, checkGauge)
 }
 
 // snapshotOnSecond waits until the first whole second at or after t and takes a snapshot.
