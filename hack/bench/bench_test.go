@@ -1,17 +1,25 @@
+// Tests of how the bench reads its figures: the scrapes and counters, percentiles, the mix
+// of resources, the log scan and contract violations, and the machine's /proc files.
+
 package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
@@ -88,7 +96,7 @@ func TestParseTextKeepsOnlyNamed(t *testing.T) {
 }
 
 func TestApiserverWrites(t *testing.T) {
-	w := apiserverWrites(parseExposition(t, nil))
+	w := apiserverServed(parseExposition(t, nil)).writes
 	want := Writes{"secrets": 12, "personalaccesstokens/status": 30, "leases": 5}
 	if len(w) != len(want) {
 		t.Fatalf("got %v, want %v", w, want)
@@ -124,7 +132,7 @@ func TestSum(t *testing.T) {
 }
 
 func TestParseOperatorStats(t *testing.T) {
-	got := parseOperatorStats(parseExposition(t, operatorMetricNames))
+	got := parseOperatorStats(parseExposition(t, named(operatorSeries...)))
 	want := operatorStats{
 		Reconciles: 50, Depth: 5, Active: 3, Writes: 123, HeapInuse: 12345000,
 		ReconcileSeconds: 5, DevinSeconds: 3.25, DevinRequests: 60, CPU: 12.5,
@@ -150,7 +158,7 @@ func TestScrape(t *testing.T) {
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
-	s, err := scrape(context.Background(), srv.Client(), srv.URL, operatorMetricNames)
+	s, err := scrape(context.Background(), srv.Client(), srv.URL, named(operatorSeries...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +230,7 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-func TestResourceOfPath(t *testing.T) {
+func TestResourceOf(t *testing.T) {
 	for path, want := range map[string]string{
 		"/api/v1/namespaces":             "namespaces",
 		"/api/v1/namespaces/a":           "namespaces",
@@ -235,8 +243,8 @@ func TestResourceOfPath(t *testing.T) {
 		"/metrics":                    "",
 		"/apis/iam.devin.ai/v1alpha1": "",
 	} {
-		if got := resourceOfPath(path); got != want {
-			t.Errorf("resourceOfPath(%q) = %q, want %q", path, got, want)
+		if got := resourceOf(newRequest(t, http.MethodPost, path)); got != want {
+			t.Errorf("resourceOf(POST %q) = %q, want %q", path, got, want)
 		}
 	}
 }
@@ -248,12 +256,13 @@ func TestBenchObjectsMix(t *testing.T) {
 		t.Fatalf("got %d objects", len(objs))
 	}
 	pats, sus, alice := 0, 0, 0
-	seen := map[string]bool{}
+	seen := map[client.ObjectKey]bool{}
 	for i, obj := range objs {
-		if seen[key(obj)] {
-			t.Errorf("duplicate %s", key(obj))
+		key := client.ObjectKeyFromObject(obj)
+		if seen[key] {
+			t.Errorf("duplicate %s", key)
 		}
-		seen[key(obj)] = true
+		seen[key] = true
 		switch p := obj.(type) {
 		case *iamv1alpha1.PersonalAccessToken:
 			pats++
@@ -261,7 +270,7 @@ func TestBenchObjectsMix(t *testing.T) {
 				alice++
 			}
 			if p.Spec.RotationGracePeriod.Duration != o.grace {
-				t.Errorf("%s: grace %v", key(obj), p.Spec.RotationGracePeriod)
+				t.Errorf("%s: grace %v", key, p.Spec.RotationGracePeriod)
 			}
 		case *iamv1alpha1.ServiceUser:
 			sus++
@@ -324,17 +333,6 @@ func TestDisplayArgsHidesRunSpecificValues(t *testing.T) {
 	}
 }
 
-func TestShortDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		time.Hour: "1h", time.Minute: "1m", 90 * time.Minute: "1h30m", 20 * time.Second: "20s",
-		50 * time.Millisecond: "50ms", 2*time.Minute + 5*time.Second: "2m5s",
-	} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func TestParseProcStatCPU(t *testing.T) {
 	stat := "cpu  100 20 30 5000 7 1 2 3 0 0\ncpu0 50 10 15 2500 3 0 1 1 0 0\nintr 1\n"
 	// user+nice+system+irq+softirq+steal = 100+20+30+1+2+3 = 156 jiffies.
@@ -343,5 +341,96 @@ func TestParseProcStatCPU(t *testing.T) {
 	}
 	if got := parseProcStatCPU("nothing"); got != 0 {
 		t.Errorf("got %v for no cpu line", got)
+	}
+}
+
+func TestParallelRunsEachOnceAtMostWorkersAtATime(t *testing.T) {
+	var ran [50]atomic.Int32
+	var busy, peak atomic.Int32
+	err := parallel(context.Background(), len(ran), 4, func(_ context.Context, i int) error {
+		ran[i].Add(1)
+		b := busy.Add(1)
+		for p := peak.Load(); b > p && !peak.CompareAndSwap(p, b); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		busy.Add(-1)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Errorf("f(%d) ran %d times", i, n)
+		}
+	}
+	if p := peak.Load(); p > 4 {
+		t.Errorf("%d calls at once, want at most 4", p)
+	}
+}
+
+func TestParallelStopsAtTheFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	var started atomic.Int32
+	err := parallel(context.Background(), 1000, 2, func(ctx context.Context, i int) error {
+		started.Add(1)
+		if i == 0 {
+			return boom
+		}
+		time.Sleep(time.Millisecond)
+		return ctx.Err()
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("got %v, want the first error", err)
+	}
+	if n := started.Load(); n > 10 {
+		t.Errorf("%d calls started after the first error", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := parallel(ctx, 10, 2, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled context: got %v", err)
+	}
+}
+
+func TestProcFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	status := "Name:\tmanager\nmodel name\t: First CPU\nmodel name\t: Second CPU\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nno colon\n"
+	if err := os.WriteFile(path, []byte(status), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := procFields(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f["Name"] != "manager" || f["model name"] != "First CPU" || len(f) != 4 {
+		t.Errorf("got %q", f)
+	}
+	if rss, err := kiBytes(f["VmRSS"]); err != nil || rss != 10240*1024 {
+		t.Errorf("VmRSS: %d, %v", rss, err)
+	}
+	for _, bad := range []string{"", "12 MB", "x kB", f["Name"]} {
+		if _, err := kiBytes(bad); err == nil {
+			t.Errorf("kiBytes(%q) took it", bad)
+		}
+	}
+	if got := firstField(path, "model name"); got != "First CPU" {
+		t.Errorf("firstField: %q", got)
+	}
+	if got := firstField(filepath.Join(t.TempDir(), "none"), "x"); got != "unknown" {
+		t.Errorf("firstField of no file: %q", got)
+	}
+}
+
+func TestSeriesURLAsksForEachFamilyOnce(t *testing.T) {
+	u, err := url.Parse(seriesURL("http://127.0.0.1:8080/metrics", operatorSeries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"controller_runtime_reconcile_total", "workqueue_depth", "controller_runtime_active_workers",
+		"rest_client_requests_total", "go_memstats_heap_inuse_bytes", "controller_runtime_reconcile_time_seconds",
+		"devinapi_request_duration_seconds", "process_cpu_seconds_total"}
+	if got := u.Query()["name[]"]; !slices.Equal(got, want) {
+		t.Errorf("got families %q, want %q", got, want)
 	}
 }

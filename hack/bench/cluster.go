@@ -1,7 +1,10 @@
+// The bench's world: envtest's control plane with the webhooks and the permissive policy, the
+// in-memory Devin API, the bench's counted clients, and the manager run as a separate process
+// that each phase starts, stops, scrapes and reads the memory of.
+
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -23,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/cogtokens/token-operator/internal/operator"
+	"github.com/cogtokens/token-operator/internal/policy"
 	"github.com/cogtokens/token-operator/internal/testing/devenv"
 	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
@@ -180,21 +184,15 @@ func (c *cluster) etcdCPU(ctx context.Context) (float64, error) {
 	return Sum(s, "process_cpu_seconds_total", nil), nil
 }
 
-// benchCPU is the CPU time this process (the bench, its informers and the in-memory Devin
-// API) has used, in seconds.
-func benchCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
 // operatorScrape scrapes the bench's families of the running operator's metrics.
 func (c *cluster) operatorScrape(ctx context.Context) ([]Sample, error) {
-	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), operatorFamilies)
-	return scrape(ctx, http.DefaultClient, u, operatorMetricNames)
+	return c.scrapeOperator(ctx, operatorSeries...)
+}
+
+// scrapeOperator scrapes the given series of the running operator.
+func (c *cluster) scrapeOperator(ctx context.Context, series ...string) ([]Sample, error) {
+	u := seriesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), series)
+	return scrape(ctx, http.DefaultClient, u, named(series...))
 }
 
 // operatorStats scrapes the running operator's metrics.
@@ -247,7 +245,7 @@ func (c *cluster) operatorArgs(o options, verifyInterval time.Duration) []string
 		"--devin-api-qps=" + strconv.FormatFloat(o.devinQPS, 'f', -1, 64),
 		fmt.Sprintf("--max-concurrent-reconciles=%d", o.concurrency),
 		"--pat-admin-groups=system:masters",
-		"--verify-interval=" + shortDuration(verifyInterval),
+		"--verify-interval=" + policy.FormatDuration(verifyInterval),
 		"--webhook-host=" + wo.LocalServingHost,
 		fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
 		"--webhook-cert-dir=" + wo.LocalServingCertDir,
@@ -356,67 +354,17 @@ func (p *operatorProcess) stop(timeout time.Duration) (time.Duration, error) {
 
 // memory reads the process's resident set (VmRSS) and its peak (VmHWM), in bytes.
 func (p *operatorProcess) memory() (rss, hwm uint64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	status, err := procFields(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0, 0, err
 	}
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(v)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, 0, fmt.Errorf("unexpected %s line %q", k, v)
-		}
-		n, err := strconv.ParseUint(fields[0], 10, 64)
-		if err != nil {
-			return 0, 0, err
-		}
-		if k == "VmRSS" {
-			rss = n * 1024
-		} else {
-			hwm = n * 1024
-		}
+	if rss, err = kiBytes(status["VmRSS"]); err != nil {
+		return 0, 0, fmt.Errorf("VmRSS: %w", err)
 	}
-	if rss == 0 || hwm == 0 {
-		return 0, 0, errors.New("no VmRSS/VmHWM in /proc status")
+	if hwm, err = kiBytes(status["VmHWM"]); err != nil {
+		return 0, 0, fmt.Errorf("VmHWM: %w", err)
 	}
-	return rss, hwm, sc.Err()
-}
-
-// machineCPU is the CPU time spent by the whole machine so far (user, nice, system, irq,
-// softirq and steal of /proc/stat), in seconds; 0 when unknown.
-func machineCPU() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	return parseProcStatCPU(string(b))
-}
-
-// parseProcStatCPU reads the busy time of the "cpu" line of /proc/stat (in USER_HZ, 100 per
-// second on Linux).
-func parseProcStatCPU(stat string) float64 {
-	for _, line := range strings.Split(stat, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 9 || f[0] != "cpu" {
-			continue
-		}
-		busy := 0.0
-		// user nice system idle iowait irq softirq steal
-		for _, i := range []int{1, 2, 3, 6, 7, 8} {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return 0
-			}
-			busy += v
-		}
-		return busy / 100
-	}
-	return 0
+	return rss, hwm, nil
 }
 
 // tail returns the last n lines of a file.

@@ -1,3 +1,6 @@
+// Tests of the figures derived from the counters: SubjectAccessReviews and dry runs told
+// apart, histogram quantiles, periodic checks and their spread, the scale list and plot.
+
 package main
 
 import (

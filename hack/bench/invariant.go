@@ -1,3 +1,6 @@
+// What shows that the figures are of a correct run: the invariant over the cluster, the
+// Devin API contract violations, and the token values in the operator's logs.
+
 package main
 
 import (

@@ -44,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cogtokens/token-operator/internal/logging"
+	"github.com/cogtokens/token-operator/internal/policy"
 	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
 )
 
@@ -287,7 +288,7 @@ func runLifecyclePhases(ctx context.Context, c *cluster, o options, r *results, 
 		return err
 	}
 	progress("recovery: settled %s after the start", r.recovery.settled.Round(time.Millisecond))
-	progress("periodic check: restart with --verify-interval=%s, then %s of steady state", shortDuration(o.verifyInterval), shortDuration(o.steadyWindow))
+	progress("periodic check: restart with --verify-interval=%s, then %s of steady state", policy.FormatDuration(o.verifyInterval), policy.FormatDuration(o.steadyWindow))
 	r.check, err = runPeriodicCheck(ctx, c, o)
 	return err
 }

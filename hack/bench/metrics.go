@@ -1,3 +1,7 @@
+// Reading the counters: Prometheus scrapes of the kube-apiserver, etcd and the manager, the
+// API server's writes and dry runs by resource, the bench's own writes (to subtract them), and
+// the Devin API calls by route.
+
 package main
 
 import (
@@ -5,16 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/rest"
 )
 
@@ -69,36 +75,6 @@ func Sum(samples []Sample, name string, match func(map[string]string) bool) floa
 	return t
 }
 
-// Percentile returns the p-th percentile (0 < p <= 100) of ds by the nearest-rank method:
-// the smallest value such that at least p% of the values are at or below it. Zero for none.
-func Percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	rank := int(math.Ceil(p / 100 * float64(len(s))))
-	if rank < 1 {
-		rank = 1
-	}
-	if rank > len(s) {
-		rank = len(s)
-	}
-	return s[rank-1]
-}
-
-// Mean is the arithmetic mean of ds, zero for none.
-func Mean(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	var t time.Duration
-	for _, d := range ds {
-		t += d
-	}
-	return t / time.Duration(len(ds))
-}
-
 // writeVerbs are the apiserver_request_total verbs that change state.
 var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
 
@@ -128,16 +104,6 @@ func (w Writes) Sub(o Writes) Writes {
 		}
 	}
 	return out
-}
-
-// Keys returns the resources, sorted.
-func (w Writes) Keys() []string {
-	ks := make([]string, 0, len(w))
-	for k := range w {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // served is what the kube-apiserver served that costs it like a write, from its
@@ -177,10 +143,6 @@ func apiserverServed(samples []Sample) served {
 	return out
 }
 
-// apiserverWrites extracts the committed (not dry-run) write requests by resource from the
-// kube-apiserver's apiserver_request_total (SubjectAccessReviews left out).
-func apiserverWrites(samples []Sample) Writes { return apiserverServed(samples).writes }
-
 // operatorResources are the resources the operator writes; the rest of the API server's
 // writes (its own leases and endpoints) are left out of the per-token figures.
 var operatorResources = map[string]bool{
@@ -202,36 +164,22 @@ func onlyOperatorResources(w Writes) Writes {
 	return out
 }
 
-// resourceOfPath tells which resource (and subresource) a Kubernetes API path addresses:
-// /api/v1/namespaces/ns/secrets/name -> "secrets"; /apis/g/v/namespaces/ns/r/name/status ->
-// "r/status"; /api/v1/namespaces/ns -> "namespaces". "" when it is not a resource path.
-func resourceOfPath(path string) string {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	var rest []string
+// apiRequests reads Kubernetes API paths as the API server does for the resource and
+// subresource labels of apiserver_request_total, so that the bench's own writes are counted
+// under the same names as the API server's figures they are subtracted from.
+var apiRequests = &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
+
+// resourceOf tells which resource (and subresource) a Kubernetes API request addresses:
+// "secrets", "personalaccesstokens/status", "namespaces/finalize"; "" when none.
+func resourceOf(req *http.Request) string {
+	info, err := apiRequests.NewRequestInfo(req)
 	switch {
-	case len(parts) >= 3 && parts[0] == "api":
-		rest = parts[2:]
-	case len(parts) >= 4 && parts[0] == "apis":
-		rest = parts[3:]
-	default:
+	case err != nil || !info.IsResourceRequest:
 		return ""
-	}
-	if len(rest) >= 1 && rest[0] == "namespaces" {
-		switch {
-		case len(rest) <= 2:
-			return "namespaces"
-		case len(rest) == 3 && (rest[2] == "finalize" || rest[2] == "status"):
-			return "namespaces/" + rest[2]
-		}
-		rest = rest[2:]
-	}
-	switch len(rest) {
-	case 0:
-		return ""
-	case 1, 2:
-		return rest[0]
+	case info.Subresource != "":
+		return info.Resource + "/" + info.Subresource
 	default:
-		return rest[0] + "/" + rest[2]
+		return info.Resource
 	}
 }
 
@@ -247,15 +195,7 @@ type writeCounter struct {
 func (c *writeCounter) snapshot() (writes, dryRuns Writes) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return copyWrites(c.w), copyWrites(c.dry)
-}
-
-func copyWrites(w Writes) Writes {
-	out := Writes{}
-	for k, v := range w {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.w), maps.Clone(c.dry)
 }
 
 type countingTransport struct {
@@ -270,9 +210,9 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			t.c.w, t.c.dry = Writes{}, Writes{}
 		}
 		if req.URL.Query().Get("dryRun") != "" {
-			t.c.dry[resourceOfPath(req.URL.Path)]++
+			t.c.dry[resourceOf(req)]++
 		} else {
-			t.c.w[resourceOfPath(req.URL.Path)]++
+			t.c.w[resourceOf(req)]++
 		}
 		t.c.mu.Unlock()
 	}
@@ -309,15 +249,9 @@ func scrape(ctx context.Context, hc *http.Client, url string, keep func(string) 
 	return ParseText(resp.Body, expfmt.ResponseFormat(resp.Header), keep)
 }
 
+// named accepts the series names given.
 func named(names ...string) func(string) bool {
-	return func(n string) bool {
-		for _, x := range names {
-			if n == x {
-				return true
-			}
-		}
-		return false
-	}
+	return func(n string) bool { return slices.Contains(names, n) }
 }
 
 // operatorStats are the manager's own figures, from its metrics endpoint.
@@ -360,23 +294,31 @@ func parseOperatorStats(samples []Sample) operatorStats {
 	}
 }
 
-var operatorMetricNames = named("controller_runtime_reconcile_total", "workqueue_depth",
+// operatorSeries are the series the bench reads from the manager (parseOperatorStats and
+// the reconcile histogram).
+var operatorSeries = []string{"controller_runtime_reconcile_total", "workqueue_depth",
 	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
 	"controller_runtime_reconcile_time_seconds_sum", "controller_runtime_reconcile_time_seconds_bucket",
-	"devinapi_request_duration_seconds_sum", "devinapi_request_duration_seconds_count", "process_cpu_seconds_total")
+	"devinapi_request_duration_seconds_sum", "devinapi_request_duration_seconds_count", "process_cpu_seconds_total"}
 
-// operatorFamilies are the metric families the bench reads from the manager: its scrapes ask
-// for these only (promhttp's name[] filter), so that the manager does not encode the series
-// of every resource several times a second for the bench.
-var operatorFamilies = []string{"controller_runtime_reconcile_total", "workqueue_depth",
-	"controller_runtime_active_workers", "rest_client_requests_total", "go_memstats_heap_inuse_bytes",
-	"controller_runtime_reconcile_time_seconds", "devinapi_request_duration_seconds", "process_cpu_seconds_total"}
-
-// familiesURL is the metrics URL asking for the given families only.
-func familiesURL(base string, families []string) string {
+// seriesURL is the metrics URL asking only for the families of the given series (promhttp's
+// name[] filter), so that the manager does not encode the series of every resource several
+// times a second for the bench.
+func seriesURL(base string, series []string) string {
 	q := url.Values{}
-	for _, f := range families {
-		q.Add("name[]", f)
+	seen := map[string]bool{}
+	for _, s := range series {
+		family := s
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if f, ok := strings.CutSuffix(s, suffix); ok {
+				family = f
+				break
+			}
+		}
+		if !seen[family] {
+			seen[family] = true
+			q.Add("name[]", family)
+		}
 	}
 	return base + "?" + q.Encode()
 }
@@ -404,12 +346,13 @@ func (c Calls) Total() int {
 	return t
 }
 
-// Keys returns the routes, sorted.
-func (c Calls) Keys() []string {
-	ks := make([]string, 0, len(c))
-	for k := range c {
-		ks = append(ks, k)
+// sortedKeys returns the keys of the maps (routes, resources), sorted, each once.
+func sortedKeys[M ~map[string]V, V any](ms ...M) []string {
+	all := map[string]bool{}
+	for _, m := range ms {
+		for k := range m {
+			all[k] = true
+		}
 	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(all))
 }

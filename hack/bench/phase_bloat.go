@@ -1,8 +1,10 @@
+// Phase bloat measures the manager's Go heap and RSS when a tenant creates large Secrets that
+// carry the operator's managed-by label, and that the operator does no work for them.
+
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -49,45 +52,24 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 	if err := c.ensureNamespaces(ctx, bloatPrefix, namespaces); err != nil {
 		return res, err
 	}
-	payload := make([]byte, o.bloatSize)
-	if _, err := rand.Read(payload); err != nil {
+	payload, err := randomBytes(o.bloatSize)
+	if err != nil {
 		return res, err
 	}
-	var err error
 	if res.rssBefore, res.heapBefore, err = c.settledMemory(ctx, o.pprof); err != nil {
 		return res, err
 	}
-	before, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	start := time.Now()
-	err = parallel(ctx, o.bloatSecrets, 8, func(ctx context.Context, i int) error {
-		sec := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: fmt.Sprintf("%s%d", bloatPrefix, i%namespaces),
-				Name:      fmt.Sprintf("bloat-%04d", i),
-				Labels:    map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue},
-			},
-			Data: map[string][]byte{"blob": payload},
-		}
+	labels := map[string]string{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}
+	res.created, res.d, _, err = c.createSecrets(ctx, o.settle, o.bloatSecrets, 8, func(i int) *corev1.Secret {
+		sec := blobSecret(numbered(bloatPrefix, i%namespaces), fmt.Sprintf("bloat-%04d", i), labels, payload)
 		if i%2 == 1 {
 			metadataBloat(sec, o.bloatSize)
 		}
-		return c.admin.Create(ctx, sec)
+		return sec
 	})
 	if err != nil {
-		return res, fmt.Errorf("create labelled Secrets: %w", err)
+		return res, fmt.Errorf("labelled Secrets: %w", err)
 	}
-	res.created = time.Since(start)
-	if err := sleep(ctx, o.settle); err != nil {
-		return res, err
-	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
 	if res.rssAfter, res.heapAfter, err = c.settledMemory(ctx, o.pprof); err != nil {
 		return res, err
 	}
@@ -104,7 +86,7 @@ func runBloat(ctx context.Context, c *cluster, o options) (bloatResult, error) {
 func metadataBloat(sec *corev1.Secret, size int) {
 	filler := strings.Repeat("x", 200)
 	sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: iamv1alpha1.GroupVersion.String(), Kind: "PersonalAccessToken",
-		Name: "ghost", UID: types.UID(sec.Name + "-ghost"), Controller: ptr(true)}}
+		Name: "ghost", UID: types.UID(sec.Name + "-ghost"), Controller: ptr.To(true)}}
 	for i := 0; i < size/2/250; i++ {
 		sec.OwnerReferences = append(sec.OwnerReferences, metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap",
 			Name: fmt.Sprintf("%s-%d", filler, i), UID: types.UID(fmt.Sprintf("%s-%d", sec.Name, i))})
@@ -118,8 +100,6 @@ func metadataBloat(sec *corev1.Secret, size int) {
 		sec.Data[fmt.Sprintf("k%04d", i)] = []byte(strings.Repeat("z", 1000))
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // settledMemory reads the manager's RSS and Go heap in use, right after a forced GC when gc
 // is set (GET /debug/pprof/heap?gc=1 runs one).
@@ -148,20 +128,10 @@ func (c *cluster) settledMemory(ctx context.Context, gc bool) (uint64, float64, 
 func (c *cluster) deleteBloat(ctx context.Context, namespaces int, o options) error {
 	sel := client.MatchingLabels{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}
 	for i := 0; i < namespaces; i++ {
-		if err := c.admin.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(fmt.Sprintf("%s%d", bloatPrefix, i)), sel); err != nil {
+		if err := c.admin.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(numbered(bloatPrefix, i)), sel); err != nil {
 			return fmt.Errorf("delete labelled Secrets: %w", err)
 		}
 	}
 	_, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll)
 	return err
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

@@ -1,9 +1,12 @@
+// Phase periodic check measures the steady state at a short --verify-interval: Devin calls
+// and Kubernetes writes per check, the service-user listings per round, and how the first
+// checks after a restart spread over the interval.
+
 package main
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -11,8 +14,9 @@ import (
 )
 
 // checkGauge is the manager's metric of when each resource's token was last seen active
-// upstream (Unix seconds): it changes at every periodic check, and only then. The operator no
-// longer writes the time of a check into status, so the bench reads the checks from it.
+// upstream (Unix seconds): it changes at every periodic check, and only then. Status holds no
+// time of a check (writing one would cost a write per check), so the bench reads the checks
+// from it.
 const checkGauge = "token_operator_token_last_check_timestamp_seconds"
 
 // checks counts periodic checks by kind.
@@ -120,9 +124,8 @@ func peakShare(sorted []time.Duration, w time.Duration) float64 {
 // watchChecks scrapes the running manager's checkGauge into l every period until the
 // returned function is called; that function scrapes once more and waits.
 func (c *cluster) watchChecks(ctx context.Context, l *checkLog, period time.Duration) func() {
-	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), []string{checkGauge})
 	poll := func() {
-		if s, err := scrape(ctx, http.DefaultClient, u, named(checkGauge)); err == nil {
+		if s, err := c.scrapeChecks(ctx); err == nil {
 			l.observe(s)
 		}
 	}
@@ -209,16 +212,19 @@ func runPeriodicCheck(ctx context.Context, c *cluster, o options) (checkResult, 
 	return res, nil
 }
 
+// scrapeChecks scrapes checkGauge of the running manager.
+func (c *cluster) scrapeChecks(ctx context.Context) ([]Sample, error) {
+	return c.scrapeOperator(ctx, checkGauge)
+}
+
 // snapshotOnSecond waits until the first whole second at or after t and takes a snapshot.
 func (c *cluster) snapshotOnSecond(ctx context.Context, t time.Time) (snapshot, error) {
 	at := t.Truncate(time.Second)
 	if at.Before(t) {
 		at = at.Add(time.Second)
 	}
-	select {
-	case <-ctx.Done():
-		return snapshot{}, ctx.Err()
-	case <-time.After(time.Until(at)):
+	if err := sleep(ctx, time.Until(at)); err != nil {
+		return snapshot{}, err
 	}
 	return c.snapshot(ctx)
 }

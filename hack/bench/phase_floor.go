@@ -1,3 +1,6 @@
+// Phase floor measures the least work that gives N resources their tokens, done by a plain Go
+// program with no operator: the yardstick of the throughput and cost figures.
+
 package main
 
 import (
@@ -10,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/testing/devenv"
 	"github.com/cogtokens/token-operator/internal/testing/devinapitest"
@@ -39,7 +44,7 @@ type floorRun struct {
 	o        options
 	api      *devinapi.Client
 	userIDs  map[string]string
-	objs     []credentialObject
+	objs     []credential.Object
 	tokenIDs []string
 	suIDs    []string
 }
@@ -120,11 +125,9 @@ func (f *floorRun) one(ctx context.Context, i int) error {
 	}
 	base := obj.DeepCopyObject().(client.Object)
 	st := obj.CredentialStatus()
-	now := metav1.Now()
-	st.Token = &iamv1alpha1.IssuedToken{ID: key.ID, Name: key.Name, IssuedAt: now}
+	st.Token = &iamv1alpha1.IssuedToken{ID: key.ID, Name: key.Name, IssuedAt: metav1.Now()}
 	st.SecretName = name
-	st.Conditions = []metav1.Condition{{Type: iamv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
-		Reason: iamv1alpha1.ReasonTokenIssued, Message: "floor", LastTransitionTime: now, ObservedGeneration: obj.GetGeneration()}}
+	conditions.Ready(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ReasonTokenIssued, "floor")
 	if err := f.c.admin.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("floor: write status of %s: %w", name, err)
 	}
@@ -132,20 +135,20 @@ func (f *floorRun) one(ctx context.Context, i int) error {
 }
 
 // item is the floor's copy of the i-th resource and the upstream call that issues its token.
-func (f *floorRun) item(ctx context.Context, ns, name string, i int) (credentialObject, func() (*devinapi.IssuedKey, error)) {
+func (f *floorRun) item(ctx context.Context, ns, name string, i int) (credential.Object, func() (*devinapi.IssuedKey, error)) {
 	src, ok := f.objs[i].(*iamv1alpha1.PersonalAccessToken)
 	if ok {
 		pat := newPAT(f.o, ns, name, i)
 		pat.Spec.User = src.Spec.User
 		return pat, func() (*devinapi.IssuedKey, error) {
-			exp := time.Now().Add(2160 * time.Hour)
+			exp := time.Now().Add(iamv1alpha1.DefaultExpiresAfter)
 			return f.api.CreatePAT(ctx, f.userIDs[src.Spec.User.Email], devinapi.CreateKeyRequest{Name: name, ExpiresAt: &exp})
 		}
 	}
 	return newServiceUser(f.o, ns, name), func() (*devinapi.IssuedKey, error) {
 		p, err := f.api.ProvisionServiceUser(ctx, devinapi.ProvisionServiceUserRequest{
 			Scope: devinapi.ScopeOrganization, OrgID: devinapitest.DefaultOrg, Name: name,
-			RoleID: devinapitest.RoleOrgMember, TTL: 8760 * time.Hour,
+			RoleID: devinapitest.RoleOrgMember, TTL: iamv1alpha1.DefaultServiceUserTTL,
 		})
 		if err != nil {
 			return nil, err

@@ -1,13 +1,14 @@
+// Phase memory measures the manager's RSS and Go heap with N resources, then with many
+// unrelated Secrets, which its cache must not hold.
+
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // unrelatedPrefix is the namespace prefix of the unrelated Secrets.
@@ -41,40 +42,18 @@ func runMemory(ctx context.Context, c *cluster, o options, idle idleResult) (mem
 	if err := c.ensureNamespaces(ctx, unrelatedPrefix, namespaces); err != nil {
 		return res, err
 	}
-	payload := make([]byte, o.unrelatedSize)
-	if _, err := rand.Read(payload); err != nil {
-		return res, err
-	}
-	before, err := c.snapshot(ctx)
+	payload, err := randomBytes(o.unrelatedSize)
 	if err != nil {
 		return res, err
 	}
-	start := time.Now()
-	err = parallel(ctx, o.unrelatedSecrets, 64, func(ctx context.Context, i int) error {
-		sec := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: fmt.Sprintf("%s%d", unrelatedPrefix, i%namespaces),
-				Name:      fmt.Sprintf("unrelated-%06d", i),
-				Labels:    map[string]string{"app.kubernetes.io/name": "something-else"},
-			},
-			Data: map[string][]byte{"blob": payload},
-		}
-		return c.admin.Create(ctx, sec)
+	labels := map[string]string{"app.kubernetes.io/name": "something-else"}
+	var after snapshot
+	res.created, res.d, after, err = c.createSecrets(ctx, o.settle, o.unrelatedSecrets, 64, func(i int) *corev1.Secret {
+		return blobSecret(numbered(unrelatedPrefix, i%namespaces), fmt.Sprintf("unrelated-%06d", i), labels, payload)
 	})
 	if err != nil {
-		return res, fmt.Errorf("create unrelated Secrets: %w", err)
+		return res, fmt.Errorf("unrelated Secrets: %w", err)
 	}
-	res.created = time.Since(start)
-	select {
-	case <-ctx.Done():
-		return res, ctx.Err()
-	case <-time.After(o.settle):
-	}
-	after, err := c.snapshot(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.d = before.to(after)
 	res.heapAfter = after.op.HeapInuse
 	res.rssAfter, res.hwmAfter, err = c.op.memory()
 	return res, err

@@ -1,9 +1,11 @@
+// Phase restart measures a SIGTERM and restart of the manager with every resource Ready:
+// shutdown, start to ready and to settled, and what the catch-up costs.
+
 package main
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -79,8 +81,7 @@ func runRecovery(ctx context.Context, c *cluster, o options, verifyInterval time
 
 // checksSoFar counts the resources the running manager has checked upstream since it started.
 func (c *cluster) checksSoFar(ctx context.Context) (int, error) {
-	u := familiesURL(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metricsPort), []string{checkGauge})
-	s, err := scrape(ctx, http.DefaultClient, u, named(checkGauge))
+	s, err := c.scrapeChecks(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -100,10 +101,8 @@ func (c *cluster) waitReconciled(ctx context.Context, n float64) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the operator reconciled %.0f of %.0f resources within 5m", st.Reconciles, n)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
 		}
 	}
 }

@@ -1,3 +1,6 @@
+// Phase rotation storm measures N PersonalAccessTokens rotated at once: time until every one
+// holds a new token and every replaced token is revoked, and the cost per rotation.
+
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
 )
 
 // stormResult is N PersonalAccessTokens rotating at once.
@@ -72,7 +76,7 @@ func runStorm(ctx context.Context, c *cluster, o options) (stormResult, error) {
 	if res.revoked, err = c.waitRevoked(ctx, o, old, start); err != nil {
 		return res, err
 	}
-	if res.d, _, err = c.idleSince(ctx, o, before); err != nil {
+	if res.d, err = c.idleSince(ctx, o, before); err != nil {
 		return res, err
 	}
 	res.d.calls = res.d.calls.Sub(webhook.calls)
@@ -90,22 +94,22 @@ func (c *cluster) readyPATs(ctx context.Context) ([]*iamv1alpha1.PersonalAccessT
 	for _, obj := range objs {
 		if p, ok := obj.(*iamv1alpha1.PersonalAccessToken); ok && p.Status.Token != nil {
 			pats = append(pats, p)
-			old[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p.Status.Token.ID
+			old[client.ObjectKeyFromObject(p)] = p.Status.Token.ID
 		}
 	}
 	return pats, old, nil
 }
 
 // rotatedTo is the goal of the storm: Ready with a new token for the rotate request value.
-func rotatedTo(value string, old map[types.NamespacedName]string) func(credentialObject) bool {
-	return func(obj credentialObject) bool {
+func rotatedTo(value string, old map[types.NamespacedName]string) func(credential.Object) bool {
+	return func(obj credential.Object) bool {
 		p, ok := obj.(*iamv1alpha1.PersonalAccessToken)
 		if !ok || !isReady(obj) {
 			return false
 		}
 		st := p.Status
 		return st.RotateRequest == value && st.LastRotationReason == iamv1alpha1.RotationRequested &&
-			st.Token.ID != old[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
+			st.Token.ID != old[client.ObjectKeyFromObject(p)]
 	}
 }
 
@@ -123,10 +127,10 @@ func (c *cluster) annotateAll(ctx context.Context, o options, pats []*iamv1alpha
 		p.Namespace, p.Name = pats[i].Namespace, pats[i].Name
 		t := time.Now()
 		if err := c.admin.Patch(ctx, p, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			return fmt.Errorf("annotate %s: %w", key(p), err)
+			return fmt.Errorf("annotate %s: %w", client.ObjectKeyFromObject(p), err)
 		}
 		mu.Lock()
-		at[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = t
+		at[client.ObjectKeyFromObject(p)] = t
 		mu.Unlock()
 		return nil
 	})

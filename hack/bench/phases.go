@@ -1,15 +1,21 @@
+// What the phases share: the measured resources, the worker pool, snapshots of every counter
+// and the delta between two, waiting until the operator is idle, and bulk Secrets.
+
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
-	"sync"
+	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
 )
 
 // The seeded PAT-enabled users the PersonalAccessTokens are spread over.
@@ -20,7 +26,7 @@ const serviceUserRole = "Member"
 
 // benchNamespace is the namespace of the i-th resource.
 func benchNamespace(o options, i int) string {
-	return fmt.Sprintf("%s%d", benchNamespacePrefix, i%o.namespaces)
+	return numbered(benchNamespacePrefix, i%o.namespaces)
 }
 
 // newPAT is the i-th PersonalAccessToken: alternately alice's and dave's, with the short
@@ -48,8 +54,8 @@ func newServiceUser(o options, ns, name string) *iamv1alpha1.ServiceUser {
 
 // benchObjects are the measured resources: o.tokens PersonalAccessTokens and
 // o.serviceUsers ServiceUsers, interleaved so that both kinds are created throughout.
-func benchObjects(o options) []credentialObject {
-	var out []credentialObject
+func benchObjects(o options) []credential.Object {
+	var out []credential.Object
 	total := o.tokens + o.serviceUsers
 	p, s := 0, 0
 	for k := 0; k < total; k++ {
@@ -65,39 +71,18 @@ func benchObjects(o options) []credentialObject {
 	return out
 }
 
-// parallel runs f(i) for i in [0, n) on workers goroutines and returns the first error.
+// parallel runs f(i) for i in [0, n), workers at a time, and returns the first error: it
+// cancels the context of the calls under way and starts no more.
 func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	var once sync.Once
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := f(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := 0; i < n && gctx.Err() == nil; i++ {
+		g.Go(func() error { return f(gctx, i) })
 	}
-loop:
-	for i := 0; i < n; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break loop
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
+	return ctx.Err()
 }
 
 // snapshot is the state of every counter at one moment: Devin API calls by route, what the
@@ -242,35 +227,82 @@ func (c *cluster) waitIdle(ctx context.Context, quiet, timeout, poll time.Durati
 		if now.After(deadline) {
 			return lastChange, fmt.Errorf("the operator was still busy after %s", timeout)
 		}
-		select {
-		case <-ctx.Done():
-			return lastChange, ctx.Err()
-		case <-time.After(poll):
+		if err := sleep(ctx, poll); err != nil {
+			return lastChange, err
 		}
 	}
 }
 
-// ensureNamespaces creates the bench's namespaces.
+// numbered is the i-th of the names that start with prefix (namespaces: bench-0, bench-1, …).
+func numbered(prefix string, i int) string { return prefix + strconv.Itoa(i) }
+
+// ensureNamespaces creates the namespaces prefix0 to prefix(n-1).
 func (c *cluster) ensureNamespaces(ctx context.Context, prefix string, n int) error {
 	for i := 0; i < n; i++ {
-		if err := c.env.EnsureNamespace(ctx, fmt.Sprintf("%s%d", prefix, i)); err != nil {
+		if err := c.env.EnsureNamespace(ctx, numbered(prefix, i)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
-
-// idleSince waits until the operator is idle, and returns what it did since before and the
-// snapshot taken then.
-func (c *cluster) idleSince(ctx context.Context, o options, before snapshot) (delta, snapshot, error) {
+// idleSince waits until the operator is idle, and returns what it did since before.
+func (c *cluster) idleSince(ctx context.Context, o options, before snapshot) (delta, error) {
 	if _, err := c.waitIdle(ctx, o.quiet, o.phaseTimeout, idlePoll); err != nil {
-		return delta{}, snapshot{}, err
+		return delta{}, err
 	}
 	after, err := c.snapshot(ctx)
 	if err != nil {
-		return delta{}, snapshot{}, err
+		return delta{}, err
 	}
-	return before.to(after), after, nil
+	return before.to(after), nil
+}
+
+// randomBytes returns n random bytes: Secret data that does not compress.
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	return b, err
+}
+
+// blobSecret is a Secret with the given labels whose data is the one key "blob".
+func blobSecret(ns, name string, labels map[string]string, blob []byte) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Data:       map[string][]byte{"blob": blob},
+	}
+}
+
+// createSecrets creates secret(i) for i in [0, n), workers at a time, and waits settle. It
+// returns how long the creates took, what happened from before them until the end of the
+// wait, and the snapshot taken then.
+func (c *cluster) createSecrets(ctx context.Context, settle time.Duration, n, workers int, secret func(i int) *corev1.Secret) (time.Duration, delta, snapshot, error) {
+	before, err := c.snapshot(ctx)
+	if err != nil {
+		return 0, delta{}, snapshot{}, err
+	}
+	start := time.Now()
+	err = parallel(ctx, n, workers, func(ctx context.Context, i int) error { return c.admin.Create(ctx, secret(i)) })
+	created := time.Since(start)
+	if err != nil {
+		return created, delta{}, snapshot{}, fmt.Errorf("create: %w", err)
+	}
+	if err := sleep(ctx, settle); err != nil {
+		return created, delta{}, snapshot{}, err
+	}
+	after, err := c.snapshot(ctx)
+	if err != nil {
+		return created, delta{}, snapshot{}, err
+	}
+	return created, before.to(after), after, nil
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }

@@ -1,3 +1,6 @@
+// The manager's profiles: CPU over the create phase and the heap after it, through its pprof
+// endpoint, summarised with go tool pprof for the report.
+
 package main
 
 import (

@@ -1,128 +1,15 @@
+// The report's data (every figure of one run) and the Markdown and number formats that all
+// its sections use.
+
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cogtokens/token-operator/internal/testing/audit"
 )
-
-// machine describes where the bench ran.
-type machine struct {
-	cpu, kernel, goVersion, apiserver, etcd string
-	cores                                   int
-	memory                                  uint64
-	loadStart, loadEnd                      string
-	// otherAPIServers is how many kube-apiservers (other test runs) were running at start.
-	otherAPIServers int
-	// tree is the commit measured and what differs from it.
-	tree string
-}
-
-func describeMachine(ctx context.Context) machine {
-	m := machine{cores: runtime.NumCPU(), goVersion: runtime.Version(), loadStart: loadAverage()}
-	m.cpu = firstField("/proc/cpuinfo", "model name")
-	if kb, err := strconv.ParseUint(strings.Fields(firstField("/proc/meminfo", "MemTotal") + " 0")[0], 10, 64); err == nil {
-		m.memory = kb * 1024
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.kernel = strings.TrimSpace(string(b))
-	}
-	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, filepath.Join(assets, "etcd"), "--version").Output(); err == nil {
-			m.etcd = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-		}
-	}
-	m.otherAPIServers = countProcesses("kube-apiserver")
-	m.tree = describeTree(ctx)
-	return m
-}
-
-// describeTree names the source tree measured: its commit and the files changed since (read
-// only: git rev-parse and git diff).
-func describeTree(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	head, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown (not a git checkout)"
-	}
-	out := "commit " + strings.TrimSpace(string(head))
-	changed, err := exec.CommandContext(ctx, "git", "diff", "--name-only", "HEAD").Output()
-	if err != nil {
-		return out
-	}
-	var files []string
-	for _, f := range strings.Fields(string(changed)) {
-		files = append(files, "`"+f+"`")
-	}
-	if len(files) > 0 {
-		out += fmt.Sprintf(" with uncommitted changes to %s (untracked files not listed)", strings.Join(files, ", "))
-	}
-	return out
-}
-
-// firstField returns the value of the first "key : value" line of a /proc file.
-func firstField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "unknown"
-	}
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " / ")
-}
-
-// countProcesses counts the processes whose executable is named name.
-func countProcesses(name string) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		argv0 := strings.SplitN(string(b), "\x00", 2)[0]
-		if filepath.Base(argv0) == name {
-			n++
-		}
-	}
-	return n
-}
 
 // results are every figure of one run.
 type results struct {
@@ -197,18 +84,6 @@ func secs(d time.Duration) string {
 	}
 }
 
-// shortDuration prints 1h and 1m rather than 1h0m0s and 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func mibf(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
@@ -265,28 +140,8 @@ func routes(c Calls) string {
 		return "none"
 	}
 	var parts []string
-	for _, k := range c.Keys() {
+	for _, k := range sortedKeys(c) {
 		parts = append(parts, fmt.Sprintf("`%s` %d", k, c[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func union(cs ...Calls) []string {
-	all := Calls{}
-	for _, c := range cs {
-		for k := range c {
-			all[k] = 1
-		}
-	}
-	return all.Keys()
-}
-
-func unionW(ws ...Writes) []string {
-	all := Writes{}
-	for _, w := range ws {
-		for k := range w {
-			all[k] = 1
-		}
-	}
-	return all.Keys()
 }

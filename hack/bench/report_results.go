@@ -1,9 +1,14 @@
+// The report's opening: header and verdicts, machine, setup, and the results table with its
+// throughput (1) and cost (2) rows.
+
 package main
 
 import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 // markdown renders the report.
@@ -72,10 +77,10 @@ func (r *results) writeSetup(w func(string, ...any)) {
 	w("- CredentialPolicies enforced (the default `--policy-mode=enforce`) with the permissive policy of a single-tenant cluster (`devenv.InstallPermissivePolicy`): everything allowed, RBAC `use` for `system:authenticated`, `use` and `delegate` for `system:masters`. Every create goes through the mutating webhook `madmission.iam.devin.ai` (policy decision with SubjectAccessReviews cached 10 s, sealed admission record) and the validating one (user lookup); the controllers decide again before every mint.\n")
 	w("- In-memory Devin API (`devinapitest`) in the bench process, **%s latency on every call**, no other fault.\n", o.latency)
 	w("- The manager: the real binary built from this tree, a separate process (RSS is its own), with `%s` (`--verify-interval=%s` in the periodic-check phase only).\n",
-		strings.Join(displayArgs(r.operatorArgs), " "), shortDuration(o.verifyInterval))
+		strings.Join(displayArgs(r.operatorArgs), " "), policy.FormatDuration(o.verifyInterval))
 	w("- Bench flags: `--tokens=%d --service-users=%d --latency=%s --concurrency=%d --apply-concurrency=%d --unrelated-secrets=%d --unrelated-secret-size=%d --bloat-secrets=%d --bloat-secret-size=%d --grace=%s --idle-window=%s --verify-interval=%s --steady-window=%s --webhook-samples=%d --devin-api-qps=%g --pprof=%t --scale=%s`.\n\n",
-		o.tokens, o.serviceUsers, shortDuration(o.latency), o.concurrency, o.applyConcurrency, o.unrelatedSecrets, o.unrelatedSize, o.bloatSecrets, o.bloatSize,
-		shortDuration(o.grace), shortDuration(o.idleWindow), shortDuration(o.verifyInterval), shortDuration(o.steadyWindow), o.webhookSamples, o.devinQPS, o.pprof, scaleList(o.scale))
+		o.tokens, o.serviceUsers, policy.FormatDuration(o.latency), o.concurrency, o.applyConcurrency, o.unrelatedSecrets, o.unrelatedSize, o.bloatSecrets, o.bloatSize,
+		policy.FormatDuration(o.grace), policy.FormatDuration(o.idleWindow), policy.FormatDuration(o.verifyInterval), policy.FormatDuration(o.steadyWindow), o.webhookSamples, o.devinQPS, o.pprof, scaleList(o.scale))
 }
 
 func scaleList(ns []int) string {

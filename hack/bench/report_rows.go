@@ -1,8 +1,13 @@
+// The results table's rows of the steady state (3), memory (4), rotation storm (5), webhook
+// (6) and restart (7).
+
 package main
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 // Devin API routes the report names.
@@ -27,7 +32,7 @@ func (r *results) steadyRows(t *table) {
 	t.row("3", "steady, periodic check: Devin calls per check", per(float64(w.calls.Total()), checks),
 		fmt.Sprintf("PAT %s, ServiceUser %s; %d checks (%d PAT, %d ServiceUser) and %d calls in %s at `--verify-interval=%s`, i.e. per token per hour at the default 1h (method in README)",
 			per(float64(ckPAT), ck.checks.pats), per(float64(ckSU), ck.checks.serviceUsers), checks, ck.checks.pats, ck.checks.serviceUsers,
-			w.calls.Total(), secs(w.elapsed), shortDuration(ck.interval)))
+			w.calls.Total(), secs(w.elapsed), policy.FormatDuration(ck.interval)))
 	t.row("3", "steady, periodic check: Kubernetes writes per check", per(w.writes.Total()-policyWrites(w), checks),
 		fmt.Sprintf("besides the CredentialPolicy status recount (%.0f in the window); SubjectAccessReviews / dry runs per check %s / %s; reconciles per check %s",
 			policyWrites(w), per(w.reviews, checks), per(w.dryRuns.Total(), checks), per(w.reconciles, checks)))
@@ -39,7 +44,7 @@ func (r *results) steadyRows(t *table) {
 	first := ck.firstRound
 	t.row("3", "first round of checks after a restart", fmt.Sprintf("%d of %d resources within %s", len(first), ck.resources, secs(last(first))),
 		fmt.Sprintf("at `--verify-interval=%s`, from the process start; the busiest tenth of the interval held %.0f%% of them (spread evenly: 10%%; all at once: 100%%); the restart until every resource was reconciled: %d calls, %.0f writes",
-			shortDuration(ck.interval), 100*peakShare(first, ck.interval/10), ck.restart.calls.Total(), ck.restart.writes.Total()))
+			policy.FormatDuration(ck.interval), 100*peakShare(first, ck.interval/10), ck.restart.calls.Total(), ck.restart.writes.Total()))
 }
 
 func last(ds []time.Duration) time.Duration {

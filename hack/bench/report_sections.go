@@ -1,3 +1,6 @@
+// The report's sections after the results table: profiles, scale curve, CPU seconds by
+// process, Devin API calls by route and Kubernetes API requests by resource.
+
 package main
 
 import (
@@ -5,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 func (r *results) writeProfiles(w func(string, ...any)) {
@@ -32,7 +37,7 @@ func (r *results) writeScale(w func(string, ...any)) {
 	}
 	w("## Scale curve\n\n")
 	w("Each point on a fresh control plane (envtest) and a fresh manager, the same mix (one ServiceUser in eleven) and flags: the floor first, then the creates until the operator is idle; memory read %s later; the invariant checked at the end of each. [![scale curve](%s)](%s)\n\n",
-		shortDuration(r.opts.settle), scalePlotName, scalePlotName)
+		policy.FormatDuration(r.opts.settle), scalePlotName, scalePlotName)
 	t := newTable("N", "time to all Ready", "floor", "operator / floor", "per resource p50 / p99", "writes per token (+ events)",
 		"SARs / dry runs per token", "Devin calls per token", "RSS idle → with N (peak)", "Go heap", "KiB RSS per resource", "reconcile mean / p99", "invariant", "wall")
 	for _, p := range r.scale {
@@ -71,7 +76,7 @@ func (r *results) writeCPU(w func(string, ...any)) {
 		{"rotation storm, until idle", r.storm.d.elapsed, r.storm.d.cpu},
 		{"webhook latency series", r.webhook.d.elapsed, r.webhook.d.cpu},
 		{"restart, until settled", r.recovery.d.elapsed, r.recovery.d.cpu},
-		{fmt.Sprintf("steady, check every %s", shortDuration(r.check.interval)), r.check.window.elapsed, r.check.window.cpu},
+		{fmt.Sprintf("steady, check every %s", policy.FormatDuration(r.check.interval)), r.check.window.elapsed, r.check.window.cpu},
 	} {
 		if p.wall <= 0 {
 			continue
@@ -87,8 +92,8 @@ func (r *results) writeRoutes(w func(string, ...any)) {
 	cr, st, rc, ck := r.create, r.storm, r.recovery, r.check
 	w("## Devin API calls by route\n\n")
 	w("\"Per resource\" and \"per check\" divide by the resources (checks) of the route's kind: ServiceUser for the routes of service users and roles, PersonalAccessToken for the others. The storm's column leaves out the webhook sampler's lookups.\n\n")
-	t := newTable("route", fmt.Sprintf("create %d", cr.total()), "per resource", "storm", "per rotation", "restart", fmt.Sprintf("steady, check every %s", shortDuration(ck.interval)), "per check")
-	for _, k := range union(cr.d.calls, st.d.calls, rc.d.calls, ck.window.calls) {
+	t := newTable("route", fmt.Sprintf("create %d", cr.total()), "per resource", "storm", "per rotation", "restart", fmt.Sprintf("steady, check every %s", policy.FormatDuration(ck.interval)), "per check")
+	for _, k := range sortedKeys(cr.d.calls, st.d.calls, rc.d.calls, ck.window.calls) {
 		resources, checks := cr.pats, ck.checks.pats
 		if isServiceUserRoute(k) {
 			resources, checks = cr.serviceUsers, ck.checks.serviceUsers
@@ -122,10 +127,10 @@ func (r *results) writeResources(w func(string, ...any)) {
 	w("## Kubernetes API requests by resource\n\n")
 	w("From the kube-apiserver's `apiserver_request_total`: writes (verbs POST, PUT, PATCH, APPLY, DELETE) without and with `dry_run`, and SubjectAccessReviews (resource `subjectaccessreviews`, POST), less the bench's own writes and dry runs (counted at its client); only the resources the operator writes. \"Per resource\" and \"per check\" divide by the resources (checks) of the row's kind, and by all of them otherwise.\n\n")
 	t := newTable("resource", fmt.Sprintf("create %d", r.create.total()), "per resource", "storm", "per rotation", "restart",
-		fmt.Sprintf("steady, check every %s", shortDuration(ck.interval)), "per check", "floor per resource")
+		fmt.Sprintf("steady, check every %s", policy.FormatDuration(ck.interval)), "per check", "floor per resource")
 	rows := []Writes{costly(cr.writes, cr.dryRuns, cr.reviews), costly(st.writes, st.dryRuns, st.reviews), costly(rc.writes, rc.dryRuns, rc.reviews),
 		costly(ck.window.writes, ck.window.dryRuns, ck.window.reviews), costly(fl.writes, fl.dryRuns, fl.reviews)}
-	for _, k := range unionW(rows...) {
+	for _, k := range sortedKeys(rows...) {
 		resources, checks := r.create.total(), ck.checks.total()
 		switch {
 		case strings.HasPrefix(k, "personalaccesstokens"):

@@ -1,3 +1,6 @@
+// The targets table: each target the operator is held to beside its measured figure, a
+// verdict and the reason.
+
 package main
 
 import (
@@ -5,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/cogtokens/token-operator/internal/policy"
 )
 
 // Verdicts of the targets table.
@@ -39,7 +44,7 @@ func verdict(ok bool) string {
 // atMost compares a figure as the report prints it (two decimals) with a bound.
 func atMost(v, bound float64) bool { return math.Round(v*100)/100 <= bound }
 
-// targetsTable puts each target of issue 18 beside its measured figure.
+// targetsTable puts each target beside its measured figure.
 func (r *results) targetsTable() string {
 	t := newTable("target", "measured", "verdict", "why, or note")
 	var all []target
@@ -79,7 +84,7 @@ func excessWrites(cr createResult) string {
 	expect := Writes{"personalaccesstokens": float64(cr.pats), "personalaccesstokens/status": float64(cr.pats),
 		"serviceusers": float64(cr.serviceUsers), "serviceusers/status": float64(cr.serviceUsers), "secrets": float64(cr.total())}
 	var parts []string
-	for _, k := range cr.d.writes.Keys() {
+	for _, k := range sortedKeys(cr.d.writes) {
 		if k == "events" {
 			continue
 		}
@@ -117,7 +122,7 @@ func (r *results) serviceUserMintTarget() target {
 	roles := cr.d.calls["GET /v3/enterprise/roles"]
 	v := float64(su) / float64(max(cr.serviceUsers, 1))
 	var parts []string
-	for _, k := range cr.d.calls.Keys() {
+	for _, k := range sortedKeys(cr.d.calls) {
 		if isServiceUserRoute(k) && !strings.HasPrefix(k, "POST ") {
 			parts = append(parts, fmt.Sprintf("`%s` %s", k, per(float64(cr.d.calls[k]), cr.serviceUsers)))
 		}
@@ -142,7 +147,7 @@ func (r *results) steadyTargets() []target {
 			steadyVerdict(checks > 0 && perCheck == 0, w.reviews), fmt.Sprintf("a reconcile reuses the resource's last policy verdict while its fingerprint (spec, admission record, policies, namespace labels) is unchanged, and decides afresh (SubjectAccessReviews, cached 10 s per requester, namespace and verb) only before a create upstream; nothing due: %.0f writes, %d calls, %.0f reconciles in %s; CredentialPolicy status writes in the check window (only when a count changes): %.0f",
 				id.writes.Total(), id.calls.Total(), id.reconciles, secs(id.elapsed), policyWrites(w))},
 		{"checks spread after a restart", fmt.Sprintf("%d of %d within %s; busiest tenth %.0f%%", len(ck.firstRound), ck.resources, secs(last(ck.firstRound)), 100*share),
-			verdict(spreadOK), fmt.Sprintf("first check of each resource after a restart with `--verify-interval=%s`; met when all are checked and no tenth of the interval holds more than 20%% (even: 10%%)", shortDuration(ck.interval))},
+			verdict(spreadOK), fmt.Sprintf("first check of each resource after a restart with `--verify-interval=%s`; met when all are checked and no tenth of the interval holds more than 20%% (even: 10%%)", policy.FormatDuration(ck.interval))},
 		{"a periodic check of N ServiceUsers: one paged list for all, plus what cannot be batched", fmt.Sprintf("%.1f listings per round; %s key lists per check",
 			lists, per(float64(w.calls[routeListKeys]), ck.checks.serviceUsers)), verdict(ck.checks.serviceUsers > 0 && lists <= 1.05),
 			r.listingNote(lists)},

@@ -1,3 +1,6 @@
+// The scale curve (--scale) measures the floor and the creates at several sizes, each on a
+// fresh control plane and manager.
+
 package main
 
 import (

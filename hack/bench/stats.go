@@ -1,3 +1,6 @@
+// Statistics of the figures: quantiles of a Prometheus histogram, percentiles and means of
+// measured durations.
+
 package main
 
 import (
@@ -75,4 +78,34 @@ func (h histogram) quantile(q float64) float64 {
 // quantileDuration is quantile as a duration.
 func (h histogram) quantileDuration(q float64) time.Duration {
 	return time.Duration(h.quantile(q) * float64(time.Second))
+}
+
+// Percentile returns the p-th percentile (0 < p <= 100) of ds by the nearest-rank method:
+// the smallest value such that at least p% of the values are at or below it. Zero for none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	if rank < 1 {
+		rank = 1
+	}
+	if rank > len(s) {
+		rank = len(s)
+	}
+	return s[rank-1]
+}
+
+// Mean is the arithmetic mean of ds, zero for none.
+func Mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t / time.Duration(len(ds))
 }

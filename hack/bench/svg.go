@@ -1,3 +1,5 @@
+// The scale curve's plot: time to all Ready and the manager's memory against N, as SVG.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Watching the measured resources through an informer, so that a phase learns when each one
+// reached its goal (Ready, rotated) without polling the API server.
+
 package main
 
 import (
@@ -14,16 +17,11 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/credential"
 )
 
 // benchNamespacePrefix marks the namespaces of the measured resources.
 const benchNamespacePrefix = "bench-"
-
-// credentialObject is a PersonalAccessToken or a ServiceUser.
-type credentialObject interface {
-	client.Object
-	CredentialStatus() *iamv1alpha1.CredentialStatus
-}
 
 // tracker watches the bench's PersonalAccessTokens and ServiceUsers through an informer and
 // records, for the goal set by expect, the moment each object first met it: phases wait on
@@ -32,7 +30,7 @@ type tracker struct {
 	cache cache.Cache
 
 	mu   sync.Mutex
-	goal func(credentialObject) bool
+	goal func(credential.Object) bool
 	want int
 	hits map[types.NamespacedName]time.Time
 	done chan struct{}
@@ -62,7 +60,7 @@ func newTracker(ctx context.Context, ca cache.Cache) (*tracker, error) {
 }
 
 func (t *tracker) observe(newObj any) {
-	obj, ok := newObj.(credentialObject)
+	obj, ok := newObj.(credential.Object)
 	if !ok || !strings.HasPrefix(obj.GetNamespace(), benchNamespacePrefix) {
 		return
 	}
@@ -72,11 +70,11 @@ func (t *tracker) observe(newObj any) {
 	t.hitLocked(obj, now)
 }
 
-func (t *tracker) hitLocked(obj credentialObject, now time.Time) {
+func (t *tracker) hitLocked(obj credential.Object, now time.Time) {
 	if t.goal == nil {
 		return
 	}
-	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	key := client.ObjectKeyFromObject(obj)
 	if _, seen := t.hits[key]; seen || !t.goal(obj) {
 		return
 	}
@@ -87,7 +85,7 @@ func (t *tracker) hitLocked(obj credentialObject, now time.Time) {
 }
 
 // expect sets a new goal for want objects and checks the objects already known.
-func (t *tracker) expect(ctx context.Context, want int, goal func(credentialObject) bool) error {
+func (t *tracker) expect(ctx context.Context, want int, goal func(credential.Object) bool) error {
 	t.mu.Lock()
 	t.goal, t.want = goal, want
 	t.hits = map[types.NamespacedName]time.Time{}
@@ -131,8 +129,8 @@ func (t *tracker) wait(ctx context.Context, timeout time.Duration) (map[types.Na
 }
 
 // list returns the bench's resources as the informer holds them.
-func (t *tracker) list(ctx context.Context) ([]credentialObject, error) {
-	var out []credentialObject
+func (t *tracker) list(ctx context.Context) ([]credential.Object, error) {
+	var out []credential.Object
 	pats := &iamv1alpha1.PersonalAccessTokenList{}
 	if err := t.cache.List(ctx, pats); err != nil {
 		return nil, err
@@ -155,7 +153,7 @@ func (t *tracker) list(ctx context.Context) ([]credentialObject, error) {
 }
 
 // isReady: Ready=True for the current generation, with a token.
-func isReady(o credentialObject) bool {
+func isReady(o credential.Object) bool {
 	st := o.CredentialStatus()
 	return conditions.IsReady(st.Conditions, o.GetGeneration()) && st.Token != nil
 }

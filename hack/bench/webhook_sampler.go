@@ -1,8 +1,11 @@
+// Sampling the webhook's latency while another phase (the rotation storm) loads the operator.
+
 package main
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -105,11 +108,7 @@ func (s *webhookSampler) stop() (samplerResult, error) {
 	s.c.srv.SetRequestHook(nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.res.calls = Calls{}
-	for k, v := range s.calls {
-		s.res.calls[k] = v
-	}
-	s.res.cold.calls = s.res.calls.Total()
+	s.res.calls = maps.Clone(s.calls)
 	return s.res, s.err
 }
 

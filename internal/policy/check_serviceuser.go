@@ -31,7 +31,7 @@ func checkServiceUser(su *iamv1alpha1.ServiceUserPolicy, req Request) []string {
 		missing = append(missing, fmt.Sprintf("role %s is not among %s", describeRole(req), listOf(su.Roles)))
 	}
 	if su.MaxTTL != nil && req.TTL > su.MaxTTL.Duration {
-		missing = append(missing, fmt.Sprintf("ttl %s is above maxTTL %s", duration(req.TTL), duration(su.MaxTTL.Duration)))
+		missing = append(missing, fmt.Sprintf("ttl %s is above maxTTL %s", FormatDuration(req.TTL), FormatDuration(su.MaxTTL.Duration)))
 	}
 	return missing
 }

@@ -71,13 +71,13 @@ func checkTokens(t *iamv1alpha1.TokenPolicy, req Request) []string {
 	}
 	var missing []string
 	if t.MaxExpiresAfter != nil && req.ExpiresAfter > t.MaxExpiresAfter.Duration {
-		missing = append(missing, fmt.Sprintf("%sexpiresAfter %s is above maxExpiresAfter %s", field, duration(req.ExpiresAfter), duration(t.MaxExpiresAfter.Duration)))
+		missing = append(missing, fmt.Sprintf("%sexpiresAfter %s is above maxExpiresAfter %s", field, FormatDuration(req.ExpiresAfter), FormatDuration(t.MaxExpiresAfter.Duration)))
 	}
 	if t.MaxRotationGracePeriod != nil && req.RotationGracePeriod > t.MaxRotationGracePeriod.Duration {
-		missing = append(missing, fmt.Sprintf("%srotationGracePeriod %s is above maxRotationGracePeriod %s", field, duration(req.RotationGracePeriod), duration(t.MaxRotationGracePeriod.Duration)))
+		missing = append(missing, fmt.Sprintf("%srotationGracePeriod %s is above maxRotationGracePeriod %s", field, FormatDuration(req.RotationGracePeriod), FormatDuration(t.MaxRotationGracePeriod.Duration)))
 	}
 	if t.MinRenewalInterval != nil && req.RenewalInterval < t.MinRenewalInterval.Duration {
-		missing = append(missing, fmt.Sprintf("%sexpiresAfter minus renewBefore is %s, below minRenewalInterval %s", field, duration(req.RenewalInterval), duration(t.MinRenewalInterval.Duration)))
+		missing = append(missing, fmt.Sprintf("%sexpiresAfter minus renewBefore is %s, below minRenewalInterval %s", field, FormatDuration(req.RenewalInterval), FormatDuration(t.MinRenewalInterval.Duration)))
 	}
 	if req.DeletionPolicy == iamv1alpha1.DeletionPolicyOrphan && !t.AllowOrphan {
 		missing = append(missing, "deletionPolicy Orphan is not allowed (tokens.allowOrphan is false)")

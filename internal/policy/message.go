@@ -38,8 +38,9 @@ func listOf[S ~string](values []S) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// duration prints a duration without trailing zero units: 2160h, 1h30m, 90s.
-func duration(d time.Duration) string {
+// FormatDuration prints a duration without trailing zero units, as a person writes it in a
+// spec: 2160h, 1h30m, 1m30s. Policy messages and the benchmark's report print durations so.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

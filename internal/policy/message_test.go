@@ -9,9 +9,10 @@ import (
 func TestMessageHelpers(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		2160 * time.Hour: "2160h", 90 * time.Minute: "1h30m", 30 * time.Minute: "30m", 90 * time.Second: "1m30s", 0: "0s", time.Hour + time.Second: "1h0m1s",
+		time.Hour: "1h", time.Minute: "1m", 20 * time.Second: "20s", 50 * time.Millisecond: "50ms", 2*time.Minute + 5*time.Second: "2m5s",
 	} {
-		if got := duration(d); got != want {
-			t.Errorf("duration(%v) = %q, want %q", d, got, want)
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 	if got := listOf([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}); got != "[a, b, c, d, e, f, g, h, ... (2 more)]" {
