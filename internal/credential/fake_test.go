@@ -291,7 +291,9 @@ func (w *world) events() []string {
 
 // ownedSecret is a Secret controlled by the world's resource that holds tok with value.
 func ownedSecret(w *world, name string, tok *iamv1alpha1.IssuedToken, value string) *corev1.Secret {
-	sec, err := w.l.newSecret(w.pat, name, []byte(value), tok)
+	want := w.l.wantedSecret(w.pat)
+	want.name = name
+	sec, err := w.l.newSecret(w.pat, want, []byte(value), tok)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -17,14 +17,14 @@ import (
 
 // issue creates a new token and stores it, in the crash-safe order: intent persisted, token
 // created, Secret written, status updated. The token it replaces waits for its grace period.
-func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, reason string, persist Persister) error {
+func (l *Lifecycle) issue(ctx context.Context, obj Object, want secretShape, iss Issuer, sec *corev1.Secret, reason string, persist Persister) error {
 	st := obj.CredentialStatus()
 	now := l.Clock.Now()
 	if err := iss.Prepare(ctx); err != nil {
 		return err
 	}
 	// A token whose Secret the API server refuses would be lost, and minted again and again.
-	if err := l.checkWritable(ctx, obj, sec); err != nil {
+	if err := l.checkWritable(ctx, obj, want, sec); err != nil {
 		return err
 	}
 	n, err := nextIssue(obj)
@@ -49,7 +49,7 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 	}
 	tok := issuedToken(key, now)
 	value := []byte(key.Token.Reveal())
-	written, err := l.store(ctx, obj, sec, value, tok)
+	written, err := l.store(ctx, obj, want, sec, value, tok)
 	if err != nil {
 		return fmt.Errorf("store token %s: %w", tok.ID, err)
 	}
@@ -65,13 +65,13 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, iss Issuer, sec *core
 // store writes a new token's value into the Secret. The value exists only in memory: the
 // write is retried a few times on conflicts or transient API errors; if it still fails, the
 // intent stays and the next reconcile revokes this token by its name and issues another.
-func (l *Lifecycle) store(ctx context.Context, obj Object, sec *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
+func (l *Lifecycle) store(ctx context.Context, obj Object, want secretShape, sec *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
 	var written *corev1.Secret
 	err := retry.OnError(retry.DefaultBackoff, retriableWrite, func() error {
 		var werr error
-		written, werr = l.writeSecret(ctx, obj, sec, SecretName(obj), value, tok)
+		written, werr = l.writeSecret(ctx, obj, want, sec, value, tok)
 		if werr != nil && sec != nil {
-			sec, _ = l.readAround(ctx, obj, SecretName(obj)) // the cache may lag behind
+			sec, _ = l.readAround(ctx, obj, want.name) // the cache may lag behind
 		}
 		return werr
 	})
@@ -136,7 +136,7 @@ func (l *Lifecycle) announce(ctx context.Context, obj Object, reason string, pre
 // recording the result: the Secret already holds a token issued under the intent, which the
 // backend lists as the resource's own (adopt it), or the token's value is lost (revoke
 // every token of the resource that status does not know).
-func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, in *intent, persist Persister) error {
+func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, want secretShape, iss Issuer, sec *corev1.Secret, in *intent, persist Persister) error {
 	st := obj.CredentialStatus()
 	now := l.Clock.Now()
 	listing, err := iss.Owned(ctx, true)
@@ -145,7 +145,7 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 	}
 	previous := st.Token
 	if sec != nil && holdsTokenOf(sec, st, in) && listing.has(sec.Annotations[iamv1alpha1.TokenIDAnnotation]) &&
-		l.adopt(obj, sec, now) {
+		l.adopt(obj, want, sec, now) {
 		if previous != nil && previous.ID != st.Token.ID {
 			l.scheduleRevocation(obj, previous, now, "") // why it was replaced is lost: no waiting
 		}
@@ -158,7 +158,7 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 		ctrl.LoggerFrom(ctx).Info("adopted token written before an interruption", "tokenID", st.Token.ID)
 		return nil
 	}
-	if err := l.revokeStrays(ctx, obj, iss, listing, persist,
+	if err := l.revokeStrays(ctx, obj, want, iss, listing, persist,
 		"revoked token %s: it was created but its value was lost before it reached the Secret"); err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (l *Lifecycle) recoverPendingIssue(ctx context.Context, obj Object, iss Iss
 // adoptListed adopts the token a Secret names when status was lost, but only if the backend
 // lists it as the resource's own: an ownerReference and an annotation are easy to forge,
 // and a forged one must not make the operator take (and later revoke) someone else's key.
-func (l *Lifecycle) adoptListed(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret) error {
+func (l *Lifecycle) adoptListed(ctx context.Context, obj Object, want secretShape, iss Issuer, sec *corev1.Secret) error {
 	tok, ok := tokenFromSecret(sec)
 	if !ok {
 		return nil
@@ -184,7 +184,7 @@ func (l *Lifecycle) adoptListed(ctx context.Context, obj Object, iss Issuer, sec
 		ctrl.LoggerFrom(ctx).Info("not adopting a token the backend does not list as this resource's", "tokenID", tok.ID, "secret", sec.Name)
 		return nil
 	}
-	l.adopt(obj, sec, l.Clock.Now())
+	l.adopt(obj, want, sec, l.Clock.Now())
 	return nil
 }
 
@@ -208,13 +208,13 @@ func holdsTokenOf(sec *corev1.Secret, st *iamv1alpha1.CredentialStatus, in *inte
 // or not yet written), and reports whether it did: the Secret must name a token and hold a
 // value under the resource's key. The callers check that the backend lists it as the
 // resource's own.
-func (l *Lifecycle) adopt(obj Object, sec *corev1.Secret, now time.Time) bool {
+func (l *Lifecycle) adopt(obj Object, want secretShape, sec *corev1.Secret, now time.Time) bool {
 	st := obj.CredentialStatus()
 	tok, ok := tokenFromSecret(sec)
 	if !ok {
 		return false
 	}
-	hash, ok := fingerprints(sec)[SecretKey(obj)]
+	hash, ok := fingerprints(sec)[want.key]
 	if !ok {
 		return false
 	}

@@ -107,17 +107,18 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if adm.Err != nil {
 		return 0, refused
 	}
-	sec, err := l.currentSecret(ctx, obj, iss, persist, refused == nil)
+	want := l.wantedSecret(obj)
+	sec, err := l.currentSecret(ctx, obj, want, iss, persist, refused == nil)
 	if err != nil {
 		return 0, err
 	}
 	if err := l.waitForPerson(obj); err != nil {
 		return l.stalled(ctx, obj, iss, now, err)
 	}
-	reason := l.reissueReason(obj, sec, now)
+	reason := l.reissueReason(obj, want, sec, now)
 	verified := false
 	if reason == "" && l.VerifyDue(obj, now) {
-		if reason, err = l.verify(ctx, obj, iss, now, persist, l.reissueRevoked(adm)); err != nil {
+		if reason, err = l.verify(ctx, obj, want, iss, now, persist, l.reissueRevoked(adm)); err != nil {
 			return 0, err
 		}
 		verified = true
@@ -128,7 +129,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 			return 0, refused
 		}
 	}
-	if err := l.act(ctx, obj, iss, sec, reason, refused, persist); err != nil {
+	if err := l.act(ctx, obj, want, iss, sec, reason, refused, persist); err != nil {
 		return 0, err
 	}
 	var nextRestart time.Time
@@ -141,21 +142,21 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	if err != nil {
 		return 0, err
 	}
-	return l.schedule(obj, now, earliestTime(nextRevoke, nextRestart), verified), nil
+	return l.schedule(obj, want, now, earliestTime(nextRevoke, nextRestart), verified), nil
 }
 
 // act issues a token for reason (when the spec is admitted, and not suspended while a token
 // is there), or brings the Secret in shape when there is no reason to.
-func (l *Lifecycle) act(ctx context.Context, obj Object, iss Issuer, sec *corev1.Secret, reason string, refused error, persist Persister) error {
+func (l *Lifecycle) act(ctx context.Context, obj Object, want secretShape, iss Issuer, sec *corev1.Secret, reason string, refused error, persist Persister) error {
 	switch {
 	case reason != "" && obj.Suspended() && obj.CredentialStatus().Token != nil:
 		return nil // suspended: keep what is there, revoke nothing new, issue nothing
 	case reason != "" && refused != nil:
 		return refused // the tenancy policy allows nothing new; the current token stays
 	case reason != "":
-		return l.issue(ctx, obj, iss, sec, reason, persist)
+		return l.issue(ctx, obj, want, iss, sec, reason, persist)
 	}
-	return l.syncSecret(ctx, obj, sec)
+	return l.syncSecret(ctx, obj, want, sec)
 }
 
 // stalled reports why the resource waits for a person, and meanwhile still revokes the
@@ -171,9 +172,9 @@ func (l *Lifecycle) stalled(ctx context.Context, obj Object, iss Issuer, now tim
 // currentSecret reads the resource's Secret and brings status in line with it first: an
 // interrupted issue is finished, a status that was lost is adopted from the Secret, and a
 // Secret the spec renamed is moved (when the spec is admitted: mayMove).
-func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, persist Persister, mayMove bool) (*corev1.Secret, error) {
+func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, want secretShape, iss Issuer, persist Persister, mayMove bool) (*corev1.Secret, error) {
 	st := obj.CredentialStatus()
-	name := SecretName(obj)
+	name := want.name
 	sec, secErr := l.getSecret(ctx, obj, name)
 	if secErr == nil && sec != nil && truncated(sec) {
 		// The cache keeps the fingerprints of a few data keys only: read all of them.
@@ -185,7 +186,7 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 		sec, secErr = l.readAround(ctx, obj, name)
 	}
 	if in := l.pendingIntent(obj); in != nil {
-		if err := l.recoverPendingIssue(ctx, obj, iss, sec, in, persist); err != nil {
+		if err := l.recoverPendingIssue(ctx, obj, want, iss, sec, in, persist); err != nil {
 			return nil, err
 		}
 	}
@@ -195,12 +196,12 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 	if st.Token == nil && st.IssueCount == 0 && sec != nil {
 		// Status was lost (restored from a backup without it, say): the Secret says which
 		// token the resource has, if the backend lists it as the resource's own.
-		if err := l.adoptListed(ctx, obj, iss, sec); err != nil {
+		if err := l.adoptListed(ctx, obj, want, iss, sec); err != nil {
 			return nil, err
 		}
 	}
 	if sec == nil && st.SecretName != "" && st.SecretName != name && mayMove {
-		return l.moveSecret(ctx, obj, st.SecretName, name)
+		return l.moveSecret(ctx, obj, want, st.SecretName)
 	}
 	return sec, nil
 }
@@ -209,9 +210,9 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, iss Issuer, p
 // when the lifecycle must act again: the renewal, the next revocation or the next check
 // (an interval from now when this reconcile checked: its check is remembered only once
 // status is written).
-func (l *Lifecycle) schedule(obj Object, now, nextRevoke time.Time, verified bool) time.Duration {
+func (l *Lifecycle) schedule(obj Object, want secretShape, now, nextRevoke time.Time, verified bool) time.Duration {
 	st := obj.CredentialStatus()
-	st.SecretName = SecretName(obj)
+	st.SecretName = want.name
 	st.RenewAt, st.ExpiresAt = nil, nil
 	if st.Token != nil && renewable(obj, st.Token) {
 		st.RenewAt = timePtr(RenewAt(obj.Credential(), st.Token))
@@ -280,7 +281,7 @@ func renewable(obj Object, tok *iamv1alpha1.IssuedToken) bool {
 }
 
 // reissueReason says why a new token is needed now, or "" when the current one is fine.
-func (l *Lifecycle) reissueReason(obj Object, sec *corev1.Secret, now time.Time) string {
+func (l *Lifecycle) reissueReason(obj Object, want secretShape, sec *corev1.Secret, now time.Time) string {
 	st := obj.CredentialStatus()
 	spec := obj.Credential()
 	switch {
@@ -289,7 +290,7 @@ func (l *Lifecycle) reissueReason(obj Object, sec *corev1.Secret, now time.Time)
 	case sec == nil:
 		return iamv1alpha1.RotationSecretDeleted
 	}
-	if _, ok := tokenKey(sec, SecretKey(obj), st.SecretHash); !ok {
+	if _, ok := tokenKey(sec, want.key, st.SecretHash); !ok {
 		return iamv1alpha1.RotationSecretModified
 	}
 	if req := obj.GetAnnotations()[iamv1alpha1.RotateAnnotation]; req != "" && req != st.RotateRequest {
@@ -305,31 +306,31 @@ func (l *Lifecycle) reissueReason(obj Object, sec *corev1.Secret, now time.Time)
 // syncSecret keeps the Secret's labels, annotations and data key in line with the template,
 // without touching the token. Only a renamed data key needs the token's value, read around
 // the cache.
-func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, sec *corev1.Secret) error {
+func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, want secretShape, sec *corev1.Secret) error {
 	st := obj.CredentialStatus()
-	if sec == nil || st.Token == nil || !l.secretNeedsSync(obj, sec) {
+	if sec == nil || st.Token == nil || !secretNeedsSync(want, sec, st.Token) {
 		return nil
 	}
-	if fingerprints(sec)[SecretKey(obj)] == st.SecretHash {
-		_, err := l.patchSecret(ctx, sec, l.secretPatch(obj, sec, nil, st.Token))
+	if fingerprints(sec)[want.key] == st.SecretHash {
+		_, err := l.patchSecret(ctx, sec, secretPatch(want, sec, nil, st.Token))
 		return err
 	}
 	live, err := l.readAround(ctx, obj, sec.Name)
 	if err != nil || live == nil {
 		return ignoreConflict(err)
 	}
-	value, ok := tokenValue(live, SecretKey(obj), st.SecretHash)
+	value, ok := tokenValue(live, want.key, st.SecretHash)
 	if !ok {
 		return nil // changed meanwhile: the next reconcile sees it
 	}
-	_, err = l.writeSecret(ctx, obj, live, live.Name, value, st.Token)
+	_, err = l.writeSecret(ctx, obj, want, live, value, st.Token)
 	return err
 }
 
 // moveSecret copies the token from the Secret the resource used before to the one its spec
 // now names, and deletes the old one. It returns the new Secret, or nil when the old one
 // does not hold the token any more (a new token is issued then).
-func (l *Lifecycle) moveSecret(ctx context.Context, obj Object, from, to string) (*corev1.Secret, error) {
+func (l *Lifecycle) moveSecret(ctx context.Context, obj Object, want secretShape, from string) (*corev1.Secret, error) {
 	st := obj.CredentialStatus()
 	if st.Token == nil {
 		return nil, nil
@@ -338,18 +339,18 @@ func (l *Lifecycle) moveSecret(ctx context.Context, obj Object, from, to string)
 	if err != nil || old == nil {
 		return nil, ignoreConflict(err)
 	}
-	value, ok := tokenValue(old, SecretKey(obj), st.SecretHash)
+	value, ok := tokenValue(old, want.key, st.SecretHash)
 	if !ok {
 		return nil, nil
 	}
-	sec, err := l.writeSecret(ctx, obj, nil, to, value, st.Token)
+	sec, err := l.writeSecret(ctx, obj, want, nil, value, st.Token)
 	if err != nil {
 		return nil, err
 	}
 	if err := l.deleteSecret(ctx, obj, from); err != nil {
 		return nil, err
 	}
-	ctrl.LoggerFrom(ctx).Info("moved token to new secret", "from", from, "to", to)
+	ctrl.LoggerFrom(ctx).Info("moved token to new secret", "from", from, "to", want.name)
 	return sec, nil
 }
 

@@ -76,7 +76,7 @@ func TestReissueReason(t *testing.T) {
 			if now.IsZero() {
 				now = t0.Add(time.Hour)
 			}
-			if got := w.l.reissueReason(w.pat, sec, now); got != tc.wantReason {
+			if got := w.l.reissueReason(w.pat, w.l.wantedSecret(w.pat), sec, now); got != tc.wantReason {
 				t.Fatalf("reissueReason = %q, want %q (token %s)", got, tc.wantReason, tok.ID)
 			}
 		})

@@ -47,7 +47,7 @@ func (l *Lifecycle) scheduleRevocation(obj Object, tok *iamv1alpha1.IssuedToken,
 // waiting for its grace period). Before the first, persist confirms that status is the
 // latest: a reconcile working from a stale cache would not know a token that another
 // reconcile has just issued and written to the Secret, and must not revoke it.
-func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, listing Listing, persist Persister, note string) error {
+func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, want secretShape, iss Issuer, listing Listing, persist Persister, note string) error {
 	st := obj.CredentialStatus()
 	known := map[string]bool{}
 	if st.Token != nil {
@@ -62,7 +62,7 @@ func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, li
 			continue
 		}
 		if !confirmed {
-			held, err := l.confirmStrays(ctx, obj, persist)
+			held, err := l.confirmStrays(ctx, obj, want, persist)
 			if err != nil {
 				return fmt.Errorf("confirm status before revoking token %s: %w", k.ID, err)
 			}
@@ -87,11 +87,11 @@ func (l *Lifecycle) revokeStrays(ctx context.Context, obj Object, iss Issuer, li
 // resourceVersion the reconcile started from, and the Secret is read around the cache. It
 // returns the ID of the token the Secret really holds, which is never revoked as a stray
 // (a rotation whose status write was lost put it there; the next reconcile adopts it).
-func (l *Lifecycle) confirmStrays(ctx context.Context, obj Object, persist Persister) (string, error) {
+func (l *Lifecycle) confirmStrays(ctx context.Context, obj Object, want secretShape, persist Persister) (string, error) {
 	if err := persist.Confirm(ctx); err != nil {
 		return "", err
 	}
-	live, err := l.readAround(ctx, obj, SecretName(obj))
+	live, err := l.readAround(ctx, obj, want.name)
 	if err != nil {
 		var p *Problem
 		if asProblem(err, &p) && p.Reason == iamv1alpha1.ReasonSecretConflict {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,29 +40,6 @@ func readTemplateKeys(sec *corev1.Secret) templateKeys {
 	return k
 }
 
-// secretMeta is the metadata the resource wants on its Secret: the template's labels and
-// annotations, the managed-by label, and the record of the template's keys.
-func secretMeta(obj Object) (labels, annotations map[string]string) {
-	labels, annotations = map[string]string{}, map[string]string{}
-	keys := templateKeys{}
-	if tmpl := obj.Credential().SecretTemplate; tmpl != nil {
-		for k, v := range tmpl.Labels {
-			labels[k] = string(v)
-			keys.Labels = append(keys.Labels, k)
-		}
-		maps.Copy(annotations, tmpl.Annotations)
-		keys.Annotations = slices.Collect(maps.Keys(tmpl.Annotations))
-	}
-	slices.Sort(keys.Labels)
-	slices.Sort(keys.Annotations)
-	labels[iamv1alpha1.ManagedByLabel] = iamv1alpha1.ManagedByValue
-	if len(keys.Labels)+len(keys.Annotations) > 0 {
-		raw, _ := json.Marshal(keys)
-		annotations[iamv1alpha1.TemplateKeysAnnotation] = string(raw)
-	}
-	return labels, annotations
-}
-
 // tokenAnnotations name the token a Secret holds; the values are never in them.
 func tokenAnnotations(tok *iamv1alpha1.IssuedToken) map[string]string {
 	a := map[string]string{
@@ -77,18 +53,18 @@ func tokenAnnotations(tok *iamv1alpha1.IssuedToken) map[string]string {
 	return a
 }
 
-// newSecret is the Secret the resource wants, holding value for tok.
-func (l *Lifecycle) newSecret(obj Object, name string, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
-	labels, annotations := secretMeta(obj)
+// newSecret is the Secret the resource (obj, its owner) wants, holding value for tok.
+func (l *Lifecycle) newSecret(obj Object, want secretShape, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
+	labels, annotations := want.meta()
 	maps.Copy(annotations, tokenAnnotations(tok))
 	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace(), Labels: labels, Annotations: annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: want.name, Namespace: obj.GetNamespace(), Labels: labels, Annotations: annotations},
 		Type:       corev1.SecretTypeOpaque,
-		Data:       l.extraData(obj, tok),
+		Data:       want.extraData(tok),
 	}
-	sec.Data[SecretKey(obj)] = value
+	sec.Data[want.key] = value
 	if err := controllerutil.SetControllerReference(obj, sec, l.Client.Scheme()); err != nil {
-		return nil, fmt.Errorf("set owner of secret %s: %w", name, err)
+		return nil, fmt.Errorf("set owner of secret %s: %w", want.name, err)
 	}
 	return sec, nil
 }
@@ -97,8 +73,8 @@ func (l *Lifecycle) newSecret(obj Object, name string, value []byte, tok *iamv1a
 // metadata, the extra entries for tok and, when value is set, the token (tok) under the
 // resource's key; any other data key is removed (a nil value keeps the token's entry as it
 // is). Keys the template set before and sets no more are removed.
-func (l *Lifecycle) secretPatch(obj Object, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) map[string]any {
-	labels, annotations := secretMeta(obj)
+func secretPatch(want secretShape, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) map[string]any {
+	labels, annotations := want.meta()
 	before := readTemplateKeys(existing)
 	lp, ap := map[string]any{}, map[string]any{}
 	for _, k := range before.Labels {
@@ -120,8 +96,8 @@ func (l *Lifecycle) secretPatch(obj Object, existing *corev1.Secret, value []byt
 	for k := range fingerprints(existing) {
 		data[k] = nil
 	}
-	delete(data, SecretKey(obj))
-	for k, v := range l.extraData(obj, tok) {
+	delete(data, want.key)
+	for k, v := range want.extraData(tok) {
 		data[k] = v // []byte marshals as base64, as a Secret's data is
 	}
 	if value != nil {
@@ -131,34 +107,10 @@ func (l *Lifecycle) secretPatch(obj Object, existing *corev1.Secret, value []byt
 		for k, v := range tokenAnnotations(tok) {
 			ap[k] = v
 		}
-		data[SecretKey(obj)] = value
+		data[want.key] = value
 	}
 	meta := map[string]any{"resourceVersion": existing.ResourceVersion, "labels": lp, "annotations": ap}
 	return map[string]any{"metadata": meta, "data": data}
-}
-
-// extraData is the Secret's extra entries (secretTemplate.extraKeys) for tok.
-func (l *Lifecycle) extraData(obj Object, tok *iamv1alpha1.IssuedToken) map[string][]byte {
-	out := map[string][]byte{}
-	tmpl := obj.Credential().SecretTemplate
-	if tmpl == nil || tmpl.ExtraKeys == nil {
-		return out
-	}
-	x := tmpl.ExtraKeys
-	if x.APIURL != "" && l.APIURL != "" {
-		out[x.APIURL] = []byte(l.APIURL)
-	}
-	if x.TokenID != "" && tok != nil {
-		out[x.TokenID] = []byte(tok.ID)
-	}
-	if org := l.organization(obj); x.OrganizationID != "" && org != "" {
-		out[x.OrganizationID] = []byte(org)
-	}
-	// The token's own key is never an extra entry, whatever the spec says (the CRD refuses
-	// it too): an extra entry there would overwrite the token, the next reconcile would find
-	// the Secret changed and mint again, forever.
-	delete(out, SecretKey(obj))
-	return out
 }
 
 // organization is the organization of a ServiceUser of scope Organization, "" otherwise.
@@ -173,22 +125,23 @@ func (l *Lifecycle) organization(obj Object) string {
 	return l.DefaultOrganization
 }
 
-// writeSecret creates the resource's Secret or patches it so that it holds value. existing
-// is the Secret read before (nil when there was none). A write the API server refuses for
-// good (a 4xx other than a conflict) is a Stalled SecretRejected problem.
-func (l *Lifecycle) writeSecret(ctx context.Context, obj Object, existing *corev1.Secret, name string, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
-	return l.writeSecretOpts(ctx, obj, existing, name, value, tok, false)
+// writeSecret creates the resource's Secret (want) or patches it so that it holds value.
+// existing is the Secret read before (nil when there was none). A write the API server
+// refuses for good (a 4xx other than a conflict) is a Stalled SecretRejected problem.
+func (l *Lifecycle) writeSecret(ctx context.Context, obj Object, want secretShape, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
+	return l.writeSecretOpts(ctx, obj, want, existing, value, tok, false)
 }
 
 // writeSecretOpts is writeSecret, only tried (the API server's dry run) when dryRun is set.
-func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, existing *corev1.Secret, name string, value []byte, tok *iamv1alpha1.IssuedToken, dryRun bool) (*corev1.Secret, error) {
+func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, want secretShape, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken, dryRun bool) (*corev1.Secret, error) {
+	name := want.name
 	var createOpts []client.CreateOption
 	var patchOpts []client.PatchOption
 	if dryRun {
 		createOpts, patchOpts = []client.CreateOption{client.DryRunAll}, []client.PatchOption{client.DryRunAll}
 	}
 	if existing == nil {
-		desired, err := l.newSecret(obj, name, value, tok)
+		desired, err := l.newSecret(obj, want, value, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +161,7 @@ func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, existing *c
 			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
 		}
 	}
-	return l.patchSecret(ctx, existing, l.secretPatch(obj, existing, value, tok), patchOpts...)
+	return l.patchSecret(ctx, existing, secretPatch(want, existing, value, tok), patchOpts...)
 }
 
 func (l *Lifecycle) patchSecret(ctx context.Context, existing *corev1.Secret, patch map[string]any, opts ...client.PatchOption) (*corev1.Secret, error) {
@@ -243,19 +196,19 @@ func writeError(name, verb string, err error) error {
 // checkWritable asks the API server, with a dry run, whether it would take the Secret the
 // next token goes to, before that token is minted. A rotation that changes only the token
 // of a Secret already in shape needs no dry run.
-func (l *Lifecycle) checkWritable(ctx context.Context, obj Object, sec *corev1.Secret) error {
-	if sec != nil && !l.secretNeedsSync(obj, sec) {
+func (l *Lifecycle) checkWritable(ctx context.Context, obj Object, want secretShape, sec *corev1.Secret) error {
+	if sec != nil && !secretNeedsSync(want, sec, obj.CredentialStatus().Token) {
 		return nil
 	}
 	probe := &iamv1alpha1.IssuedToken{ID: "dry-run", Name: "dry-run", IssuedAt: metav1.NewTime(l.Clock.Now())}
-	_, err := l.writeSecretOpts(ctx, obj, sec, SecretName(obj), []byte("dry-run"), probe, true)
+	_, err := l.writeSecretOpts(ctx, obj, want, sec, []byte("dry-run"), probe, true)
 	return err
 }
 
 // secretNeedsSync reports whether the Secret's labels, template annotations, extra entries
-// or data keys differ from what the resource asks for.
-func (l *Lifecycle) secretNeedsSync(obj Object, sec *corev1.Secret) bool {
-	labels, annotations := secretMeta(obj)
+// (for tok, the current token) or data keys differ from what the resource asks for.
+func secretNeedsSync(want secretShape, sec *corev1.Secret, tok *iamv1alpha1.IssuedToken) bool {
+	labels, annotations := want.labels, want.annotations
 	for k, v := range labels {
 		if sec.Labels[k] != v {
 			return true
@@ -270,12 +223,12 @@ func (l *Lifecycle) secretNeedsSync(obj Object, sec *corev1.Secret) bool {
 		return true
 	}
 	fp := fingerprints(sec)
-	extra := l.extraData(obj, obj.CredentialStatus().Token)
+	extra := want.extraData(tok)
 	for k, v := range extra {
 		if fp[k] != hashToken(v) {
 			return true
 		}
 	}
-	_, ok := fp[SecretKey(obj)]
+	_, ok := fp[want.key]
 	return len(fp) != 1+len(extra) || !ok
 }

@@ -31,7 +31,7 @@ func (l *Lifecycle) VerifyDue(obj Object, now time.Time) bool {
 // may have been revoked or may have expired out of band), and any other active token of the
 // resource that status does not know (a stray left by a lost answer) is revoked. It returns
 // a rotation reason when the current token is gone.
-func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time.Time, persist Persister, reissue bool) (string, error) {
+func (l *Lifecycle) verify(ctx context.Context, obj Object, want secretShape, iss Issuer, now time.Time, persist Persister, reissue bool) (string, error) {
 	st := obj.CredentialStatus()
 	listing, err := iss.Owned(ctx, false)
 	if err != nil {
@@ -43,7 +43,7 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, iss Issuer, now time
 			return "", fmt.Errorf("verify tokens upstream: %w", err)
 		}
 	}
-	if err := l.revokeStrays(ctx, obj, iss, listing, persist,
+	if err := l.revokeStrays(ctx, obj, want, iss, listing, persist,
 		"revoked token %s: it belongs to this resource but no Secret holds it"); err != nil {
 		return "", err
 	}
