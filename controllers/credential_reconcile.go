@@ -22,13 +22,14 @@ type credentialKind[T credential.Object] struct {
 	lifecycle *credential.Lifecycle
 	sweep     func(ctx context.Context, key types.NamespacedName, t credential.Tombstone) error
 	delete    func(ctx context.Context, obj T) (ctrl.Result, error)
-	normal    func(ctx context.Context, obj T, status *patch.StatusPatcher) (ctrl.Result, error)
+	normal    func(ctx context.Context, obj T, status *patch.StatusPatcher) (ctrl.Result, credential.Outcome, error)
 }
 
 // reconcile is the opening of both credential reconcilers: read the resource (or, gone,
 // sweep what it left upstream), bound the reconcile's Devin API calls, make sure it works
 // from the latest state, then either its deletion or the rest of its life; the outcome is
-// reported (conditions, events, requeue) and status written once, at the end.
+// reported (every condition, events, requeue: report is the status step) and status written
+// once, at the end.
 func (k credentialKind[T]) reconcile(ctx context.Context, req ctrl.Request, obj T) (result ctrl.Result, retErr error) {
 	if err := k.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, gone(ctx, k.lifecycle, req, err, func(ctx context.Context, t credential.Tombstone) error {
@@ -44,13 +45,15 @@ func (k credentialKind[T]) reconcile(ctx context.Context, req ctrl.Request, obj 
 	}
 
 	status := patch.NewStatusPatcher(k.client, obj)
+	var out credential.Outcome
 	defer func() {
-		result, retErr = report(ctx, k.recorder, obj, result, retErr)
+		result, retErr = report(ctx, k.recorder, obj, out, result, retErr)
 		result, retErr = writeStatus(ctx, status, result, retErr)
 	}()
 
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return k.delete(ctx, obj)
 	}
-	return k.normal(ctx, obj, status)
+	result, out, retErr = k.normal(ctx, obj, status)
+	return result, retErr
 }

@@ -69,16 +69,13 @@ func (r *PersonalAccessTokenReconciler) Reconcile(ctx context.Context, req ctrl.
 	}.reconcile(ctx, req, &iamv1alpha1.PersonalAccessToken{})
 }
 
-func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, error) {
+func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, status *patch.StatusPatcher) (ctrl.Result, credential.Outcome, error) {
 	// The finalizer comes first: a resource deleted at any later point is revoked upstream.
 	if err := status.EnsureFinalizer(ctx, iamv1alpha1.Finalizer); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, credential.Outcome{}, err
 	}
-	wake, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: wake}, nil
+	out, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)
+	return ctrl.Result{RequeueAfter: out.Wake}, out, err
 }
 
 func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken) (ctrl.Result, error) {

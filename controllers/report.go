@@ -22,14 +22,16 @@ import (
 	"github.com/cogtokens/token-operator/internal/patch"
 )
 
-// report is the one place where the outcome of a reconcile becomes conditions, an event, a
-// log line and the result handed to controller-runtime. A Problem with a RetryAfter (the
+// report is the status step of both credential kinds: the one place where the outcome of a
+// reconcile (the verdicts out carries, then the error) becomes conditions, an event, a log
+// line and the result handed to controller-runtime. A Problem with a RetryAfter (the
 // backend's Retry-After, or a Stalled recheck) is honoured as RequeueAfter; other errors are
 // returned for controller-runtime's exponential backoff.
-func report(ctx context.Context, rec events.EventRecorder, obj credential.Object, res ctrl.Result, err error) (ctrl.Result, error) {
+func report(ctx context.Context, rec events.EventRecorder, obj credential.Object, out credential.Outcome, res ctrl.Result, err error) (ctrl.Result, error) {
 	st := obj.CredentialStatus()
 	gen := obj.GetGeneration()
 	st.ObservedGeneration = gen
+	out.SetConditions(obj)
 	if err == nil {
 		if obj.GetDeletionTimestamp().IsZero() {
 			conditions.Ready(&st.Conditions, gen, readyReason(obj), readyMessage(obj))

@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/credential"
 )
 
 // An error of the Kubernetes API quotes what was sent: before it reaches a condition or an
@@ -22,7 +23,7 @@ func TestReportScrubsTokensFromConditionsAndEvents(t *testing.T) {
 	pat := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Generation: 1}}
 	rec := events.NewFakeRecorder(4)
 	err := fmt.Errorf("update secret p: %w", errors.New(`Secret "p" is invalid: data[token]: Invalid value: "`+leaked+`"`))
-	if _, rerr := report(context.Background(), rec, pat, ctrl.Result{}, err); rerr == nil {
+	if _, rerr := report(context.Background(), rec, pat, credential.Outcome{}, ctrl.Result{}, err); rerr == nil {
 		t.Fatal("the error was swallowed")
 	}
 	for _, c := range pat.Status.Conditions {

@@ -75,30 +75,33 @@ func (r *ServiceUserReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}.reconcile(ctx, req, &iamv1alpha1.ServiceUser{})
 }
 
-func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1alpha1.ServiceUser, status *patch.StatusPatcher) (ctrl.Result, error) {
+func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1alpha1.ServiceUser, status *patch.StatusPatcher) (ctrl.Result, credential.Outcome, error) {
+	var none credential.Outcome
 	// The finalizer comes first: a resource deleted at any later point is deleted upstream.
 	if err := status.EnsureFinalizer(ctx, iamv1alpha1.Finalizer); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, none, err
 	}
 	role, err := r.resolveRole(ctx, su)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, none, err
 	}
 	orgID, err := r.organization(su)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, none, err
 	}
 	iss := r.issuer(su)
 	iss.role, iss.orgID = role, orgID
 	iss.mayChangeRole = r.Lifecycle.Allows(ctx, su)
 	if err := r.repairUpstream(ctx, iss); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, none, err
 	}
-	wake, err := r.Lifecycle.Reconcile(ctx, su, iss, status)
+	out, err := r.Lifecycle.Reconcile(ctx, su, iss, status)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, out, err
 	}
-	return ctrl.Result{RequeueAfter: earliest(wake, r.setExpiringSoon(su))}, nil
+	var again time.Duration
+	out.ExpiringSoon, again = r.expiringSoon(su)
+	return ctrl.Result{RequeueAfter: earliest(out.Wake, again)}, out, nil
 }
 
 // repairUpstream finds a service user whose provisioning was interrupted, then checks the
@@ -193,30 +196,28 @@ func (r *ServiceUserReconciler) organization(su *iamv1alpha1.ServiceUser) (strin
 		"spec.organizationID is empty and the operator has no --default-organization", errNoOrganization).After(0)
 }
 
-// setExpiringSoon sets the ExpiringSoon condition (and an event when it turns True) and
-// returns when to look again for it.
-func (r *ServiceUserReconciler) setExpiringSoon(su *iamv1alpha1.ServiceUser) time.Duration {
+// expiringSoon is the verdict on the service user's expiry, for the ExpiringSoon condition
+// (with an event when it turns True), and when to look again for it.
+func (r *ServiceUserReconciler) expiringSoon(su *iamv1alpha1.ServiceUser) (*credential.Verdict, time.Duration) {
 	st := &su.Status
 	if st.ServiceUserExpiresAt == nil {
-		return 0
+		return nil, 0
 	}
 	now := r.Clock.Now()
 	expires := st.ServiceUserExpiresAt.Time
 	warnAt := expires.Add(-su.ExpiryWarning())
 	if now.Before(warnAt) {
-		setCondition(su, iamv1alpha1.ConditionExpiringSoon, metav1.ConditionFalse, iamv1alpha1.ReasonServiceUserValid,
-			fmt.Sprintf("service user expires %s", expires.UTC().Format(time.RFC3339)))
-		return warnAt.Sub(now)
+		return &credential.Verdict{Status: metav1.ConditionFalse, Reason: iamv1alpha1.ReasonServiceUserValid,
+			Message: fmt.Sprintf("service user expires %s", expires.UTC().Format(time.RFC3339))}, warnAt.Sub(now)
 	}
 	if !isConditionTrue(su, iamv1alpha1.ConditionExpiringSoon) {
 		r.Recorder.Eventf(su, nil, corev1.EventTypeWarning, iamv1alpha1.EventExpiringSoon, "Verify",
 			"service user %s expires %s; a new service user (new ID, new key) is provisioned when it does",
 			st.ServiceUserID, expires.UTC().Format(time.RFC3339))
 	}
-	setCondition(su, iamv1alpha1.ConditionExpiringSoon, metav1.ConditionTrue, iamv1alpha1.ReasonServiceUserExpiring,
-		fmt.Sprintf("service user expires %s; a new one (new ID, new key) is provisioned then; recreate the resource earlier to choose the moment",
-			expires.UTC().Format(time.RFC3339)))
-	return max(expires.Sub(now), time.Second)
+	return &credential.Verdict{Status: metav1.ConditionTrue, Reason: iamv1alpha1.ReasonServiceUserExpiring,
+		Message: fmt.Sprintf("service user expires %s; a new one (new ID, new key) is provisioned then; recreate the resource earlier to choose the moment",
+			expires.UTC().Format(time.RFC3339))}, max(expires.Sub(now), time.Second)
 }
 
 // earliest is the sooner of two wake-ups; zero means none.

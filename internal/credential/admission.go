@@ -7,13 +7,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/conditions"
 )
 
 // Admission applies the cluster administrators' tenancy policy to a resource (see
@@ -96,23 +94,23 @@ type AdmissionResult struct {
 	Off bool
 }
 
-// admit judges the resource's current spec, records the verdict in the Admitted condition
-// and status.policy, and returns the problem that stops a create upstream (nil when one may
-// go ahead). A refusal stops nothing else: the current token keeps working and renewing
-// stops; nothing is revoked.
-func (l *Lifecycle) admit(ctx context.Context, obj Object, fresh bool) (AdmissionResult, bool, error) {
+// admit judges the resource's current spec, records the verdict (out.Admitted, for the
+// Admitted condition) and status.policy, and returns the problem that stops a create upstream
+// (nil when one may go ahead). A refusal stops nothing else: the current token keeps working
+// and renewing stops; nothing is revoked.
+func (l *Lifecycle) admit(ctx context.Context, obj Object, fresh bool, out *Outcome) (AdmissionResult, bool, error) {
 	if l.Admission == nil {
 		return AdmissionResult{Allowed: true, Enforced: true}, false, nil
 	}
 	res, cached := l.judge(ctx, obj, fresh)
-	problem := l.record(ctx, obj, res, !cached)
+	problem := l.record(ctx, obj, res, !cached, out)
 	return res, cached, problem
 }
 
-// record writes the verdict into the Admitted condition and status.policy, and returns the
-// problem that stops a create upstream (nil when one may go ahead); a new verdict (announce)
-// that only warns is also an event.
-func (l *Lifecycle) record(ctx context.Context, obj Object, res AdmissionResult, announce bool) error {
+// record keeps the verdict in out and status.policy, and returns the problem that stops a
+// create upstream (nil when one may go ahead); a new verdict (announce) that only warns is
+// also an event.
+func (l *Lifecycle) record(ctx context.Context, obj Object, res AdmissionResult, announce bool, out *Outcome) error {
 	if res.Err != nil {
 		return fmt.Errorf("apply the tenancy policy: %w", res.Err)
 	}
@@ -120,11 +118,11 @@ func (l *Lifecycle) record(ctx context.Context, obj Object, res AdmissionResult,
 	if res.Off {
 		// Not judged: a later enforce treats it as admitted before records (unchanged spec).
 		st.Policy = ""
-		meta.RemoveStatusCondition(&st.Conditions, iamv1alpha1.ConditionAdmitted)
+		out.Admitted, out.Unjudged = nil, true
 		return nil
 	}
 	setAdmitted := func(status metav1.ConditionStatus, reason, msg string) {
-		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionAdmitted, status, reason, msg)
+		out.Admitted, out.Unjudged = &Verdict{Status: status, Reason: reason, Message: msg}, false
 	}
 	if res.Allowed {
 		st.Policy = res.Policy

@@ -11,7 +11,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/conditions"
 )
 
 // Consumers restarts the workloads that consume a resource's Secret (its
@@ -103,7 +102,7 @@ func (l *Lifecycle) consumersSwitched(ctx context.Context, obj Object, iss Issue
 // state: one working from a stale cache, which has not seen status record the restart,
 // would restart the workloads a second time (and, with a later timestamp, restart a rollout
 // that the first one began).
-func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.Time, persist Persister) (time.Time, error) {
+func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.Time, persist Persister, out *Outcome) (time.Time, error) {
 	st := obj.CredentialStatus()
 	targets := obj.Credential().RolloutRestartTargets
 	if len(targets) == 0 || l.Consumers == nil || st.Token == nil || st.LastRotationTime == nil {
@@ -128,7 +127,7 @@ func (l *Lifecycle) restartConsumers(ctx context.Context, obj Object, now time.T
 			"restarted %s for token %s", strings.Join(done, ", "), st.Token.ID)
 	}
 	cond := func(status metav1.ConditionStatus, reason, msg string) {
-		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionConsumersRestarted, status, reason, msg)
+		out.ConsumersRestarted = &Verdict{Status: status, Reason: reason, Message: msg}
 	}
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("could not restart every consumer", "error", err.Error())

@@ -254,15 +254,16 @@ func (w *world) reconcile() (time.Duration, error) {
 func (w *world) reconcileWith(iss Issuer) (time.Duration, error) {
 	w.t.Helper()
 	before := w.pat.DeepCopy()
-	d, err := w.l.Reconcile(context.Background(), w.pat, iss, persister{w})
+	out, err := w.l.Reconcile(context.Background(), w.pat, iss, persister{w})
+	out.SetConditions(w.pat) // the controller's status step
 	if w.loseWrite {
 		w.loseWrite = false
 		w.pat.Status = before.Status
 		w.written = nil
-		return d, err
+		return out.Wake, err
 	}
 	w.wrote()
-	return d, err
+	return out.Wake, err
 }
 
 // secret reads the resource's Secret from the store; nil when there is none.

@@ -92,57 +92,59 @@ func (l *Lifecycle) Unsettled(obj Object) time.Duration {
 // Reconcile brings the resource's credential to its spec: it finishes an interrupted issue,
 // issues or rotates when needed, keeps the Secret in shape, verifies the token upstream
 // now and then and revokes replaced tokens after their grace period. It returns when to look
-// again. persist is called before every create upstream.
-func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (time.Duration, error) {
+// again and the verdicts the status step writes as conditions (with what was decided, also on
+// an error). persist is called before every create upstream.
+func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persist Persister) (out Outcome, _ error) {
 	now := l.Clock.Now()
 	if _, err := nextIssue(obj); err != nil {
 		l.remember(obj, false)
-		return l.stalled(ctx, obj, iss, now, err)
+		return out, l.stalled(ctx, obj, iss, now, err)
 	}
 	// Judged first: a spec no admission record covers moves no Secret, restarts nothing and
 	// mints nothing; the resource keeps serving what was admitted.
-	adm, cached, refused := l.admit(ctx, obj, false)
+	adm, cached, refused := l.admit(ctx, obj, false, &out)
 	l.remember(obj, refused == nil)
 	defer func() { l.remember(obj, refused == nil) }() // what this reconcile created counts too
 	if adm.Err != nil {
-		return 0, refused
+		return out, refused
 	}
 	want := l.wantedSecret(obj)
 	sec, err := l.currentSecret(ctx, obj, want, iss, persist, refused == nil)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	if err := l.waitForPerson(obj); err != nil {
-		return l.stalled(ctx, obj, iss, now, err)
+		return out, l.stalled(ctx, obj, iss, now, err)
 	}
 	reason := l.reissueReason(obj, want, sec, now)
 	verified := false
 	if reason == "" && l.VerifyDue(obj, now) {
 		if reason, err = l.verify(ctx, obj, want, iss, now, persist, l.reissueRevoked(adm)); err != nil {
-			return 0, err
+			return out, err
 		}
 		verified = true
 	}
 	if reason != "" && cached {
 		// A create upstream is decided afresh (RBAC may have changed since).
-		if adm, _, refused = l.admit(ctx, obj, true); adm.Err != nil {
-			return 0, refused
+		if adm, _, refused = l.admit(ctx, obj, true, &out); adm.Err != nil {
+			return out, refused
 		}
 	}
 	if err := l.act(ctx, obj, want, iss, sec, reason, refused, persist); err != nil {
-		return 0, err
+		return out, err
 	}
 	var nextRestart time.Time
 	if refused == nil {
-		if nextRestart, err = l.restartConsumers(ctx, obj, now, persist); err != nil {
-			return 0, err
+		if nextRestart, err = l.restartConsumers(ctx, obj, now, persist, &out); err != nil {
+			return out, err
 		}
 	}
 	nextRevoke, err := l.revokeDue(ctx, obj, iss, now)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
-	return l.schedule(obj, want, now, earliestTime(nextRevoke, nextRestart), verified), nil
+	out.Wake = l.schedule(obj, want, now, earliestTime(nextRevoke, nextRestart), verified)
+	return out, nil
 }
 
 // act issues a token for reason (when the spec is admitted, and not suspended while a token
@@ -162,11 +164,11 @@ func (l *Lifecycle) act(ctx context.Context, obj Object, want secretShape, iss I
 // stalled reports why the resource waits for a person, and meanwhile still revokes the
 // replaced tokens whose grace period has ended: a stalled resource never keeps more tokens
 // valid than a healthy one.
-func (l *Lifecycle) stalled(ctx context.Context, obj Object, iss Issuer, now time.Time, why error) (time.Duration, error) {
+func (l *Lifecycle) stalled(ctx context.Context, obj Object, iss Issuer, now time.Time, why error) error {
 	if _, err := l.revokeDue(ctx, obj, iss, now); err != nil {
-		return 0, fmt.Errorf("%w; and: %w", why, err)
+		return fmt.Errorf("%w; and: %w", why, err)
 	}
-	return 0, why
+	return why
 }
 
 // currentSecret reads the resource's Secret and brings status in line with it first: an
