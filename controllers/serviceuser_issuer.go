@@ -131,8 +131,8 @@ func (i *serviceUserIssuer) adoptServiceUser(u *devinapi.ServiceUser) {
 	}
 }
 
-// serviceUserID is the upstream ID: the one recorded (a service user the previous release
-// created, without a marker in its name, keeps working by it), or, when a provisioning may
+// serviceUserID is the upstream ID: the one recorded (a service user named without the
+// marker, made before names carried it, keeps working by it), or, when a provisioning may
 // have landed without its answer (the resource announced creates before), the active
 // service user whose name is this resource's (ends with its marker). Whatever else has a
 // similar name is never adopted. "" when there is none upstream.

@@ -285,12 +285,13 @@ type CredentialStatus struct {
 	RotateRequest string `json:"rotateRequest,omitempty"`
 
 	// Policy is the CredentialPolicy that allows the current spec ("" when none, or for a
-	// resource admitted by an earlier release).
+	// resource that held a token before it carried an admission record).
 	// +optional
 	Policy string `json:"policy,omitempty"`
 
-	// UnsealedSpecHash is the hash of the spec of a resource admitted by an earlier release,
-	// before admission records existed: it keeps renewing while its spec stays this one.
+	// UnsealedSpecHash is the hash of the spec of a resource that held a token before it
+	// carried an admission record (made before records existed): it keeps renewing while its
+	// spec stays this one.
 	// +optional
 	UnsealedSpecHash string `json:"unsealedSpecHash,omitempty"`
 

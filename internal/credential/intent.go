@@ -24,8 +24,8 @@ type intent struct {
 }
 
 // pendingIntent is the resource's unfinished create, if any: the annotation announces a
-// create number above status.issueCount, or (recorded by an earlier release) status names
-// a pending issue.
+// create number above status.issueCount, or status names a pending issue (how status
+// recorded an intent before the annotation existed).
 func (l *Lifecycle) pendingIntent(obj Object) *intent {
 	st := obj.CredentialStatus()
 	if p := st.PendingIssue; p != nil {

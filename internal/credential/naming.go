@@ -59,7 +59,7 @@ func (o Owner) OwnsServiceUser(name string) bool {
 }
 
 // OwnsToken reports whether an upstream token name ends with the owner's marker, or with
-// the marker of the previous release, which had no cluster: " [k8s:<uid>:<n>]".
+// the marker without a cluster, " [k8s:<uid>:<n>]", of tokens made before names carried it.
 func (o Owner) OwnsToken(name string) bool {
 	_, ok := o.IssueNumber(name)
 	return ok

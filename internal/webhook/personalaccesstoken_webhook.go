@@ -29,7 +29,7 @@ type personalAccessTokenValidator struct {
 	adminGroups []string
 	targets     *restartTargets
 	// ownerByPolicy: the CredentialPolicies decide who may request whose token (the owner,
-	// or a delegate they allow): the owner check below is the one of the previous release.
+	// or a delegate they allow); otherwise (policies off) the owner check below decides.
 	ownerByPolicy bool
 }
 

@@ -25,21 +25,10 @@ var historyInComments = []*regexp.Regexp{
 // passiveUsedTo is "used to" after a form of "to be" or "get": a purpose, not a history.
 var passiveUsedTo = regexp.MustCompile(`(?i)\b(is|are|was|were|be|been|being|gets?|got)\s+used to\b`)
 
-// historyPending are product files whose comments still carry history and that are being
-// reworked elsewhere at the moment; each entry must still match, so the list only shrinks.
-var historyPending = map[string]string{
-	"api/v1alpha1/credential_types.go":                "api/: UnsealedSpecHash, 'admitted by an earlier release'",
-	"controllers/serviceuser_issuer.go":               "controllers/: serviceUserID, 'the previous release'",
-	"internal/credential/intent.go":                   "internal/credential: 'recorded by an earlier release'",
-	"internal/credential/naming.go":                   "internal/credential: 'the marker of the previous release'",
-	"internal/webhook/personalaccesstoken_webhook.go": "internal/webhook: ownerByPolicy, 'the owner check of the previous release'",
-}
-
 // TestCommentsCarryNoHistory: product code's comments say why, not how the code came to be.
 func TestCommentsCarryNoHistory(t *testing.T) {
 	root, files := productFiles(t)
 	fset := token.NewFileSet()
-	stillPending := map[string]bool{}
 	for _, rel := range files {
 		f, err := parser.ParseFile(fset, filepath.Join(root, rel), nil, parser.ParseComments)
 		if err != nil {
@@ -48,19 +37,10 @@ func TestCommentsCarryNoHistory(t *testing.T) {
 		for _, group := range f.Comments {
 			for _, c := range group.List {
 				if phrase := historyIn(c.Text); phrase != "" {
-					if _, ok := historyPending[rel]; ok {
-						stillPending[rel] = true
-						continue
-					}
 					t.Errorf("%s: the comment carries history (%q): say the reason that holds today\n\t%s",
 						fset.Position(c.Pos()), phrase, strings.TrimSpace(c.Text))
 				}
 			}
-		}
-	}
-	for rel, why := range historyPending {
-		if !stillPending[rel] {
-			t.Errorf("%s is listed in historyPending (%s) but its comments carry no history any more: remove it from the list", rel, why)
 		}
 	}
 }
