@@ -18,6 +18,8 @@ type latencySeries struct {
 	durations []time.Duration
 	// calls is the number of Devin API calls the series caused.
 	calls int
+	// admission is what each webhook cost the series' creates.
+	admission admissionSnapshot
 }
 
 // webhookResult compares dry-run PersonalAccessToken creates through the webhooks (the
@@ -45,6 +47,10 @@ func runWebhook(ctx context.Context, c *cluster, o options) (webhookResult, erro
 	series := func(name, ns string, n int, email func(i int) string) (latencySeries, error) {
 		s := latencySeries{name: name}
 		before := c.srv.TotalCalls()
+		admBefore, err := c.admissionState(ctx)
+		if err != nil {
+			return s, err
+		}
 		for i := 0; i < n; i++ {
 			d, err := dryRunCreate(ctx, c, o, ns, fmt.Sprintf("webhook-%s-%04d", name, i), email(i))
 			if err != nil {
@@ -53,7 +59,9 @@ func runWebhook(ctx context.Context, c *cluster, o options) (webhookResult, erro
 			s.durations = append(s.durations, d)
 		}
 		s.calls = c.srv.TotalCalls() - before
-		return s, nil
+		admAfter, err := c.admissionState(ctx)
+		s.admission = admBefore.to(admAfter)
+		return s, err
 	}
 	before, err := c.snapshot(ctx)
 	if err != nil {

@@ -120,6 +120,12 @@ func (r *results) webhookRows(t *table) {
 			fmt.Sprintf("server-side dry run, measured at the client (duration of Create), one at a time, %d samples, mean %s; %s Devin calls per create; %s",
 				len(s.s.durations), secs(Mean(s.s.durations)), per(float64(s.s.calls), len(s.s.durations)), s.note))
 	}
+	for _, s := range []latencySeries{wh.cold, wh.cached} {
+		t.row("6", "admission per webhook, lookup "+map[string]string{"cold": "not cached", "cached": "cached"}[s.name]+": calls per create × mean",
+			s.admission.apiserver.perCreate(len(s.durations)),
+			"as the API server measures each call (`"+apiserverWebhookSeconds+"`, network included); the manager's handlers: "+
+				s.admission.manager.perCreate(len(s.durations))+" (`"+managerWebhookSeconds+"`)")
+	}
 	samples := len(wh.cold.durations) + len(wh.cached.durations) + 1
 	t.row("6", "SubjectAccessReviews per admitted create", per(wh.d.reviews, samples),
 		fmt.Sprintf("the policy decision's RBAC checks, cached 10 s per requester, namespace and verb: %.0f over the %d creates through the webhooks (%s)", wh.d.reviews, samples, secs(wh.d.elapsed)))
