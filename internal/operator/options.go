@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -239,6 +240,8 @@ func (o Options) Validate() error {
 			bad("requester-email-rule", "%q: %v", r, err)
 		}
 	}
+	// In the flags' order, whatever the order the checks above ran in.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
 
@@ -249,22 +252,25 @@ func oneOf[T ~string](bad func(flag, format string, args ...any), flag string, v
 }
 
 // checkAPIURL accepts an https URL, or http to a loopback address only (a local fake or a
-// tunnel): the operator's credential is never sent in clear over a network.
+// tunnel): the operator's credential is never sent in clear over a network. Errors show the
+// URL without its password, and an unparsable one not at all (it may hold a secret).
 func checkAPIURL(s string) error {
 	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL; want one such as https://api.devin.ai")
+	}
+	shown := u.Redacted()
 	switch {
-	case err != nil:
-		return err
 	case u.Host == "":
-		return fmt.Errorf("%q: want an absolute URL such as https://api.devin.ai", s)
+		return fmt.Errorf("%q: want an absolute URL such as https://api.devin.ai", shown)
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme != "http":
-		return fmt.Errorf("%q: want https", s)
+		return fmt.Errorf("%q: want https", shown)
 	}
 	host := u.Hostname()
 	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
 		return nil
 	}
-	return fmt.Errorf("%q: http only to a loopback address; the credential must not cross a network in clear", s)
+	return fmt.Errorf("%q: http only to a loopback address; the credential must not cross a network in clear", shown)
 }

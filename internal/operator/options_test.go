@@ -56,6 +56,27 @@ func TestValidateNamesTheFlag(t *testing.T) {
 	}
 }
 
+// A URL refused names no secret it carries, and several problems read in one order.
+func TestValidateShowsNoSecretOfTheURLAndAStableOrder(t *testing.T) {
+	o := DefaultOptions()
+	o.DevinAPIURL = "http://ops:hunter2@api.example.com"
+	o.MintBudget, o.APIQPS, o.KubeAPIQPS, o.APIBurst = 0, -1, -1, -1
+	first := o.Validate()
+	if first == nil || strings.Contains(first.Error(), "hunter2") {
+		t.Fatalf("Validate = %v, want refused without the password", first)
+	}
+	for range 20 {
+		if again := o.Validate(); again.Error() != first.Error() {
+			t.Fatalf("the problems changed order:\n%v\n%v", first, again)
+		}
+	}
+	o = DefaultOptions()
+	o.DevinAPIURL = "https://ops:hunter2@api.example.com/%zz"
+	if err := o.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("an unparsable URL: %v, want refused without showing it", err)
+	}
+}
+
 func TestEnumFlagsRefuseOtherValuesAtParse(t *testing.T) {
 	for _, arg := range []string{"--policy-mode=Enforce", "--sso-mode=auto", "--on-upstream-revocation=ignore"} {
 		o := DefaultOptions()

@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
-	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/policy"
 )
 
@@ -259,5 +258,4 @@ func TestModes(t *testing.T) {
 	if res.Allowed || res.Enforced || !strings.Contains(res.Message, "admission record") {
 		t.Errorf("mode warn without a record: %+v, want refused but not enforced", res)
 	}
-	var _ credential.Admission = g
 }
