@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// TestIsEarly covers the rule behind EarlyRequests: a call that was on its way when the
-// Retry-After was announced is not the client's fault; one sent after the client read it is.
+// TestIsEarly covers the rule behind EarlyRequests: a call on the connection that was
+// answered with a Retry-After, before it elapsed, was sent after the client read it and is
+// early; a call on another connection may have been on its way and is never judged.
 func TestIsEarly(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	type testCase struct {
@@ -18,8 +19,8 @@ func TestIsEarly(t *testing.T) {
 		"same connection, at once":                 {remote: "conn-a", at: time.Millisecond, want: true},
 		"same connection, before it elapsed":       {remote: "conn-a", at: 900 * time.Millisecond, want: true},
 		"same connection, after it elapsed":        {remote: "conn-a", at: time.Second, want: false},
-		"other connection, still in flight":        {remote: "conn-b", at: inFlightAllowance - time.Millisecond, want: false},
-		"other connection, after the allowance":    {remote: "conn-b", at: inFlightAllowance, want: true},
+		"other connection, at once":                {remote: "conn-b", at: time.Millisecond, want: false},
+		"other connection, long after":             {remote: "conn-b", at: 900 * time.Millisecond, want: false},
 		"other connection, after it elapsed":       {remote: "conn-b", at: 2 * time.Second, want: false},
 		"connection told before, still in flight":  {remote: "conn-old", at: time.Millisecond, want: true},
 		"connection whose wait elapsed, in flight": {remote: "conn-done", at: time.Millisecond, want: false},
