@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
@@ -164,6 +166,8 @@ type world struct {
 	// createErr and dryRunErr, when set, are what the Kubernetes API answers to a Secret
 	// create, and to its dry run.
 	createErr, dryRunErr error
+	// dryRuns counts the dry runs of Secret writes.
+	dryRuns int
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -193,14 +197,27 @@ func newWorld(t tb, objs ...client.Object) *world {
 		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 			if _, ok := obj.(*corev1.Secret); ok {
 				o := (&client.CreateOptions{}).ApplyOptions(opts)
-				if len(o.DryRun) > 0 && w.dryRunErr != nil {
-					return w.dryRunErr
+				if len(o.DryRun) > 0 {
+					w.dryRuns++
+					if w.dryRunErr != nil {
+						return w.dryRunErr
+					}
 				}
 				if len(o.DryRun) == 0 && w.createErr != nil {
 					return w.createErr
 				}
 			}
 			return c.Create(ctx, obj, opts...)
+		}, Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if _, ok := obj.(*corev1.Secret); ok {
+				if o := (&client.PatchOptions{}).ApplyOptions(opts); len(o.DryRun) > 0 {
+					w.dryRuns++
+					if w.dryRunErr != nil {
+						return w.dryRunErr
+					}
+				}
+			}
+			return c.Patch(ctx, obj, patch, opts...)
 		}}).Build()
 	w.iss = &fakeIssuer{log: &w.log, clock: w.clk}
 	w.l = &Lifecycle{Client: w.kube, Reader: w.kube, Recorder: w.rec, Clock: w.clk, Kind: "PersonalAccessToken",
@@ -255,7 +272,15 @@ func (w *world) reconcileWith(iss Issuer) (time.Duration, error) {
 	w.t.Helper()
 	before := w.pat.DeepCopy()
 	out, err := w.l.Reconcile(context.Background(), w.pat, iss, persister{w})
-	out.SetConditions(w.pat) // the controller's status step
+	out.SetConditions(w.pat) // the controller's status step, which records a Problem too
+	if err != nil && !apierrors.IsConflict(err) {
+		p, st := Classify(err), w.pat.CredentialStatus()
+		if p.Stalled {
+			conditions.Stalled(&st.Conditions, w.pat.Generation, p.Reason, p.Error(), st.Token != nil)
+		} else {
+			conditions.Progressing(&st.Conditions, w.pat.Generation, p.Reason, p.Error(), st.Token != nil)
+		}
+	}
 	if w.loseWrite {
 		w.loseWrite = false
 		w.pat.Status = before.Status

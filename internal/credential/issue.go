@@ -51,6 +51,12 @@ func (l *Lifecycle) issue(ctx context.Context, obj Object, want secretShape, iss
 	value := []byte(key.Token.Reveal())
 	written, err := l.store(ctx, obj, want, sec, value, tok)
 	if err != nil {
+		if refusedSecret(err) && iss.Revoke(ctx, tok.ID) == nil {
+			// The Secret can never hold this token: it is revoked now rather than left live
+			// until the intent is resolved. The refusal in status (or, if that write is lost,
+			// the intent annotation) makes the next create wait for a dry run that passes.
+			st.IssueCount = n
+		}
 		return fmt.Errorf("store token %s: %w", tok.ID, err)
 	}
 	previous := st.Token
@@ -232,6 +238,12 @@ func (l *Lifecycle) adopt(obj Object, want secretShape, sec *corev1.Secret, now 
 // answer was lost or the backend failed mid-way.
 func mayHaveCreated(err error) bool {
 	return errors.Is(err, devinapi.ErrRetryable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// refusedSecret reports whether err is the API server refusing the Secret for good.
+func refusedSecret(err error) bool {
+	var p *Problem
+	return asProblem(err, &p) && p.Reason == iamv1alpha1.ReasonSecretRejected
 }
 
 func retriableWrite(err error) bool {

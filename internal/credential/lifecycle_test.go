@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
@@ -155,31 +156,43 @@ func TestIssueFailures(t *testing.T) {
 	}
 }
 
-// A Secret the API server refuses (a full quota, a policy) costs no token: the dry run
-// before the mint says so, and the resource is Stalled until the spec or the cluster
-// changes. One refused only after the mint (the dry run passed) costs that one token, which
-// is revoked, and no more while the refusal lasts.
+// A Secret the API server refuses (a full quota, a policy) costs at most one token, which
+// is revoked at once, and no more while the refusal lasts: no dry run is made before a first
+// token (the happy path), but the refusal is recorded before another create is decided, in
+// status or, when that write is lost, by the intent annotation, and every create after it
+// waits for a dry run that passes.
 func TestSecretRefused(t *testing.T) {
 	quota := apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "ci", errors.New("exceeded quota"))
 	cases := map[string]struct {
-		dryRun, real error
-		wantMints    int
+		recorded  bool // status already says SecretRejected (a refusal seen before)
+		loseWrite bool // the status write after the refused write is lost
+		wantMints int
 	}{
-		"refused at the dry run: nothing minted":              {dryRun: quota, real: quota},
-		"refused only for real: one token, revoked next time": {real: quota, wantMints: 1},
+		"refused on the first write: one token, revoked at once":   {wantMints: 1},
+		"the refusal's status write is lost: still one token":      {loseWrite: true, wantMints: 1},
+		"a refusal on record: the dry run says so, nothing minted": {recorded: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			w.dryRunErr, w.createErr = tc.dryRun, tc.real
+			w.dryRunErr, w.createErr = quota, quota
+			if tc.recorded {
+				conditions.Stalled(&w.pat.Status.Conditions, 1, iamv1alpha1.ReasonSecretRejected, "refused", false)
+			}
+			w.loseWrite = tc.loseWrite
 			_, err := w.reconcile()
 			var p *Problem
 			if !errors.As(err, &p) || p.Reason != iamv1alpha1.ReasonSecretRejected || !p.Stalled || p.RetryAfter != RefusalRecheck {
 				t.Fatalf("err = %v, want a Stalled SecretRejected", err)
 			}
-			w.dryRunErr = quota // the refusal lasts
-			if _, err := w.reconcile(); err == nil {
-				t.Fatal("the second reconcile succeeded")
+			if len(w.iss.active()) != 0 {
+				t.Fatalf("tokens %q left active upstream after the refusal", w.iss.active())
+			}
+			for range 3 { // the refusal lasts
+				w.clk.Step(RefusalRecheck)
+				if _, err := w.reconcile(); err == nil {
+					t.Fatal("a reconcile succeeded while the Secret is refused")
+				}
 			}
 			if got := len(w.iss.revoked) + len(w.iss.active()); got != tc.wantMints {
 				t.Fatalf("%d tokens minted, want %d (calls %q)", got, tc.wantMints, w.log)
@@ -196,6 +209,38 @@ func TestSecretRefused(t *testing.T) {
 				t.Fatalf("err %v, token %+v", err, w.pat.Status.Token)
 			}
 		})
+	}
+}
+
+// The dry run is a round trip before the create: a first token for a missing Secret and a
+// rotation of a Secret in shape go without it; a Secret that must change shape (a new
+// template) is tried first.
+func TestDryRunOnlyWhereARefusalIsLikely(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if w.dryRuns != 0 {
+		t.Fatalf("the first token cost %d dry runs", w.dryRuns)
+	}
+	first := w.pat.Status.Token.ID
+	w.pat.Annotations[iamv1alpha1.RotateAnnotation] = "r1"
+	w.clk.Step(time.Minute)
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if w.pat.Status.Token.ID == first || w.dryRuns != 0 {
+		t.Fatalf("rotation: token %s (was %s), %d dry runs; want a new token and none", w.pat.Status.Token.ID, first, w.dryRuns)
+	}
+	w.pat.Spec.SecretTemplate = &iamv1alpha1.SecretTemplate{Labels: map[string]iamv1alpha1.LabelValue{"team": "a"}}
+	w.pat.Generation++
+	w.pat.Annotations[iamv1alpha1.RotateAnnotation] = "r2"
+	w.clk.Step(time.Minute)
+	if _, err := w.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if w.dryRuns != 1 {
+		t.Fatalf("a token for a Secret that changes shape cost %d dry runs, want 1", w.dryRuns)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -194,15 +195,49 @@ func writeError(name, verb string, err error) error {
 }
 
 // checkWritable asks the API server, with a dry run, whether it would take the Secret the
-// next token goes to, before that token is minted. A rotation that changes only the token
-// of a Secret already in shape needs no dry run.
+// next token goes to, before that token is minted. The dry run is a round trip in sequence
+// before the create, so it is made only where a refusal is likely (dryRunNeeded); where it is
+// not, a refused write costs the one token minted for it, which issue revokes at once.
 func (l *Lifecycle) checkWritable(ctx context.Context, obj Object, want secretShape, sec *corev1.Secret) error {
-	if sec != nil && !secretNeedsSync(want, sec, obj.CredentialStatus().Token) {
+	if !dryRunNeeded(obj, want, sec) {
 		return nil
 	}
 	probe := &iamv1alpha1.IssuedToken{ID: "dry-run", Name: "dry-run", IssuedAt: metav1.NewTime(l.Clock.Now())}
 	_, err := l.writeSecretOpts(ctx, obj, want, sec, []byte("dry-run"), probe, true)
 	return err
+}
+
+// dryRunNeeded reports whether a refusal of the Secret write is likely enough to try it
+// first: the Secret exists and must change shape (a new template, labels, keys), or a write
+// of this resource was refused or may have been (mayBeRefused). A first token for a missing
+// Secret, or a rotation that changes only the token of a Secret in shape, goes without one.
+//
+// Together with the revocation of a token whose Secret is refused, this bounds a refused
+// Secret to one mint: the refusal is recorded before another create can be decided, in status
+// (SecretRejected) and, if that status write is lost, by the create's intent annotation,
+// which was written before the mint and which status then does not show fulfilled.
+func dryRunNeeded(obj Object, want secretShape, sec *corev1.Secret) bool {
+	if sec != nil && secretNeedsSync(want, sec, obj.CredentialStatus().Token) {
+		return true
+	}
+	return mayBeRefused(obj)
+}
+
+// mayBeRefused reports whether the resource's last Secret write was refused (its status
+// says SecretRejected) or its last create upstream did not end with the token in the Secret
+// (an intent status does not show fulfilled, or one interrupted since the current token).
+func mayBeRefused(obj Object) bool {
+	st := obj.CredentialStatus()
+	for _, t := range []string{iamv1alpha1.ConditionStalled, iamv1alpha1.ConditionReady} {
+		if c := meta.FindStatusCondition(st.Conditions, t); c != nil && c.Reason == iamv1alpha1.ReasonSecretRejected {
+			return true
+		}
+	}
+	if IntentPending(obj) || st.PendingIssue != nil {
+		return true
+	}
+	last := st.LastInterruptedIssue
+	return last != nil && (st.Token == nil || !st.Token.IssuedAt.After(last.Time))
 }
 
 // secretNeedsSync reports whether the Secret's labels, template annotations, extra entries
