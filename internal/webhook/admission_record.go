@@ -20,7 +20,7 @@ import (
 )
 
 // The admission record is written on CREATE and on every UPDATE that changes the spec, for
-// both kinds; the API server calls the webhook again if a later mutation changes the spec.
+// both kinds (and the requester of a new PersonalAccessToken with it); the API server calls the webhook again if a later mutation changes the spec.
 // An UPDATE that changes the record and nothing of the spec (a person asking that the
 // resource be admitted again) is recorded when the requester is allowed, and never refused;
 // other metadata-only updates (the operator's finalizer, kubectl annotate) do not call it.
@@ -38,8 +38,27 @@ type admissionRecorder struct {
 
 var _ admission.Handler = &admissionRecorder{}
 
-// Handle answers one admission request.
+// Handle answers one admission request. The CREATE of a PersonalAccessToken also records its
+// requester (iam.devin.ai/requested-by), whatever the policy mode, in the same patch: a second
+// mutating webhook would make the API server call this one again (reinvocationPolicy
+// IfNeeded), and every call of either is a round trip of the create.
 func (h *admissionRecorder) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create || req.Kind.Kind != "PersonalAccessToken" {
+		return h.decide(ctx, req)
+	}
+	op, refused := requestedByOp(ctx, req)
+	if refused != nil {
+		if !refused.Allowed && refused.Result != nil && refused.Result.Code == http.StatusBadRequest {
+			// Not an object with metadata: the schema refuses it, naming what is wrong.
+			return h.decide(ctx, req)
+		}
+		return *refused
+	}
+	return withRequestedBy(h.decide(ctx, req), op)
+}
+
+// decide applies the CredentialPolicies and seals the verdict (see admissionRecorder).
+func (h *admissionRecorder) decide(ctx context.Context, req admission.Request) admission.Response {
 	if h.gate.Off() || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return admission.Allowed("")
 	}

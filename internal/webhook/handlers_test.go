@@ -174,7 +174,7 @@ func TestHandlersAnswerMalformedAndEdgeRequests(t *testing.T) {
 		"pat: no user name": {path: ValidatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, groups: []string{adminGroup}, object: pat("", aliceRef)}.body(),
 			code: http.StatusForbidden, msg: []string{"no user name"}},
 		"pat: requested-by not set (no mutating webhook)": {path: ValidatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, user: alice, object: pat("", aliceRef)}.body(),
-			code: http.StatusForbidden, msg: []string{`must name the requester "alice@example.com" but is ""`, "mpersonalaccesstoken.iam.devin.ai"}},
+			code: http.StatusForbidden, msg: []string{`must name the requester "alice@example.com" but is ""`, "madmission.iam.devin.ai"}},
 		"pat: huge email of someone else": {path: ValidatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, user: alice, object: pat(alice, byEmail(huge+"@example.com"))}.body(),
 			code: http.StatusForbidden, msg: []string{"may not create a PersonalAccessToken for xxx"}},
 		"pat: huge unknown email, admin": {path: ValidatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, user: "argocd", groups: []string{adminGroup}, object: pat("argocd", byEmail(huge))}.body(),
@@ -223,6 +223,19 @@ func TestHandlersAnswerMalformedAndEdgeRequests(t *testing.T) {
 		"mutate: wrong kind":            {path: MutatePersonalAccessTokenPath, body: rev{op: admissionv1.Create, kind: "ServiceUser", user: alice, object: su("Member", nil)}.body(), code: http.StatusBadRequest},
 		"mutate: unknown operation":     {path: MutatePersonalAccessTokenPath, body: rev{op: "", user: alice, object: pat("", aliceRef)}.body(), code: http.StatusBadRequest},
 		"mutate: update":                {path: MutatePersonalAccessTokenPath, body: rev{op: admissionv1.Update, user: alice, object: pat("", aliceRef), oldObject: pat(alice, aliceRef)}.body(), allowed: true},
+
+		// madmission records the requester of a new PersonalAccessToken too (policies off here:
+		// it seals nothing), so that no second mutating webhook makes the API server call it again.
+		"admission: pat create, no annotations": {path: MutateAdmissionPath, body: rev{op: admissionv1.Create, user: alice, object: pat("", aliceRef)}.body(),
+			allowed: true, patch: `[{"op":"add","path":"/metadata/annotations","value":{"iam.devin.ai/requested-by":"alice@example.com"}}]`},
+		"admission: pat create, forged requester": {path: MutateAdmissionPath, body: rev{op: admissionv1.Create, user: alice, object: pat("bob@example.com", aliceRef)}.body(),
+			allowed: true, patch: `[{"op":"add","path":"/metadata/annotations/iam.devin.ai~1requested-by","value":"alice@example.com"}]`},
+		"admission: pat create, already recorded": {path: MutateAdmissionPath, body: rev{op: admissionv1.Create, user: alice, object: pat(alice, aliceRef)}.body(), allowed: true},
+		"admission: pat create, no user name": {path: MutateAdmissionPath, body: rev{op: admissionv1.Create, object: pat("", aliceRef)}.body(),
+			code: http.StatusForbidden, msg: []string{"no user name"}},
+		"admission: pat create, no metadata (the schema refuses it)": {path: MutateAdmissionPath, body: rev{op: admissionv1.Create, user: alice, object: []byte(`{"spec":{}}`)}.body(), allowed: true},
+		"admission: pat update records nothing":                      {path: MutateAdmissionPath, body: rev{op: admissionv1.Update, user: alice, object: pat("", aliceRef), oldObject: pat("", aliceRef)}.body(), allowed: true},
+		"admission: su create records nothing":                       {path: MutateAdmissionPath, body: rev{op: admissionv1.Create, kind: "ServiceUser", user: alice, object: su("Member", nil)}.body(), allowed: true},
 
 		// ServiceUser.
 		"su: known role": {path: ValidateServiceUserPath, body: rev{op: admissionv1.Create, kind: "ServiceUser", user: alice, object: su("member", nil)}.body(), allowed: true},

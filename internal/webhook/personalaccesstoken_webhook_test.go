@@ -261,7 +261,7 @@ func TestPATWithoutTheMutatingWebhookIsRefused(t *testing.T) {
 		last = e.clientAs("alice@example.com").Create(ctx, pat)
 		return last != nil
 	})
-	wantRefused(t, last, http.StatusForbidden, "annotation iam.devin.ai/requested-by must name the requester", "mpersonalaccesstoken.iam.devin.ai")
+	wantRefused(t, last, http.StatusForbidden, "annotation iam.devin.ai/requested-by must name the requester", "madmission.iam.devin.ai")
 }
 
 // pollAdmission waits until done reports true; the API server applies changes of webhook

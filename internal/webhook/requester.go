@@ -17,20 +17,21 @@ import (
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
-// The mutating webhook runs on CREATE only: the annotation records the creator once, and the
-// validating webhook refuses any later change to it.
-// +kubebuilder:webhook:path=/mutate-iam-devin-ai-v1alpha1-personalaccesstoken,mutating=true,failurePolicy=Fail,sideEffects=None,groups=iam.devin.ai,resources=personalaccesstokens,verbs=create,versions=v1alpha1,name=mpersonalaccesstoken.iam.devin.ai,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=Never,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["token-operator-system"]}]}}`
-
 // requestedByHandler sets the iam.devin.ai/requested-by annotation of a new
 // PersonalAccessToken to the requester's user name, replacing whatever the request put there.
 // It patches that one annotation and nothing else of the object.
+//
+// madmission records the requester itself now (one webhook, no reinvocation: see
+// admissionRecorder); this handler is served at MutatePersonalAccessTokenPath only for the
+// MutatingWebhookConfiguration of the previous release, which names it until an upgrade
+// replaces it, so that creates are not refused in between. It has no marker: no configuration
+// of this release calls it.
 type requestedByHandler struct{}
 
 var _ admission.Handler = requestedByHandler{}
 
 // Handle answers one admission request.
 func (requestedByHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	log := ctrl.LoggerFrom(ctx).V(1)
 	switch req.Operation {
 	case admissionv1.Create:
 	case admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
@@ -42,10 +43,26 @@ func (requestedByHandler) Handle(ctx context.Context, req admission.Request) adm
 	if req.Kind.Group != iamv1alpha1.GroupVersion.Group || req.Kind.Kind != "PersonalAccessToken" {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("expected a PersonalAccessToken, got %q", echo(req.Kind.String())))
 	}
+	op, refused := requestedByOp(ctx, req)
+	if refused != nil {
+		return *refused
+	}
+	if op == nil {
+		return admission.Allowed("")
+	}
+	return admission.Patched("", *op)
+}
+
+// requestedByOp is the patch that records the requester of a PersonalAccessToken's CREATE
+// (nil when the object already names them), or the answer that refuses the request: it
+// carries no user name, or is not an object with metadata.
+func requestedByOp(ctx context.Context, req admission.Request) (*jsonpatch.Operation, *admission.Response) {
+	log := ctrl.LoggerFrom(ctx).V(1)
 	requester := req.UserInfo.Username
 	if requester == "" {
 		log.Info("denied", "reason", "no user name")
-		return admission.Denied("the request carries no user name: cannot record who requested this PersonalAccessToken")
+		r := admission.Denied("the request carries no user name: cannot record who requested this PersonalAccessToken")
+		return nil, &r
 	}
 	var obj struct {
 		Metadata *struct {
@@ -53,20 +70,46 @@ func (requestedByHandler) Handle(ctx context.Context, req admission.Request) adm
 		} `json:"metadata"`
 	}
 	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the PersonalAccessToken: %w", err))
+		r := admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the PersonalAccessToken: %w", err))
+		return nil, &r
 	}
 	if obj.Metadata == nil {
-		return admission.Errored(http.StatusBadRequest, errors.New("the PersonalAccessToken has no metadata"))
+		r := admission.Errored(http.StatusBadRequest, errors.New("the PersonalAccessToken has no metadata"))
+		return nil, &r
 	}
 	if v, ok := obj.Metadata.Annotations[iamv1alpha1.RequestedByAnnotation]; ok && v == requester {
-		return admission.Allowed("")
+		return nil, nil
 	}
 	op := jsonpatch.NewOperation("add", "/metadata/annotations/"+escapeJSONPointer(iamv1alpha1.RequestedByAnnotation), requester)
 	if obj.Metadata.Annotations == nil {
 		op = jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{iamv1alpha1.RequestedByAnnotation: requester})
 	}
 	log.Info("recorded the requester", "annotation", iamv1alpha1.RequestedByAnnotation)
-	return admission.Patched("", op)
+	return &op, nil
+}
+
+// withRequestedBy adds the requester's op to an allowing response. A response that adds the
+// annotations map already gets the requester as one more key of it, after that op: two
+// ops adding the whole map would keep only the second.
+func withRequestedBy(resp admission.Response, op *jsonpatch.Operation) admission.Response {
+	if op == nil || !resp.Allowed {
+		return resp
+	}
+	if op.Path == "/metadata/annotations" {
+		for _, o := range resp.Patches {
+			if o.Path == "/metadata/annotations" {
+				rb := op.Value.(map[string]string)[iamv1alpha1.RequestedByAnnotation]
+				*op = jsonpatch.NewOperation("add", "/metadata/annotations/"+escapeJSONPointer(iamv1alpha1.RequestedByAnnotation), rb)
+				break
+			}
+		}
+	}
+	resp.Patches = append(resp.Patches, *op)
+	if resp.PatchType == nil {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.PatchType = &pt
+	}
+	return resp
 }
 
 // escapeJSONPointer escapes one reference token of a JSON pointer (RFC 6901).
@@ -87,7 +130,7 @@ func checkRequestedBy(pat *iamv1alpha1.PersonalAccessToken, requester string) er
 		return errors.New("the request carries no user name: cannot tell who requests this PersonalAccessToken")
 	}
 	if got := requestedBy(pat); got != requester {
-		return fmt.Errorf("annotation %s must name the requester %q but is %q: the mutating webhook mpersonalaccesstoken.iam.devin.ai, which sets it, did not run; check that token-operator's MutatingWebhookConfiguration is installed",
+		return fmt.Errorf("annotation %s must name the requester %q but is %q: the mutating webhook madmission.iam.devin.ai, which sets it, did not run; check that token-operator's MutatingWebhookConfiguration is installed",
 			iamv1alpha1.RequestedByAnnotation, echo(requester), echo(got))
 	}
 	return nil

@@ -3,12 +3,13 @@
 // CRDs as CEL). The controllers check the same rules again before every upstream create,
 // from the packages below both (internal/tenancy, internal/directory), never through this one.
 //
-// Four webhooks, configured by the +kubebuilder:webhook markers of this package:
+// Three webhooks, configured by the +kubebuilder:webhook markers of this package:
 //   - madmission (mutating, CREATE and UPDATE of both kinds): decides under the
 //     CredentialPolicies for the requester and seals the verdict into the
-//     iam.devin.ai/admission annotation, which the controllers check;
-//   - mpersonalaccesstoken (mutating, CREATE): records the requester in the
-//     iam.devin.ai/requested-by annotation;
+//     iam.devin.ai/admission annotation, which the controllers check; on the CREATE of a
+//     PersonalAccessToken it records the requester in the iam.devin.ai/requested-by
+//     annotation too (the one mutating webhook, so that none makes the API server call
+//     another again);
 //   - vpersonalaccesstoken (validating, CREATE and UPDATE): the user exists, is not linked to
 //     enterprise SSO, and is the requester (or, with the policies off or warning, the
 //     requester is in a PAT admin group; in enforce mode a policy's delegation decides); the
@@ -58,7 +59,9 @@ type Options struct {
 	MaxServiceUserTTL time.Duration
 }
 
-// Paths the webhooks are served on; the markers name the same paths.
+// Paths the webhooks are served on; the markers name the same paths, but for
+// MutatePersonalAccessTokenPath, served only for the configuration of the previous release
+// (see requestedByHandler).
 const (
 	MutatePersonalAccessTokenPath   = "/mutate-iam-devin-ai-v1alpha1-personalaccesstoken"
 	MutateAdmissionPath             = "/mutate-iam-devin-ai-v1alpha1-admission"
