@@ -32,7 +32,7 @@ type credentialKind[T credential.Object] struct {
 // once, at the end.
 func (k credentialKind[T]) reconcile(ctx context.Context, req ctrl.Request, obj T) (result ctrl.Result, retErr error) {
 	if err := k.client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, gone(ctx, k.lifecycle, req, err, func(ctx context.Context, t credential.Tombstone) error {
+		return ctrl.Result{}, gone(ctx, k.lifecycle, req, err, obj, func(ctx context.Context, t credential.Tombstone) error {
 			return k.sweep(devinapi.WithCallBudget(ctx, credential.CallsPerReconcile), req.NamespacedName, t)
 		})
 	}

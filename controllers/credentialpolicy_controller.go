@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,14 @@ const policyRecount = time.Minute
 // what it selects, and how many resources it currently allows.
 type CredentialPolicyReconciler struct {
 	Client client.Client
+	// Resources lists the resources counted; nil is Client (the cache). A shard, whose cache
+	// holds only its own resources, counts every shard's with the API server (paged).
+	Resources client.Reader
 }
+
+// countPage is how many resources one page of the count lists, when it is read from the API
+// server rather than the cache.
+const countPage = 500
 
 // Reconcile writes the status of one CredentialPolicy.
 func (r *CredentialPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -51,24 +59,40 @@ func (r *CredentialPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 // relying counts the resources whose current spec the policy allows (status.policy).
 func (r *CredentialPolicyReconciler) relying(ctx context.Context, name string) (int32, error) {
-	pats := &iamv1alpha1.PersonalAccessTokenList{}
-	sus := &iamv1alpha1.ServiceUserList{}
-	if err := r.Client.List(ctx, pats); err != nil {
-		return 0, err
-	}
-	if err := r.Client.List(ctx, sus); err != nil {
-		return 0, err
+	// The cache lists everything at once (it pages nothing: a limit would cut the count);
+	// the API server pages.
+	reader, page := r.Resources, []client.ListOption{client.Limit(countPage)}
+	if reader == nil {
+		reader, page = r.Client, nil
 	}
 	var n int32
-	for i := range pats.Items {
-		if pats.Items[i].Status.Policy == name {
-			n++
+	count := func(list client.ObjectList, policyOf func(i int) string, size func() int) error {
+		for cont := ""; ; {
+			opts := page
+			if cont != "" {
+				opts = append(slices.Clip(page), client.Continue(cont))
+			}
+			if err := reader.List(ctx, list, opts...); err != nil {
+				return err
+			}
+			for i := range size() {
+				if policyOf(i) == name {
+					n++
+				}
+			}
+			// The cache answers everything at once (its list carries a token that is not one).
+			if cont = list.GetContinue(); page == nil || cont == "" {
+				return nil
+			}
 		}
 	}
-	for i := range sus.Items {
-		if sus.Items[i].Status.Policy == name {
-			n++
-		}
+	pats := &iamv1alpha1.PersonalAccessTokenList{}
+	if err := count(pats, func(i int) string { return pats.Items[i].Status.Policy }, func() int { return len(pats.Items) }); err != nil {
+		return 0, err
+	}
+	sus := &iamv1alpha1.ServiceUserList{}
+	if err := count(sus, func(i int) string { return sus.Items[i].Status.Policy }, func() int { return len(sus.Items) }); err != nil {
+		return 0, err
 	}
 	return n, nil
 }

@@ -158,13 +158,15 @@ var errNoOrganization = errors.New("no organization")
 // lifecycle's memory of it dropped, finalizer or not) and, when it vanished without its
 // deletion's work (its finalizer removed by someone else) while it had credentials upstream,
 // those are swept: found by the resource's marker and revoked. Anything else is retried.
-func gone(ctx context.Context, l *credential.Lifecycle, req ctrl.Request, err error, sweep func(context.Context, credential.Tombstone) error) error {
+// The API server, not the cache, says whether it vanished (credential.Lifecycle.Vanished):
+// one relabelled out of this shard is still there, and keeps its credentials.
+func gone(ctx context.Context, l *credential.Lifecycle, req ctrl.Request, err error, probe credential.Object, sweep func(context.Context, credential.Tombstone) error) error {
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
-	t, ok := l.Gone(req.NamespacedName)
-	if !ok {
-		return nil
+	t, ok, err := l.Vanished(ctx, req.NamespacedName, probe)
+	if err != nil || !ok {
+		return err
 	}
 	if err := sweep(ctx, t); err != nil {
 		return fmt.Errorf("revoke what %s left upstream when it was deleted without its finalizer: %w", req.NamespacedName, err)

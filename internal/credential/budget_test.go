@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
@@ -205,5 +206,52 @@ func TestMemoryOfAVanishedResourceIsDropped(t *testing.T) {
 	w2.l.Buried(key, tomb.UID)
 	if _, ok := w2.l.residents.get(key); ok {
 		t.Fatal("a swept resource is still remembered")
+	}
+}
+
+// A resource the cache no longer holds but the API server still has under the same UID
+// (relabelled out of this process's shard) did not vanish: nothing is swept, and its memory
+// is dropped. Once the API server has no such resource, or another of the same name, the
+// tombstone is swept.
+func TestVanishedOnlyWhenTheAPIServerSaysSo(t *testing.T) {
+	key := types.NamespacedName{Namespace: "team-a", Name: "ci"}
+	cases := map[string]struct {
+		stored    func(w *world) client.Object // what the API server holds of that name; nil: nothing
+		wantSweep bool
+	}{
+		"still there, same UID (left the shard)": {stored: func(w *world) client.Object { return w.pat.DeepCopy() }},
+		"deleted":                                {wantSweep: true},
+		"another of the same name": {wantSweep: true, stored: func(w *world) client.Object {
+			o := w.pat.DeepCopy()
+			o.UID = "a-new-resource"
+			return o
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.withToken(t0)
+			w.clk.Step(time.Minute)
+			if _, err := w.reconcile(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.stored != nil {
+				o := tc.stored(w)
+				o.SetResourceVersion("")
+				if err := w.kube.Create(context.Background(), o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tomb, sweep, err := w.l.Vanished(context.Background(), key, &iamv1alpha1.PersonalAccessToken{})
+			if err != nil || sweep != tc.wantSweep {
+				t.Fatalf("Vanished = %+v, %v, %v; want sweep %v", tomb, sweep, err, tc.wantSweep)
+			}
+			if sweep && tomb.UID != w.pat.UID {
+				t.Fatalf("tombstone of %q, want the vanished %q", tomb.UID, w.pat.UID)
+			}
+			if _, ok := w.l.residents.get(key); ok != sweep {
+				t.Fatalf("remembered %v after Vanished, want %v (kept until swept)", ok, sweep)
+			}
+		})
 	}
 }

@@ -1,8 +1,10 @@
 package credential
 
 import (
+	"context"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -39,6 +41,26 @@ func (l *Lifecycle) Gone(key types.NamespacedName) (Tombstone, bool) {
 	}
 	l.residents.forget(key, t.UID)
 	return Tombstone{}, false
+}
+
+// Vanished is Gone for a resource the cache no longer holds, judged by the API server before
+// anything is swept: a cache holds what this process watches, not what exists. A resource
+// still there under the same UID left this process's view (relabelled out of its shard) and
+// did not vanish: its memory is dropped and nothing is swept. probe, an empty object of the
+// resource's kind, is read into. The read is made only when there would be something to
+// sweep, so a deletion that went as it should costs none.
+func (l *Lifecycle) Vanished(ctx context.Context, key types.NamespacedName, probe Object) (Tombstone, bool, error) {
+	if t, ok := l.residents.get(key); ok && t.Issued && !t.Orphan {
+		switch err := l.Reader.Get(ctx, key, probe); {
+		case err == nil && probe.GetUID() == t.UID:
+			l.forgetMemory(key, t.UID)
+			return Tombstone{}, false, nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return Tombstone{}, false, err
+		}
+	}
+	t, ok := l.Gone(key)
+	return t, ok, nil
 }
 
 // Buried forgets a vanished resource whose credentials were swept.

@@ -31,6 +31,8 @@ func (o *Options) bindManagerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "Reconciles run in parallel, per kind.")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Client-side rate limit of requests to the Kubernetes API server (0: none; the API server's Priority and Fairness applies).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst above --kube-api-qps.")
+	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector, "Make this process a shard: reconcile only the PersonalAccessTokens and ServiceUsers whose labels match (e.g. sharding.fluxcd.io/key=shard1 here, !sharding.fluxcd.io/key on the main process). Shards share the webhooks, the admission key ring and the webhook certificate; each elects its own leader.")
+	fs.BoolVar(&o.CredentialPolicyStatus, "credential-policy-status", o.CredentialPolicyStatus, "Keep the CredentialPolicies' status (and the count of resources relying on each); with --watch-label-selector the count lists every shard's resources from the API server: leave it on in one shard only.")
 }
 
 // bindWebhookFlags: the webhook server, its certificate, and how long it waits for the Devin API.

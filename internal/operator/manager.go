@@ -2,7 +2,9 @@ package operator
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -123,13 +125,17 @@ func newControllerManager(cfg *rest.Config, o Options) (manager.Manager, error) 
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
+	cacheOpts, err := cacheOptions(o)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsOptions(o, tlsOpts),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElect,
-		LeaderElectionID:              "token-operator.iam.devin.ai",
+		LeaderElectionID:              leaderElectionID(o.WatchLabelSelector),
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: webhook.NewServer(webhook.Options{
@@ -139,24 +145,50 @@ func newControllerManager(cfg *rest.Config, o Options) (manager.Manager, error) 
 		Logger:     o.Logger,
 		NewClient:  newClient(o),
 		Controller: config.Controller{SkipNameValidation: &o.SkipNameValidation},
-		Cache: cache.Options{
-			// Nothing reads managed fields; dropping them halves what a resource costs.
-			DefaultTransform: cache.TransformStripManagedFields(),
-			// The operator writes Secrets in every namespace but must not hold every Secret
-			// of the cluster in memory: only those it labelled, and of those only what the
-			// reconcilers read (anyone who may create a Secret can set the label).
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {
-					Label:     labels.SelectorFromSet(labels.Set{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}),
-					Transform: credential.CacheTransform,
-				},
-			},
-		},
+		Cache:      cacheOpts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	return mgr, nil
+}
+
+// cacheOptions: what the manager's cache holds, and of each object what it keeps.
+func cacheOptions(o Options) (cache.Options, error) {
+	byObject := map[client.Object]cache.ByObject{
+		// The operator writes Secrets in every namespace but must not hold every Secret of
+		// the cluster in memory: only those it labelled, and of those only what the
+		// reconcilers read (anyone who may create a Secret can set the label). Not sharded:
+		// a Secret carries no label of its resource's shard.
+		&corev1.Secret{}: {
+			Label:     labels.SelectorFromSet(labels.Set{iamv1alpha1.ManagedByLabel: iamv1alpha1.ManagedByValue}),
+			Transform: credential.CacheTransform,
+		},
+	}
+	if o.WatchLabelSelector != "" {
+		shard, err := labels.Parse(o.WatchLabelSelector)
+		if err != nil {
+			return cache.Options{}, fmt.Errorf("--watch-label-selector: %w", err)
+		}
+		// A shard sees only its own resources: another shard's are not in its cache, so a
+		// Secret event naming one finds nothing to reconcile (and no tombstone to sweep).
+		byObject[&iamv1alpha1.PersonalAccessToken{}] = cache.ByObject{Label: shard}
+		byObject[&iamv1alpha1.ServiceUser{}] = cache.ByObject{Label: shard}
+	}
+	// Nothing reads managed fields; dropping them halves what a resource costs.
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields(), ByObject: byObject}, nil
+}
+
+// leaderElectionID is the lease of this process's replicas: one per shard, so that every
+// shard has a leader (a selector's canonical form names its shard).
+func leaderElectionID(selector string) string {
+	const id = "token-operator.iam.devin.ai"
+	sel, err := labels.Parse(selector)
+	if err != nil || sel.Empty() {
+		return id
+	}
+	sum := sha256.Sum256([]byte(sel.String()))
+	return "shard-" + hex.EncodeToString(sum[:])[:10] + "." + id
 }
 
 func metricsOptions(o Options, tlsOpts []func(*tls.Config)) metricsserver.Options {
@@ -257,8 +289,14 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ServiceUser controller: %w", err)
 	}
-	if err := (&controllers.CredentialPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("set up CredentialPolicy controller: %w", err)
+	if o.CredentialPolicyStatus {
+		var counter client.Reader // nil: the cache, which holds every resource
+		if o.WatchLabelSelector != "" {
+			counter = mgr.GetAPIReader() // every shard's resources, not this shard's cache
+		}
+		if err := (&controllers.CredentialPolicyReconciler{Client: mgr.GetClient(), Resources: counter}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("set up CredentialPolicy controller: %w", err)
+		}
 	}
 	// Conditions and pending revocations of every resource, read from the cache at scrape time.
 	rc := resourcemetrics.NewResourceCollector(mgr.GetCache(), mgr.GetLogger().WithName("metrics"))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -40,6 +41,15 @@ type Options struct {
 	MaxConcurrentReconciles int
 	KubeAPIQPS              float64
 	KubeAPIBurst            int
+	// WatchLabelSelector, when set, makes this process one shard: it caches and reconciles
+	// only the PersonalAccessTokens and ServiceUsers whose labels match (Flux's
+	// --watch-label-selector). Shards share the webhook endpoint, the admission key ring and
+	// the webhook certificate; see docs/design.md, "Sharding".
+	WatchLabelSelector string
+	// CredentialPolicyStatus keeps the CredentialPolicies' status (whether each applies, and
+	// how many resources rely on it). With WatchLabelSelector the count lists every shard's
+	// resources from the API server: leave it on in one shard only.
+	CredentialPolicyStatus bool
 
 	// Webhook server.
 	EnableWebhooks  bool
@@ -151,6 +161,7 @@ func DefaultOptions() Options {
 		ProbeAddr:                   ":8081",
 		PprofAddr:                   "0",
 		MaxConcurrentReconciles:     8,
+		CredentialPolicyStatus:      true,
 		EnableWebhooks:              true,
 		WebhookPort:                 9443,
 		WebhookCertDir:              "/tmp/k8s-webhook-server/serving-certs",
@@ -228,6 +239,9 @@ func (o Options) Validate() error {
 		if v < 0 {
 			bad(flag, "%v: want 0 or more", v)
 		}
+	}
+	if _, err := labels.Parse(o.WatchLabelSelector); err != nil {
+		bad("watch-label-selector", "%q: %v", o.WatchLabelSelector, err)
 	}
 	if o.MaxConcurrentReconciles < 1 {
 		bad("max-concurrent-reconciles", "%d: want 1 or more", o.MaxConcurrentReconciles)

@@ -42,6 +42,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		"requester-email-rule":         func(o *Options) { o.RequesterEmailRules = []string{"(unclosed=>${1}@example.com"} },
 		"admission-key-secret-name":    func(o *Options) { o.AdmissionKeySecretName = "" },
 		"credentials-secret-namespace": func(o *Options) { o.CredentialsSecretNamespace = "" },
+		"watch-label-selector":         func(o *Options) { o.WatchLabelSelector = "sharding.fluxcd.io/key in (a" },
 	} {
 		o := DefaultOptions()
 		edit(&o)
@@ -95,5 +96,24 @@ func TestEnumFlagsRefuseOtherValuesAtParse(t *testing.T) {
 	}
 	if o.PolicyMode != "warn" || o.SSOMode != SSOModeEnforced || o.OnUpstreamRevocation != UpstreamRevocationReissue || o.MintBudget != 12 {
 		t.Errorf("parsed %+v", o)
+	}
+}
+
+// TestLeaderElectionPerShard: each shard elects its own leader (one lease per selector, the
+// same for two spellings of it); the unsharded operator keeps the lease it always had.
+func TestLeaderElectionPerShard(t *testing.T) {
+	const unsharded = "token-operator.iam.devin.ai"
+	if got := leaderElectionID(""); got != unsharded {
+		t.Errorf("unsharded: %q, want %q", got, unsharded)
+	}
+	a, b := leaderElectionID("sharding.fluxcd.io/key=a"), leaderElectionID("sharding.fluxcd.io/key=b")
+	if a == b || a == unsharded || b == unsharded {
+		t.Errorf("shards share a lease: a %q, b %q", a, b)
+	}
+	if again := leaderElectionID(" sharding.fluxcd.io/key = a "); again != a {
+		t.Errorf("the same selector written another way: %q, want %q", again, a)
+	}
+	if len(a) > 63 {
+		t.Errorf("lease name %q is longer than a label value may be", a)
 	}
 }

@@ -21,11 +21,11 @@ import (
 // PersonalAccessToken to the requester's user name, replacing whatever the request put there.
 // It patches that one annotation and nothing else of the object.
 //
-// madmission records the requester itself now (one webhook, no reinvocation: see
-// admissionRecorder); this handler is served at MutatePersonalAccessTokenPath only for the
-// MutatingWebhookConfiguration of the previous release, which names it until an upgrade
-// replaces it, so that creates are not refused in between. It has no marker: no configuration
-// of this release calls it.
+// madmission records the requester itself (one webhook, no reinvocation: see
+// admissionRecorder); this handler is served at MutatePersonalAccessTokenPath for a
+// MutatingWebhookConfiguration that still names it (an upgrade replaces the configuration and
+// the Deployment at different moments), so that creates are not refused in between. It has
+// no marker: the configuration generated from this code does not call it.
 type requestedByHandler struct{}
 
 var _ admission.Handler = requestedByHandler{}

@@ -60,8 +60,8 @@ type Options struct {
 }
 
 // Paths the webhooks are served on; the markers name the same paths, but for
-// MutatePersonalAccessTokenPath, served only for the configuration of the previous release
-// (see requestedByHandler).
+// MutatePersonalAccessTokenPath, served for a configuration that still names it (see
+// requestedByHandler).
 const (
 	MutatePersonalAccessTokenPath   = "/mutate-iam-devin-ai-v1alpha1-personalaccesstoken"
 	MutateAdmissionPath             = "/mutate-iam-devin-ai-v1alpha1-admission"

@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 )
 
@@ -76,6 +78,18 @@ func TestServiceUserBeyondThePolicy(t *testing.T) {
 		su = waitReady(t, su)
 		NewWithT(t).Expect(su.Status.Policy).To(Equal(p.Name))
 		NewWithT(t).Expect(su.Annotations).To(HaveKey(iamv1alpha1.AdmissionAnnotation))
+	})
+	t.Run("the policy counts the resources relying on it", func(t *testing.T) {
+		// A note on the policy makes it count now rather than at its next periodic recount.
+		g := NewWithT(t)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+		p.SetAnnotations(map[string]string{"test/recount": "now"})
+		g.Expect(k8s.Update(ctx, p)).To(Succeed())
+		g.Eventually(func() int32 {
+			got := &iamv1alpha1.CredentialPolicy{}
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+			return got.Status.Resources
+		}, timeout, interval).Should(BeEquivalentTo(2), "promoted-bot (still Member) and bot")
 	})
 }
 
