@@ -36,9 +36,16 @@ type ref struct {
 
 // resourceNames are the names kubectl accepts for each kind, lower case.
 var resourceNames = map[string]string{
-	"pat": kindPAT, "pats": kindPAT, "personalaccesstoken": kindPAT, "personalaccesstokens": kindPAT,
+	"pat":                               kindPAT,
+	"pats":                              kindPAT,
+	"personalaccesstoken":               kindPAT,
+	"personalaccesstokens":              kindPAT,
 	"personalaccesstokens.iam.devin.ai": kindPAT,
-	"su": kindSU, "sus": kindSU, "serviceuser": kindSU, "serviceusers": kindSU, "serviceusers.iam.devin.ai": kindSU,
+	"su":                                kindSU,
+	"sus":                               kindSU,
+	"serviceuser":                       kindSU,
+	"serviceusers":                      kindSU,
+	"serviceusers.iam.devin.ai":         kindSU,
 }
 
 // parseRef reads "pat/NAME" or "su/NAME"; kinds, when given, are the ones the command takes.

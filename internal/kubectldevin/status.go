@@ -18,17 +18,17 @@ type statusReport struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// Ready is Ready=True for the current generation: the exit code says the same.
-	Ready              bool                `json:"ready"`
-	Conditions         []conditionReport   `json:"conditions"`
-	Owner              string              `json:"owner,omitempty"`
-	ServiceUser        *serviceUserReport  `json:"serviceUser,omitempty"`
-	Token              *tokenReport        `json:"token,omitempty"`
-	PendingRevocations []revocationReport  `json:"pendingRevocations"`
-	Restarts           *restartReport      `json:"restarts,omitempty"`
-	Admission          admissionReport     `json:"admission"`
-	Events             []eventReport       `json:"events"`
-	EventsNote         string              `json:"eventsNote,omitempty"`
-	Suspended          bool                `json:"suspended,omitempty"`
+	Ready              bool               `json:"ready"`
+	Conditions         []conditionReport  `json:"conditions"`
+	Owner              string             `json:"owner,omitempty"`
+	ServiceUser        *serviceUserReport `json:"serviceUser,omitempty"`
+	Token              *tokenReport       `json:"token,omitempty"`
+	PendingRevocations []revocationReport `json:"pendingRevocations"`
+	Restarts           *restartReport     `json:"restarts,omitempty"`
+	Admission          admissionReport    `json:"admission"`
+	Events             []eventReport      `json:"events"`
+	EventsNote         string             `json:"eventsNote,omitempty"`
+	Suspended          bool               `json:"suspended,omitempty"`
 }
 
 // conditionReport is one condition, with what it means in plain words.
