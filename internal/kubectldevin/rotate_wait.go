@@ -19,9 +19,8 @@ func (rot *rotation) check(cur credentialObject, p *progress) (bool, error) {
 	if c := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionStalled); c != nil &&
 		c.Status == metav1.ConditionTrue && changed(rot.stalledBefore, c) {
 		if c.Reason == iamv1alpha1.ReasonMintBudgetExhausted {
-			return false, answerNo("%s: the rotation was refused by the operator's mint budget (%s): %s. The previous token "+
-				"stays in the Secret; the annotation stays set, so the operator rotates once the budget allows",
-				rot.ref, c.Reason, c.Message)
+			return false, answerNo("%s: the rotation was refused by the operator's mint budget (%s): %s. The Secret keeps "+
+				"its token; the annotation stays set, so the operator rotates once the budget allows", rot.ref, c.Reason, c.Message)
 		}
 		return false, answerNo("%s: the rotation is stuck (Stalled, %s): %s", rot.ref, c.Reason, c.Message)
 	}
