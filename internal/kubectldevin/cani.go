@@ -65,11 +65,16 @@ func canI(ctx context.Context, g *globalFlags, s streams, out *outputFlag, file 
 	if err != nil {
 		return err
 	}
-	ses, err := g.connect()
+	ses, err := g.connect(ctx)
 	if err != nil {
 		return err
 	}
-	as := ses.whoAmI(ctx)
+	as := ses.who
+	if as == "" {
+		if as, err = ses.whoAmI(ctx); err != nil {
+			return err
+		}
+	}
 	var decisions []decision
 	refused := 0
 	for _, obj := range objs {

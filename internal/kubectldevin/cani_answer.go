@@ -46,16 +46,22 @@ func (s *session) refusal(d *decision, err error) error {
 	return nil
 }
 
-// whoAmI names the user the API server sees (after impersonation), for the answer.
-func (s *session) whoAmI(ctx context.Context) string {
+// whoAmI names the user the API server sees (after impersonation), for the answer. A
+// refused impersonation is an error: nothing else could be asked as that user.
+func (s *session) whoAmI(ctx context.Context) (string, error) {
 	review := &authenticationv1.SelfSubjectReview{}
-	if err := s.client.Create(ctx, review); err != nil || review.Status.UserInfo.Username == "" {
+	err := s.client.Create(ctx, review)
+	switch {
+	case err != nil && s.user != "" && apierrors.IsForbidden(err):
+		return "", fmt.Errorf("you may not act as %s: --as needs the impersonate verb on users (and on groups with --as-group)", s.user)
+	case err != nil || review.Status.UserInfo.Username == "":
+		// An API server without SelfSubjectReview (before Kubernetes 1.28): say who was asked for.
 		if s.user != "" {
-			return s.user
+			return s.user, nil
 		}
-		return "you"
+		return "you", nil
 	}
-	return review.Status.UserInfo.Username
+	return review.Status.UserInfo.Username, nil
 }
 
 // renderDecisions writes one line per object, then its reason and warnings.

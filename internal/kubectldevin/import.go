@@ -49,7 +49,7 @@ func newImportCommand(g *globalFlags, s streams) *cobra.Command {
 			if o.sourceSecret == "" {
 				o.sourceSecret = r.name + "-import"
 			}
-			ses, err := g.connect()
+			ses, err := g.connect(c.Context())
 			if err != nil {
 				return err
 			}

@@ -41,8 +41,10 @@ type session struct {
 	namespace string
 	// explicitNamespace is true when -n was given (not the context's default).
 	explicitNamespace bool
-	user              string
-	warnings          *warnings
+	// user is --as; who is the user the API server sees, once asked.
+	user     string
+	who      string
+	warnings *warnings
 }
 
 var scheme = newScheme()
@@ -60,7 +62,7 @@ func newScheme() *runtime.Scheme {
 
 // connect loads the kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config), applies
 // --context, --namespace and impersonation, and makes a client.
-func (g *globalFlags) connect() (*session, error) {
+func (g *globalFlags) connect(ctx context.Context) (*session, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = g.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: g.context}
@@ -88,7 +90,15 @@ func (g *globalFlags) connect() (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the API server %s: %w", cfg.Host, err)
 	}
-	return &session{client: c, namespace: ns, explicitNamespace: g.namespace != "", user: g.as, warnings: w}, nil
+	s := &session{client: c, namespace: ns, explicitNamespace: g.namespace != "", user: g.as, warnings: w}
+	if g.as != "" {
+		// A refused impersonation fails every request, discovery first, with no useful
+		// message: ask who we are once, and say what is missing.
+		if s.who, err = s.whoAmI(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // warnings collects the API server's warnings (admission warnings, deprecations), to show

@@ -98,7 +98,7 @@ func newStatusCommand(g *globalFlags, s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ses, err := g.connect()
+			ses, err := g.connect(c.Context())
 			if err != nil {
 				return err
 			}

@@ -122,3 +122,15 @@ func stalledFor(conds []metav1.Condition, generation int64) string {
 	}
 	return ""
 }
+
+// patNames lists the PersonalAccessTokens of ns.
+func patNames(t *testing.T, ns string) []string {
+	t.Helper()
+	list := &iamv1alpha1.PersonalAccessTokenList{}
+	NewWithT(t).Expect(k8s.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	return names
+}
