@@ -70,10 +70,10 @@ type rbacObjects struct {
 func (s *session) readRBAC(ctx context.Context) (*rbacObjects, error) {
 	o := &rbacObjects{}
 	var inNS []client.ListOption
-	where := "in all namespaces"
+	where := " in all namespaces"
 	if s.explicitNamespace {
 		inNS = append(inNS, client.InNamespace(s.namespace))
-		where = "in namespace " + s.namespace
+		where = " in namespace " + s.namespace
 	}
 	for _, l := range []struct {
 		list  client.ObjectList
@@ -88,9 +88,9 @@ func (s *session) readRBAC(ctx context.Context) (*rbacObjects, error) {
 	} {
 		err := s.client.List(ctx, l.list, l.opts...)
 		if apierrors.IsForbidden(err) {
-			return nil, fmt.Errorf("you may not list %s %s: audit reads with your own RBAC and needs list on roles, rolebindings, "+
-				"clusterroles and clusterrolebindings (rbac.authorization.k8s.io); with -n, on roles and rolebindings there only",
-				l.what, l.where)
+			return nil, fmt.Errorf("you may not list %s%s: audit reads with your own RBAC and needs list on clusterroles and "+
+				"clusterrolebindings, and on roles and rolebindings in every namespace (or, with -n, in that one) "+
+				"(rbac.authorization.k8s.io)", l.what, l.where)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", l.what, err)

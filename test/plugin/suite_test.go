@@ -150,7 +150,8 @@ func plugin(t *testing.T, user, stdin string, args ...string) result {
 	args = append(args, "--kubeconfig", kc)
 	code := kubectldevin.Run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	r := result{code: code, stdout: out.String(), stderr: errOut.String()}
-	t.Logf("kubectl devin %s (as %s)\n%s", strings.Join(args[:len(args)-2], " "), user, r)
+	// The arguments of a test that passes a token as one are masked, as the operator's logs are.
+	t.Logf("kubectl devin %s (as %s)\n%s", logging.Scrub(strings.Join(args[:len(args)-2], " ")), user, r)
 	if tokenpattern.Contains(r.stdout + r.stderr) {
 		t.Fatalf("kubectl devin %s printed a token value", strings.Join(args, " "))
 	}
