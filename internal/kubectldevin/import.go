@@ -2,6 +2,7 @@ package kubectldevin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -120,7 +121,7 @@ func (s *session) createSource(ctx context.Context, name, value string) error {
 	err := s.client.Create(ctx, sec)
 	switch {
 	case apierrors.IsAlreadyExists(err):
-		return fmt.Errorf("Secret %s exists in namespace %s: pass --source-secret with another name, or delete it; nothing was created", name, s.namespace)
+		return fmt.Errorf("a Secret named %s exists in namespace %s: pass --source-secret with another name, or delete it; nothing was created", name, s.namespace)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("you may not create Secrets in namespace %s: import needs create on secrets there; nothing was created", s.namespace)
 	case err != nil:
@@ -149,7 +150,8 @@ func (s *session) ownSource(ctx context.Context, pat *iamv1alpha1.PersonalAccess
 
 // reasonOf is the API server's reason for a failed request, without the object it quotes.
 func reasonOf(err error) string {
-	if st, ok := err.(apierrors.APIStatus); ok {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
 		return string(st.Status().Reason) + " " + fmt.Sprint(st.Status().Code)
 	}
 	return err.Error()

@@ -19,7 +19,7 @@ const maxManifest = 1 << 20
 // readManifests reads the objects of a YAML or JSON file ("-" for stdin), one or more
 // documents, and refuses any that is not a PersonalAccessToken or a ServiceUser.
 func readManifests(path string, stdin io.Reader) ([]*unstructured.Unstructured, error) {
-	var src io.Reader = stdin
+	src := stdin
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
