@@ -110,8 +110,11 @@ func (s *session) dryRun(ctx context.Context, obj *unstructured.Unstructured) (d
 	try.SetNamespace(d.Namespace)
 	try.SetName("")
 	try.SetGenerateName(generateName(d.Name))
-	try.SetResourceVersion("")
-	try.SetUID("")
+	// What the API server sets (a manifest exported with kubectl get -o yaml carries it) is
+	// not part of the request.
+	for _, field := range []string{"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "deletionTimestamp"} {
+		unstructured.RemoveNestedField(try.Object, "metadata", field)
+	}
 	unstructured.RemoveNestedField(try.Object, "status")
 	s.warnings.take()
 	err := s.client.Create(ctx, try, client.DryRunAll)

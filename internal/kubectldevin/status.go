@@ -29,6 +29,8 @@ type statusReport struct {
 	Events             []eventReport      `json:"events"`
 	EventsNote         string             `json:"eventsNote,omitempty"`
 	Suspended          bool               `json:"suspended,omitempty"`
+	// Deleting is when the resource was deleted; the operator revokes before it goes.
+	Deleting *metav1.Time `json:"deleting,omitempty"`
 }
 
 // conditionReport is one condition, with what it means in plain words.
@@ -135,6 +137,7 @@ func (s *session) status(ctx context.Context, r ref, now time.Time) (*statusRepo
 		Restarts:           restartsOf(obj),
 		Admission:          admissionOf(obj),
 		Suspended:          obj.Suspended(),
+		Deleting:           obj.GetDeletionTimestamp(),
 	}
 	switch o := obj.(type) {
 	case *iamv1alpha1.PersonalAccessToken:
@@ -145,6 +148,9 @@ func (s *session) status(ctx context.Context, r ref, now time.Time) (*statusRepo
 	}
 	if rep.Events, rep.EventsNote, err = s.events(ctx, obj); err != nil {
 		return nil, err
+	}
+	if rep.Events == nil {
+		rep.Events = []eventReport{}
 	}
 	return rep, nil
 }

@@ -25,6 +25,9 @@ func (r *statusReport) render(w io.Writer, now time.Time) {
 	if r.Suspended {
 		fmt.Fprintln(w, "Suspended: spec.suspend is true, nothing is rotated or repaired")
 	}
+	if r.Deleting != nil {
+		fmt.Fprintf(w, "Being deleted since %s: the operator revokes upstream (spec.deletionPolicy) before it goes\n", stamp(r.Deleting, now))
+	}
 	r.renderConditions(w)
 	r.renderToken(w, now)
 	r.renderRevocations(w, now)

@@ -2,6 +2,8 @@ package kubectldevin
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,28 +28,25 @@ var meanings = map[string][2]string{
 		"the service user is far from its own expiry"},
 }
 
-// conditionReports lists the conditions in a fixed order (Ready first), each in plain words.
+// conditionOrder is the order status lists conditions in: the summary first, then what
+// explains it.
+var conditionOrder = []string{iamv1alpha1.ConditionReady, iamv1alpha1.ConditionStalled, iamv1alpha1.ConditionReconciling,
+	iamv1alpha1.ConditionAdmitted, iamv1alpha1.ConditionConsumersRestarted, iamv1alpha1.ConditionExpiringSoon}
+
+// conditionReports lists the conditions in conditionOrder (others last), each in plain words.
 func conditionReports(conds []metav1.Condition, generation int64) []conditionReport {
-	order := []string{iamv1alpha1.ConditionReady, iamv1alpha1.ConditionStalled, iamv1alpha1.ConditionReconciling,
-		iamv1alpha1.ConditionAdmitted, iamv1alpha1.ConditionConsumersRestarted, iamv1alpha1.ConditionExpiringSoon}
 	rank := func(t string) int {
-		for i, o := range order {
-			if o == t {
-				return i
-			}
+		if i := slices.Index(conditionOrder, t); i >= 0 {
+			return i
 		}
-		return len(order)
+		return len(conditionOrder)
 	}
 	out := make([]conditionReport, 0, len(conds))
 	for _, c := range conds {
 		out = append(out, conditionReport{Type: c.Type, Status: string(c.Status), Reason: c.Reason, Message: c.Message,
 			Meaning: meaning(c), Since: c.LastTransitionTime.DeepCopy(), Stale: c.ObservedGeneration != generation})
 	}
-	for i := 1; i < len(out); i++ { // insertion sort: a handful of conditions
-		for j := i; j > 0 && rank(out[j].Type) < rank(out[j-1].Type); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i].Type) < rank(out[j].Type) })
 	return out
 }
 

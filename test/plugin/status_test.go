@@ -3,9 +3,13 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
@@ -27,6 +31,9 @@ type statusJSON struct {
 	ServiceUser *struct {
 		ID string `json:"id"`
 	} `json:"serviceUser"`
+	Restarts *struct {
+		Targets []string `json:"targets"`
+	} `json:"restarts"`
 	Admission struct {
 		Policy      string `json:"policy"`
 		RequestedBy string `json:"requestedBy"`
@@ -82,13 +89,15 @@ func TestStatusOfAReadyToken(t *testing.T) {
 	g.Expect(fromYAML.Token.ID).To(Equal(id))
 }
 
-// TestStatusOfAServiceUser: a Ready ServiceUser's status names its upstream service user and
-// role, and exits 0; run by a tenant with the tenant's own RBAC.
+// TestStatusOfAServiceUser: a Ready ServiceUser's status names its upstream service user,
+// its role and its restart targets, and exits 0; run by a tenant with the tenant's own RBAC.
 func TestStatusOfAServiceUser(t *testing.T) {
 	g := NewWithT(t)
 	tn := newTenant(t)
 	su := &iamv1alpha1.ServiceUser{}
 	su.Namespace, su.Name, su.Spec.Role = tn.ns, "bot", "Member"
+	su.Spec.APIKey.RolloutRestartTargets = []iamv1alpha1.RolloutRestartTarget{{Kind: "Deployment", Name: "web"},
+		{Kind: "StatefulSet", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "worker"}}}}
 	g.Expect(k8s.Create(context.Background(), su)).To(Succeed())
 	su = waitFor(t, su, isReady[*iamv1alpha1.ServiceUser], "Ready with a key")
 
@@ -100,10 +109,13 @@ func TestStatusOfAServiceUser(t *testing.T) {
 	g.Expect(got.ServiceUser).NotTo(BeNil())
 	g.Expect(got.ServiceUser.ID).To(Equal(su.Status.ServiceUserID))
 	g.Expect(got.Token.ID).To(Equal(su.Status.Token.ID))
+	g.Expect(got.Restarts).NotTo(BeNil())
+	g.Expect(got.Restarts.Targets).To(Equal([]string{"Deployment/web", "StatefulSet selected by app=worker"}))
 
 	r = plugin(t, alice, "", "status", "su/bot", "-n", tn.ns)
 	g.Expect(r.stdout).To(ContainSubstring("Service user: " + su.Status.ServiceUserID))
 	g.Expect(r.stdout).To(ContainSubstring("role Member"))
+	g.Expect(r.stdout).To(ContainSubstring("Restart targets: Deployment/web, StatefulSet selected by app=worker"))
 }
 
 // TestStatusOfATokenNotReady: a resource that is not Ready (an import whose source Secret
@@ -132,4 +144,40 @@ func TestStatusOfATokenNotReady(t *testing.T) {
 	r = plugin(t, "admin", "", "status", "deployment/web", "-n", tn.ns)
 	g.Expect(r.code).To(Equal(2), r.String())
 	g.Expect(r.stderr).To(ContainSubstring("name one as pat/NAME or su/NAME"))
+}
+
+// TestStatusShowsRestartsAndWhatARevocationWaitsFor: after a rotation of a token with a
+// restart target, status shows the restart done for the new token and that the previous
+// token waits for the workload to roll out (no controller rolls it out here).
+func TestStatusShowsRestartsAndWhatARevocationWaitsFor(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tn := newTenant(t)
+	labels := map[string]string{"app": "web"}
+	g.Expect(k8s.Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: tn.ns, Name: "web"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:1"}}},
+		}},
+	})).To(Succeed())
+	pat := newPAT(tn.ns, "restarted", alice)
+	pat.Spec.RolloutRestartTargets = []iamv1alpha1.RolloutRestartTarget{{Kind: "Deployment", Name: "web"}}
+	g.Expect(k8s.Create(ctx, pat)).To(Succeed())
+	old := waitFor(t, pat, isReady[*iamv1alpha1.PersonalAccessToken], "Ready").Status.Token.ID
+
+	r := plugin(t, "admin", "", "rotate", "pat/restarted", "-n", tn.ns)
+	g.Expect(r.code).To(Equal(0), r.String())
+	pat = waitFor(t, pat, func(p *iamv1alpha1.PersonalAccessToken) bool {
+		st := p.Status
+		return st.Restart != nil && st.Token != nil && st.Restart.TokenID == st.Token.ID &&
+			len(st.PendingRevocations) == 1 && st.PendingRevocations[0].WaitingFor != ""
+	}, "restarted for the new token, the previous one waiting for the rollout")
+
+	r = plugin(t, "admin", "", "status", "pat/restarted", "-n", tn.ns)
+	g.Expect(r.code).To(Equal(0), r.String())
+	g.Expect(r.stdout).To(ContainSubstring("Restart targets: Deployment/web"))
+	g.Expect(r.stdout).To(ContainSubstring("for token " + pat.Status.Token.ID + ": "))
+	g.Expect(r.stdout).To(MatchRegexp(old + `\s+.*\s+` + regexp.QuoteMeta(pat.Status.PendingRevocations[0].WaitingFor) + "; at the latest "))
+	g.Expect(r.stdout).To(ContainSubstring("ConsumersRestarted=True"))
 }
