@@ -76,8 +76,9 @@ bench: envtest ## Run the benchmark and write bench/results.md (BENCH_ARGS=--tok
 LDFLAGS ?= -X github.com/cogtokens/token-operator/internal/version.Version=$(VERSION)
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary into bin/token-operator.
+build: manifests generate fmt vet ## Build the manager binary into bin/token-operator and the kubectl plugin into bin/kubectl-devin.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/token-operator .
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-devin ./cmd/kubectl-devin
 
 .PHONY: run
 run: envtest ## Run the operator on a local control plane with the in-memory Devin API (ARGS=--smoke).
