@@ -43,7 +43,7 @@ func newAuditCommand(g *globalFlags, s streams) *cobra.Command {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			ses, err := g.connect(c.Context())
+			ses, err := g.connect(c.Context(), s.err)
 			if err != nil {
 				return err
 			}

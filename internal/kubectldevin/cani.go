@@ -65,10 +65,11 @@ func canI(ctx context.Context, g *globalFlags, s streams, out *outputFlag, file 
 	if err != nil {
 		return err
 	}
-	ses, err := g.connect(ctx)
+	ses, err := g.connect(ctx, s.err)
 	if err != nil {
 		return err
 	}
+	ses.warnings.collect = true // shown with each answer
 	as := ses.who
 	if as == "" {
 		if as, err = ses.whoAmI(ctx); err != nil {

@@ -50,7 +50,7 @@ func newImportCommand(g *globalFlags, s streams) *cobra.Command {
 			if o.sourceSecret == "" {
 				o.sourceSecret = r.name + "-import"
 			}
-			ses, err := g.connect(c.Context())
+			ses, err := g.connect(c.Context(), s.err)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package kubectldevin
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/logging"
 )
 
 // globalFlags are the flags every command takes, as kubectl names them.
@@ -62,16 +64,16 @@ func newScheme() *runtime.Scheme {
 
 // connect loads the kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config), applies
 // --context, --namespace and impersonation, and makes a client.
-func (g *globalFlags) connect(ctx context.Context) (*session, error) {
+func (g *globalFlags) connect(ctx context.Context, stderr io.Writer) (*session, error) {
+	if g.as == "" && len(g.asGroups) > 0 {
+		return nil, fmt.Errorf("--as-group needs --as: name the user to act as")
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = g.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: g.context}
 	overrides.Context.Namespace = g.namespace
 	overrides.AuthInfo.Impersonate = g.as
 	overrides.AuthInfo.ImpersonateGroups = g.asGroups
-	if g.as == "" && len(g.asGroups) > 0 {
-		return nil, fmt.Errorf("--as-group needs --as: name the user to act as")
-	}
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := loader.ClientConfig()
 	if clientcmd.IsEmptyConfig(err) {
@@ -84,7 +86,7 @@ func (g *globalFlags) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the namespace of the kubeconfig context: %w", err)
 	}
-	w := &warnings{}
+	w := &warnings{out: stderr, seen: map[string]bool{}}
 	cfg.WarningHandlerWithContext = w
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
@@ -101,21 +103,32 @@ func (g *globalFlags) connect(ctx context.Context) (*session, error) {
 	return s, nil
 }
 
-// warnings collects the API server's warnings (admission warnings, deprecations), to show
-// with the answer rather than on their own.
+// warnings passes the API server's warnings (admission warnings, deprecations) on to
+// stderr, once each, as kubectl does; while collecting (can-i), it keeps them to show with
+// the answer instead.
 type warnings struct {
-	mu   sync.Mutex
-	list []string
+	mu      sync.Mutex
+	out     io.Writer
+	collect bool
+	seen    map[string]bool
+	list    []string
 }
 
-// HandleWarningHeaderWithContext records one warning (rest.WarningHandlerWithContext).
+// HandleWarningHeaderWithContext handles one warning (rest.WarningHandlerWithContext).
 func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, code int, _ string, text string) {
 	if code != 299 || strings.TrimSpace(text) == "" {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.list = append(w.list, text)
+	if w.collect {
+		w.list = append(w.list, text)
+		return
+	}
+	if !w.seen[text] {
+		w.seen[text] = true
+		fmt.Fprintln(w.out, "Warning: "+logging.Scrub(text))
+	}
 }
 
 // take returns the warnings collected so far and forgets them.

@@ -37,7 +37,7 @@ func newRotateCommand(g *globalFlags, s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ses, err := g.connect(c.Context())
+			ses, err := g.connect(c.Context(), s.err)
 			if err != nil {
 				return err
 			}

@@ -59,6 +59,8 @@ func TestImportNeverShowsTheToken(t *testing.T) {
 	noValue(t, r, value)
 	g.Expect(r.stdout).To(ContainSubstring("pat/imported imported: Secret imported holds token " + key.ID + " of " + alice))
 	g.Expect(r.stderr).To(ContainSubstring("created Secret imported-import and pat/imported"))
+	g.Expect(r.stderr).To(ContainSubstring("Warning: anyone who can read Secrets in namespace "+tn.ns), "the admission warning, once")
+	g.Expect(strings.Count(r.stderr, "Warning:")).To(Equal(1))
 
 	pat := waitFor(t, newPAT(tn.ns, "imported", alice), isReady[*iamv1alpha1.PersonalAccessToken], "Ready")
 	g.Expect(pat.Status.Token.ID).To(Equal(key.ID))
