@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -133,4 +134,23 @@ func patNames(t *testing.T, ns string) []string {
 		names = append(names, p.Name)
 	}
 	return names
+}
+
+// waitEvent waits until an event of reason about obj is stored: events are written in the
+// background, after the status that tells of them.
+func waitEvent(t *testing.T, obj client.Object, reason string) {
+	t.Helper()
+	NewWithT(t).Eventually(func() []string {
+		evs := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), evs, client.InNamespace(obj.GetNamespace())); err != nil {
+			return nil
+		}
+		var reasons []string
+		for _, ev := range evs.Items {
+			if ev.Regarding.UID == obj.GetUID() {
+				reasons = append(reasons, ev.Reason)
+			}
+		}
+		return reasons
+	}, timeout, interval).Should(ContainElement(reason), "no %s event about %s", reason, obj.GetName())
 }

@@ -41,6 +41,7 @@ func TestRotateWaitsForTheNewToken(t *testing.T) {
 	g.Expect(liveToken(old)).To(BeTrue(), "the previous token is revoked after its grace period, not at once")
 
 	// The pending revocation shows in status, with what it waits for.
+	waitEvent(t, after, iamv1alpha1.EventTokenRotated)
 	r = plugin(t, alice, "", "status", "pat/rotated", "-n", tn.ns)
 	g.Expect(r.code).To(Equal(0), r.String())
 	g.Expect(r.stdout).To(ContainSubstring(old))

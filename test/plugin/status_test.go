@@ -55,6 +55,7 @@ func TestStatusOfAReadyToken(t *testing.T) {
 	tn := newTenant(t)
 	pat := readyPAT(t, tn.ns, "ready")
 	id := pat.Status.Token.ID
+	waitEvent(t, pat, iamv1alpha1.EventTokenIssued)
 
 	r := plugin(t, "admin", "", "status", "pat/ready", "-n", tn.ns)
 	g.Expect(r.code).To(Equal(0), r.String())
