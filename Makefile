@@ -76,8 +76,9 @@ bench: envtest ## Run the benchmark and write bench/results.md (BENCH_ARGS=--tok
 LDFLAGS ?= -X github.com/cogtokens/token-operator/internal/version.Version=$(VERSION)
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary into bin/token-operator.
+build: manifests generate fmt vet ## Build the manager binary into bin/token-operator and the kubectl plugin into bin/kubectl-devin.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/token-operator .
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-devin ./cmd/kubectl-devin
 
 .PHONY: run
 run: envtest ## Run the operator on a local control plane with the in-memory Devin API (ARGS=--smoke).
@@ -178,7 +179,7 @@ RELEASE_PLATFORMS = linux/amd64,linux/arm64
 RELEASE_VARS = VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
 	KO_DOCKER_REPO=$(KO_DOCKER_REPO) RELEASE_DIR=$(RELEASE_DIR) CHART_VERSION=$(CHART_VERSION)
 .PHONY: release-dry-run
-release-dry-run: ko kustomize helm ## Build a release into dist/release (image, SBOM, chart, install.yaml, checksums); push nothing.
+release-dry-run: ko kustomize helm ## Build a release into dist/release (image, SBOM, chart, install.yaml, kubectl plugin, checksums); push nothing.
 	rm -rf $(RELEASE_DIR)
 	$(MAKE) --no-print-directory image $(RELEASE_VARS) IMAGE_DIR=$(RELEASE_DIR)/image PLATFORMS=$(RELEASE_PLATFORMS)
 	go run ./hack/image platforms -want $(RELEASE_PLATFORMS) $(RELEASE_DIR)/image/oci
@@ -189,8 +190,9 @@ release-dry-run: ko kustomize helm ## Build a release into dist/release (image, 
 		echo "release-dry-run: not reproducible: $$(cat $(RELEASE_DIR)/image/digest) then $$(cat $(RELEASE_DIR)/rebuild/digest)" >&2; exit 1; fi
 	@echo "release-dry-run: reproducible: two builds gave $$(cat $(RELEASE_DIR)/image/digest)"
 	rm -rf $(RELEASE_DIR)/rebuild $(KOCACHE)-rebuild
-	$(MAKE) --no-print-directory release-chart release-bundle $(RELEASE_VARS)
-	cd $(RELEASE_DIR) && sha256sum install.yaml token-operator-$(CHART_VERSION).tgz image/*.tar image/sbom/*.spdx.json > checksums.txt
+	$(MAKE) --no-print-directory release-chart release-bundle release-plugin $(RELEASE_VARS)
+	cd $(RELEASE_DIR) && sha256sum install.yaml token-operator-$(CHART_VERSION).tgz image/*.tar image/sbom/*.spdx.json \
+		plugin/*.tar.gz plugin/devin.yaml > checksums.txt
 	@echo "release-dry-run: $(RELEASE_DIR) holds $(VERSION): $(KO_DOCKER_REPO)@$$(cat $(RELEASE_DIR)/image/digest)"
 
 # release-chart packages the chart with the image by digest ($(RELEASE_DIR)/image/digest).
@@ -209,6 +211,15 @@ release-chart: helm
 release-bundle: kustomize
 	$(MAKE) --no-print-directory build-installer $(RELEASE_VARS) INSTALLER=$(RELEASE_DIR)/install.yaml \
 		IMG=$(KO_DOCKER_REPO):$(VERSION)@$$(cat $(RELEASE_DIR)/image/digest)
+
+# release-plugin builds the kubectl plugin into $(RELEASE_DIR)/plugin: a reproducible archive
+# per platform (every time stamp SOURCE_DATE_EPOCH) and the krew manifest, devin.yaml, naming
+# each by its URL on the GitHub release of $(VERSION) and its SHA-256.
+PLUGIN_PLATFORMS = linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64
+.PHONY: release-plugin
+release-plugin: ## Build the kubectl plugin's archives and krew manifest (devin.yaml) into dist/release/plugin.
+	go run ./hack/krew -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -platforms $(PLUGIN_PLATFORMS) \
+		-out $(RELEASE_DIR)/plugin
 
 # release-publish pushes the image that release-dry-run built: ko builds it again, pushing
 # to $(KO_DOCKER_REPO) with its SBOM, and the pushed digest must be the dry run's (the build

@@ -144,6 +144,22 @@ func open(key []byte, signed string, sum []byte) (Record, error) {
 	if !hmac.Equal(mac(key, signed), sum) {
 		return Record{}, ErrInvalidSeal
 	}
+	return decode(signed)
+}
+
+// Unverified decodes the record of value without checking its seal, for display only (the
+// kubectl plugin shows who asked, and holds no key): whoever may edit the resource can write
+// anything there. Decide nothing on it; the operator opens it with Open.
+func Unverified(value string) (Record, error) {
+	signed, _, err := split(value)
+	if err != nil {
+		return Record{}, err
+	}
+	return decode(signed)
+}
+
+// decode parses the record of the signed part, "v1.<base64url json>".
+func decode(signed string) (Record, error) {
 	payload, err := b64.DecodeString(signed[len(sealVersion)+1:])
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: bad record encoding", ErrMalformed)

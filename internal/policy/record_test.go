@@ -132,6 +132,36 @@ func TestOpenRefusesMalformedValues(t *testing.T) {
 
 func macFor(key []byte, signed string) []byte { return mac(key, signed) }
 
+// Unverified reads what a record says without the key (for display), in the same format
+// Open reads: a record sealed with any key, or with its MAC altered, decodes alike, and a
+// malformed one is refused as Open refuses it.
+func TestUnverifiedDecodesWithoutTheKey(t *testing.T) {
+	want := sampleRecord()
+	v := mustSeal(t, key2, want)
+	got, err := Unverified(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Policy != want.Policy || got.User != want.User || got.Email != want.Email || !got.At.Equal(want.At) {
+		t.Errorf("Unverified = %+v, want %+v", got, want)
+	}
+	parts := strings.Split(v, ".")
+	if _, err := Unverified(parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(macFor(key1, "x"))); err != nil {
+		t.Errorf("Unverified of a record under another MAC: %v", err)
+	}
+	for value, wantErr := range map[string]error{
+		"":                                ErrNoRecord,
+		parts[0] + "." + parts[1]:         ErrMalformed,
+		"v1.!!!." + parts[2]:              ErrMalformed,
+		"v2." + parts[1] + "." + parts[2]: ErrMalformed,
+		"v1." + b64.EncodeToString([]byte(`{"admin":true}`)) + "." + parts[2]: ErrMalformed,
+	} {
+		if _, err := Unverified(value); !errors.Is(err, wantErr) {
+			t.Errorf("Unverified(%.20q): %v, want %v", value, err, wantErr)
+		}
+	}
+}
+
 func TestRecordCheck(t *testing.T) {
 	r := sampleRecord()
 	for name, args := range map[string][4]string{
