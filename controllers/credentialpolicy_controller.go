@@ -5,12 +5,15 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/conditions"
+	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/patch"
 	"github.com/cogtokens/token-operator/internal/policy"
 )
@@ -66,33 +69,26 @@ func (r *CredentialPolicyReconciler) relying(ctx context.Context, name string) (
 		reader, page = r.Client, nil
 	}
 	var n int32
-	count := func(list client.ObjectList, policyOf func(i int) string, size func() int) error {
+	for _, list := range []client.ObjectList{&iamv1alpha1.PersonalAccessTokenList{}, &iamv1alpha1.ServiceUserList{}} {
 		for cont := ""; ; {
 			opts := page
 			if cont != "" {
 				opts = append(slices.Clip(page), client.Continue(cont))
 			}
 			if err := reader.List(ctx, list, opts...); err != nil {
-				return err
+				return 0, err
 			}
-			for i := range size() {
-				if policyOf(i) == name {
+			_ = meta.EachListItem(list, func(o runtime.Object) error {
+				if obj, ok := o.(credential.Object); ok && obj.CredentialStatus().Policy == name {
 					n++
 				}
-			}
+				return nil
+			})
 			// The cache answers everything at once (its list carries a token that is not one).
 			if cont = list.GetContinue(); page == nil || cont == "" {
-				return nil
+				break
 			}
 		}
-	}
-	pats := &iamv1alpha1.PersonalAccessTokenList{}
-	if err := count(pats, func(i int) string { return pats.Items[i].Status.Policy }, func() int { return len(pats.Items) }); err != nil {
-		return 0, err
-	}
-	sus := &iamv1alpha1.ServiceUserList{}
-	if err := count(sus, func(i int) string { return sus.Items[i].Status.Policy }, func() int { return len(sus.Items) }); err != nil {
-		return 0, err
 	}
 	return n, nil
 }
