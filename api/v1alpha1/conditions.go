@@ -15,6 +15,9 @@ const (
 	// ConditionConsumersRestarted says whether the rolloutRestartTargets were restarted for
 	// the current token.
 	ConditionConsumersRestarted = "ConsumersRestarted"
+	// ConditionUnused is True when a ServiceUser's current key has not been used for
+	// spec.apiKey.unusedAfter; set only when unusedAfter is.
+	ConditionUnused = "Unused"
 )
 
 // Condition reasons. They are part of the API: alerts and GitOps health checks match them.
@@ -82,6 +85,10 @@ const (
 	// ReasonRestartFailed: a rolloutRestartTarget does not exist or cannot be patched; the
 	// rotation itself went on.
 	ReasonRestartFailed = "RestartFailed"
+	// ReasonKeyUnused: the current key has not been used for spec.apiKey.unusedAfter (Unused=True).
+	ReasonKeyUnused = "KeyUnused"
+	// ReasonKeyUsed: the current key was used within spec.apiKey.unusedAfter (Unused=False).
+	ReasonKeyUsed = "KeyUsed"
 	// ReasonReconcileError: something other than the Devin API failed (the Kubernetes API,
 	// say); the operator retries with backoff.
 	ReasonReconcileError = "ReconcileError"
@@ -149,4 +156,6 @@ const (
 	EventRevokedWhileInUse = "RevokedWhileInUse"
 	// EventExpiringSoon (Warning): the service user nears its own expiry.
 	EventExpiringSoon = "ExpiringSoon"
+	// EventKeyUnused (Warning): the current key has not been used for spec.apiKey.unusedAfter.
+	EventKeyUnused = "KeyUnused"
 )

@@ -52,3 +52,32 @@ func TestCredentialCRDRefusesSpecsThatMintAgainAndAgain(t *testing.T) {
 		})
 	}
 }
+
+func suObject(t *testing.T, apiKey string) map[string]any {
+	t.Helper()
+	obj := map[string]any{}
+	doc := "apiVersion: iam.devin.ai/v1alpha1\nkind: ServiceUser\nmetadata:\n  name: ci\n  namespace: team-a\nspec:\n" + indent("role: Member\napiKey:\n"+indent(apiKey))
+	if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+		t.Fatalf("%v\n%s", err, doc)
+	}
+	return obj
+}
+
+// unusedAfter is a ServiceUser's (its keys report their last use), within 1h and a year;
+// the CRD refuses it on a PersonalAccessToken, whose use the Devin API does not report.
+func TestUnusedAfterOnServiceUsersOnly(t *testing.T) {
+	su := loadCRD(t, "iam.devin.ai_serviceusers.yaml")
+	if errs := su.validate(suObject(t, "unusedAfter: 720h\n")); len(errs) > 0 {
+		t.Fatalf("a ServiceUser's unusedAfter refused: %v", errs.ToAggregate())
+	}
+	for _, d := range []string{"59m", "8761h"} {
+		if errs := su.validate(suObject(t, "unusedAfter: "+d+"\n")); errs.ToAggregate() == nil || !strings.Contains(errs.ToAggregate().Error(), "between 1h and 8760h") {
+			t.Errorf("unusedAfter %s: errors %v, want one about the bounds", d, errs.ToAggregate())
+		}
+	}
+	pat := loadCRD(t, "iam.devin.ai_personalaccesstokens.yaml")
+	errs := pat.validate(patObject(t, "unusedAfter: 720h\n"))
+	if got := errs.ToAggregate(); got == nil || !strings.Contains(got.Error(), "ServiceUsers only") {
+		t.Fatalf("a PersonalAccessToken's unusedAfter: errors %v, want a refusal", got)
+	}
+}

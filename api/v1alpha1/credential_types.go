@@ -123,6 +123,17 @@ type CredentialSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="revocationQuietPeriod must be between 10s and 24h"
 	// +optional
 	RevocationQuietPeriod *metav1.Duration `json:"revocationQuietPeriod,omitempty"`
+
+	// UnusedAfter (ServiceUser only: personal access tokens report no use) sets the
+	// condition Unused to True when the current key has not been used (its last_used_at
+	// upstream, or its issue when it was never used) for this long, as the periodic check
+	// finds it; nothing else changes: the key stays valid. From 1h to 8760h. Unset: no
+	// condition Unused.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="unusedAfter must be between 1h and 8760h"
+	// +optional
+	UnusedAfter *metav1.Duration `json:"unusedAfter,omitempty"`
 }
 
 // RolloutRestartTarget names workloads to restart: one by name, or those a label selector

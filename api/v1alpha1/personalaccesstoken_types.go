@@ -38,6 +38,7 @@ type ImportSource struct {
 }
 
 // PersonalAccessTokenSpec is the desired state of a PersonalAccessToken.
+// +kubebuilder:validation:XValidation:rule="!has(self.unusedAfter)",message="unusedAfter applies to ServiceUsers only: the Devin API reports no use of personal access tokens"
 type PersonalAccessTokenSpec struct {
 	// User is the person the token belongs to and acts as. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="user is immutable"

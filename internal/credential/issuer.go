@@ -56,12 +56,8 @@ type Listing struct {
 
 // has reports whether the listing holds the token id.
 func (l Listing) has(id string) bool {
-	for _, k := range l.Keys {
-		if k.ID == id && id != "" {
-			return true
-		}
-	}
-	return false
+	_, ok := currentKey(l, id)
+	return ok
 }
 
 // Persister makes a reconcile's progress durable. Each write is locked on the

@@ -119,7 +119,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, obj Object, iss Issuer, persi
 	reason := l.reissueReason(obj, want, sec, now)
 	verified := false
 	if reason == "" && l.VerifyDue(obj, now) {
-		if reason, err = l.verify(ctx, obj, want, iss, now, persist, l.reissueRevoked(adm)); err != nil {
+		if reason, err = l.verify(ctx, obj, want, iss, now, persist, l.reissueRevoked(adm), &out); err != nil {
 			return out, err
 		}
 		verified = true

@@ -28,6 +28,9 @@ type Metrics struct {
 	// LastCheck is when each resource's token was last seen active upstream (status no
 	// longer records it, to spare a write per check).
 	LastCheck *prometheus.GaugeVec
+	// LastUsed is when each resource's current token was last used, as the upstream reports
+	// it (service user keys); no series for a token never used or whose use is not reported.
+	LastUsed *prometheus.GaugeVec
 	// MintBudgetExhausted counts the times a resource reached the mint budget.
 	MintBudgetExhausted *prometheus.CounterVec
 }
@@ -75,21 +78,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "token_operator_token_last_check_timestamp_seconds",
 			Help: "When the current token of a resource was last seen active upstream (Unix seconds).",
 		}, []string{"kind", "namespace", "name"}),
+		LastUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "token_operator_token_last_used_timestamp_seconds",
+			Help: "When the current token of a resource was last used, as the Devin API reports it at the periodic check (Unix seconds; service users only).",
+		}, []string{"kind", "namespace", "name"}),
 		MintBudgetExhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "token_operator_mint_budget_exhausted_total",
 			Help: "Times a resource caused as many creates upstream in an hour as the mint budget allows, and was stalled.",
 		}, []string{"kind"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.MintBudgetExhausted, m.RevokedInUse, m.ConsumerRestarts, m.LastCheck, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt} {
-			if err := reg.Register(c); err != nil {
-				if !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-					panic(err)
-				}
-			}
+	register(reg, m.MintBudgetExhausted, m.RevokedInUse, m.ConsumerRestarts, m.LastCheck, m.LastUsed, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt)
+	return m
+}
+
+// register registers the collectors with reg (when not nil); one already there is kept.
+func register(reg prometheus.Registerer, cs ...prometheus.Collector) {
+	if reg == nil {
+		return
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			panic(err)
 		}
 	}
-	return m
 }
 
 func (m *Metrics) issued(kind string) {
@@ -155,11 +166,22 @@ func (m *Metrics) checked(kind string, obj Object, at time.Time) {
 	}
 }
 
+func (m *Metrics) lastUsed(kind string, obj Object, at *time.Time) {
+	switch {
+	case m == nil:
+	case at == nil:
+		m.LastUsed.DeleteLabelValues(kind, obj.GetNamespace(), obj.GetName())
+	default:
+		m.LastUsed.WithLabelValues(kind, obj.GetNamespace(), obj.GetName()).Set(float64(at.Unix()))
+	}
+}
+
 func (m *Metrics) forgetKey(kind string, key types.NamespacedName) {
 	if m == nil {
 		return
 	}
 	m.LastCheck.DeleteLabelValues(kind, key.Namespace, key.Name)
+	m.LastUsed.DeleteLabelValues(kind, key.Namespace, key.Name)
 	m.Expiry.DeleteLabelValues(kind, key.Namespace, key.Name)
 	m.RenewAt.DeleteLabelValues(kind, key.Namespace, key.Name)
 }

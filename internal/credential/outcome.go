@@ -32,6 +32,9 @@ type Outcome struct {
 	// ExpiringSoon is the verdict on the upstream owner's expiry (a ServiceUser's), which its
 	// controller sets; nil for kinds whose owner does not expire.
 	ExpiringSoon *Verdict
+	// Unused is the verdict on the current key's use (with spec unusedAfter), from the
+	// periodic check; nil when no check ran.
+	Unused *Verdict
 }
 
 // SetConditions writes the outcome's verdicts as conditions of obj, for the status step.
@@ -48,4 +51,9 @@ func (o Outcome) SetConditions(obj Object) {
 	set(iamv1alpha1.ConditionAdmitted, o.Admitted)
 	set(iamv1alpha1.ConditionConsumersRestarted, o.ConsumersRestarted)
 	set(iamv1alpha1.ConditionExpiringSoon, o.ExpiringSoon)
+	if obj.Credential().UnusedAfter == nil {
+		meta.RemoveStatusCondition(&st.Conditions, iamv1alpha1.ConditionUnused)
+	} else {
+		set(iamv1alpha1.ConditionUnused, o.Unused)
+	}
 }

@@ -30,8 +30,9 @@ func (l *Lifecycle) VerifyDue(obj Object, now time.Time) bool {
 // verify checks the resource's tokens upstream: the current one must still be active (it
 // may have been revoked or may have expired out of band), and any other active token of the
 // resource that status does not know (a stray left by a lost answer) is revoked. It returns
-// a rotation reason when the current token is gone.
-func (l *Lifecycle) verify(ctx context.Context, obj Object, want secretShape, iss Issuer, now time.Time, persist Persister, reissue bool) (string, error) {
+// a rotation reason when the current token is gone; when it is there, out gets what its
+// listing says of its use.
+func (l *Lifecycle) verify(ctx context.Context, obj Object, want secretShape, iss Issuer, now time.Time, persist Persister, reissue bool, out *Outcome) (string, error) {
 	st := obj.CredentialStatus()
 	listing, err := iss.Owned(ctx, false)
 	if err != nil {
@@ -70,9 +71,11 @@ func (l *Lifecycle) verify(ctx context.Context, obj Object, want secretShape, is
 	if st.LastInterruptedIssue != nil && !now.Before(st.LastInterruptedIssue.Add(l.settle())) {
 		st.LastInterruptedIssue = nil // whatever it created has landed and was revoked above
 	}
-	if !active[st.Token.ID] {
+	key, ok := currentKey(listing, st.Token.ID)
+	if !ok {
 		return l.currentGone(ctx, obj, iss, reissue)
 	}
+	l.observeUse(obj, key, now, out)
 	return "", nil
 }
 

@@ -114,6 +114,28 @@ var alertTests = map[string]alertTest{
 			91 * time.Minute: nil,
 		},
 	},
+	"TokenOperatorCredentialUnused": {
+		series: []string{
+			// Last used 30 days less 30 minutes before the start: past 30 days from 31m,
+			// firing an hour later. Two replicas export it: one alert.
+			`token_operator_token_last_used_timestamp_seconds{kind="ServiceUser",namespace="a",name="old",pod="r1"} -2590200x130`,
+			`token_operator_token_last_used_timestamp_seconds{kind="ServiceUser",namespace="a",name="old",pod="r2"} -2590200x130`,
+			// Used a minute before the start: never fires.
+			`token_operator_token_last_used_timestamp_seconds{kind="ServiceUser",namespace="a",name="busy"} -60x130`,
+			// Never used, Unused=True (its unusedAfter) from 40m: firing from 100m.
+			`token_operator_resource_condition{kind="ServiceUser",namespace="b",name="never",condition="Unused",status="False",reason="KeyUsed"} 1x39`,
+			`token_operator_resource_condition{kind="ServiceUser",namespace="b",name="never",condition="Unused",status="True",reason="KeyUnused"} _x40 1x90`,
+		},
+		firing: map[time.Duration][]map[string]string{
+			90 * time.Minute:  nil,
+			91 * time.Minute:  {{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"}},
+			99 * time.Minute:  {{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"}},
+			100 * time.Minute: {
+				{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"},
+				{"kind": "ServiceUser", "namespace": "b", "name": "never", "severity": "warning"},
+			},
+		},
+	},
 	"TokenOperatorCredentialRefused": {
 		series: []string{
 			// 401s from the start: firing from 6m (rate > 0 from 1m, for 5m).
