@@ -1,5 +1,5 @@
 // Command kubectl-devin is token-operator's kubectl plugin: on the PATH, kubectl runs it as
-// `kubectl devin` (status, rotate, can-i, import, audit). The commands are
+// `kubectl devin` (status, rotate, can-i, import, audit, inventory). The commands are
 // internal/kubectldevin's.
 package main
 

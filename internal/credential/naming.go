@@ -101,3 +101,67 @@ func SecretKey(obj Object) string {
 	}
 	return iamv1alpha1.DefaultSecretKey
 }
+
+// Marker is what the marker an upstream name ends with says: the cluster ("" in a token
+// marker without one), the UID of the resource, and, in a token's marker, its issue number.
+type Marker struct {
+	Cluster string
+	UID     types.UID
+	// N is the token's issue number; 0 in a service user's marker.
+	N int64
+}
+
+// markerOpen starts every marker.
+const markerOpen = " [k8s:"
+
+// ParseServiceUserMarker reads the marker a service user's upstream name ends with,
+// " [k8s:<cluster>:<uid>]", and returns the name's display part before it; ok is false
+// when the name ends with no such marker. Owner{m.Cluster, m.UID}.OwnsServiceUser(name)
+// holds whenever ok does.
+func ParseServiceUserMarker(name string) (display string, m Marker, ok bool) {
+	display, fields, ok := markerFields(name)
+	if !ok || len(fields) < 2 {
+		return "", Marker{}, false
+	}
+	uid := fields[len(fields)-1]
+	cluster := strings.Join(fields[:len(fields)-1], ":")
+	if uid == "" || cluster == "" {
+		return "", Marker{}, false
+	}
+	return display, Marker{Cluster: cluster, UID: types.UID(uid)}, true
+}
+
+// ParseTokenMarker reads the marker a token's upstream name ends with,
+// " [k8s:<cluster>:<uid>:<n>]" or, without a cluster, " [k8s:<uid>:<n>]", and returns the
+// name's display part before it; ok is false when the name ends with no such marker.
+// Owner{m.Cluster, m.UID}.IssueNumber(name) returns m.N whenever ok does.
+func ParseTokenMarker(name string) (display string, m Marker, ok bool) {
+	display, fields, ok := markerFields(name)
+	if !ok || len(fields) < 2 {
+		return "", Marker{}, false
+	}
+	n, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	uid := fields[len(fields)-2]
+	if err != nil || n <= 0 || uid == "" {
+		return "", Marker{}, false
+	}
+	cluster := strings.Join(fields[:len(fields)-2], ":")
+	if len(fields) > 2 && cluster == "" {
+		return "", Marker{}, false
+	}
+	return display, Marker{Cluster: cluster, UID: types.UID(uid), N: n}, true
+}
+
+// markerFields splits the last marker of name into its colon-separated fields; a cluster
+// ID given by flag may hold a colon, a UID and a number never do.
+func markerFields(name string) (display string, fields []string, ok bool) {
+	i := strings.LastIndex(name, markerOpen)
+	if i < 0 || !strings.HasSuffix(name, "]") {
+		return "", nil, false
+	}
+	inner := name[i+len(markerOpen) : len(name)-1]
+	if strings.ContainsAny(inner, "[]") {
+		return "", nil, false
+	}
+	return name[:i], strings.Split(inner, ":"), true
+}

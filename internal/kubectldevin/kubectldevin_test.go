@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -14,9 +15,11 @@ import (
 	"github.com/spf13/pflag"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
 func TestParseRef(t *testing.T) {
@@ -208,5 +211,76 @@ func TestDocExamplesAreCommands(t *testing.T) {
 		if !shown[c.Name()] {
 			t.Errorf("docs/kubectl-plugin.md shows no example of %s", c.Name())
 		}
+	}
+}
+
+// inventoryFixture is a cluster (ID "cX") with a Ready ServiceUser and PersonalAccessToken
+// whose upstream objects exist, Ready ones whose upstream objects are gone, one not Ready,
+// and what the Devin API holds: theirs, orphans of this cluster, other clusters' and
+// people's own.
+func inventoryFixture() ([]credentialObject, *upstream) {
+	ready := []metav1.Condition{{Type: iamv1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+	su := func(ns, name, uid, suID, token string, conds []metav1.Condition) *iamv1alpha1.ServiceUser {
+		o := &iamv1alpha1.ServiceUser{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(uid)}}
+		o.Status.ServiceUserID, o.Status.ServiceUserName, o.Status.Conditions = suID, name+" [k8s:cX:"+uid+"]", conds
+		o.Status.Token = &iamv1alpha1.IssuedToken{ID: token, Name: name + " [k8s:cX:" + uid + ":2]"}
+		return o
+	}
+	pat := func(ns, name, uid, token string) *iamv1alpha1.PersonalAccessToken {
+		o := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(uid)}}
+		o.Status.UserID, o.Status.Conditions = "user-alice", ready
+		o.Status.Token = &iamv1alpha1.IssuedToken{ID: token, Name: ns + "/" + name + " [k8s:cX:" + uid + ":1]"}
+		return o
+	}
+	bot := su("team-a", "bot", "uid-su", "su-1", "key-2", ready)
+	bot.Status.PendingRevocations = []iamv1alpha1.PendingRevocation{{ID: "key-1"}}
+	objs := []credentialObject{bot, pat("team-a", "ci", "uid-pat", "pat-1"), pat("team-b", "gone", "uid-gone", "pat-9"),
+		su("team-b", "lost", "uid-lost", "su-lost", "key-9", ready), su("team-b", "broken", "uid-broken", "su-broken", "key-8", nil)}
+	key := func(id, name string) devinapi.APIKey { return devinapi.APIKey{ID: id, Name: name} }
+	return objs, &upstream{
+		serviceUsers: []devinapi.ServiceUser{{ID: "su-1", Name: "bot [k8s:cX:uid-su]"}, {ID: "su-2", Name: "old [k8s:cX:uid-deleted]"},
+			{ID: "su-3", Name: "theirs [k8s:cOther:uid-x]"}, {ID: "su-4", Name: "hand-made"}},
+		keys: map[string][]devinapi.APIKey{
+			"su-1": {key("key-1", "initial"), key("key-2", "bot [k8s:cX:uid-su:2]"), key("key-3", "bot [k8s:cX:uid-su:3]")},
+			"su-2": {key("key-4", "initial")}},
+		pats: map[string][]devinapi.APIKey{"user-alice": {key("pat-1", "team-a/ci [k8s:cX:uid-pat:1]"),
+			key("pat-2", "x [k8s:cX:uid-deleted-2:1]"), key("pat-3", "from account settings"), key("pat-4", "y [k8s:cOther:uid-pat:1]"),
+			key("pat-5", "legacy [k8s:uid-pat:4]"), key("pat-6", "legacy [k8s:uid-unknown:1]")}},
+	}
+}
+
+// classify lists this cluster's upstream objects as owned or orphan, and Ready resources
+// whose upstream object is gone as missing; other clusters' objects, people's own and the
+// upstream objects of resources that are not Ready are left out.
+func TestInventoryClassification(t *testing.T) {
+	objs, up := inventoryFixture()
+	got := map[string]string{}
+	for _, r := range classify("cX", objs, up) {
+		got[r.Kind+" "+r.UpstreamID] = r.State + " " + r.Resource + " " + r.UpstreamName
+	}
+	want := map[string]string{
+		"ServiceUser su-1":    "owned team-a/bot bot",
+		"APIKey key-1":        "owned team-a/bot initial",
+		"APIKey key-2":        "owned team-a/bot bot",
+		"APIKey key-3":        "owned team-a/bot bot",
+		"PAT pat-1":           "owned team-a/ci team-a/ci",
+		"PAT pat-5":           "owned team-a/ci legacy",
+		"ServiceUser su-2":    "orphan  old",
+		"APIKey key-4":        "orphan  initial",
+		"PAT pat-2":           "orphan  x",
+		"PAT pat-9":           "missing team-b/gone team-b/gone",
+		"ServiceUser su-lost": "missing team-b/lost lost",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("classify:\n got %v\nwant %v", got, want)
+	}
+	if err := inventoryAnswer(classify("cX", objs[:2], &upstream{serviceUsers: up.serviceUsers[:1], keys: up.keys,
+		pats: map[string][]devinapi.APIKey{"user-alice": up.pats["user-alice"][:1]}})); err != nil {
+		t.Errorf("nothing orphan or missing: %v", err)
+	}
+	var no *noAnswer
+	if err := inventoryAnswer(classify("cX", objs, up)); !errors.As(err, &no) || !strings.Contains(no.msg, "3 orphan(s)") ||
+		!strings.Contains(no.msg, "2 missing") {
+		t.Errorf("orphans and missing objects: %v", err)
 	}
 }

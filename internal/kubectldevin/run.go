@@ -91,6 +91,6 @@ func newRoot(s streams) *cobra.Command {
 	})
 	g.bind(root)
 	root.AddCommand(newStatusCommand(g, s), newRotateCommand(g, s), newCanICommand(g, s),
-		newImportCommand(g, s), newAuditCommand(g, s))
+		newImportCommand(g, s), newAuditCommand(g, s), newInventoryCommand(g, s))
 	return root
 }

@@ -26,12 +26,14 @@ var meanings = map[string][2]string{
 		"the restart targets were not all restarted for the current token"},
 	iamv1alpha1.ConditionExpiringSoon: {"the service user itself expires soon: a new one will be provisioned",
 		"the service user is far from its own expiry"},
+	iamv1alpha1.ConditionUnused: {"the key has not been used for spec.apiKey.unusedAfter: delete the resource if nothing needs it",
+		"the key was used (or issued) within spec.apiKey.unusedAfter"},
 }
 
 // conditionOrder is the order status lists conditions in: the summary first, then what
 // explains it.
 var conditionOrder = []string{iamv1alpha1.ConditionReady, iamv1alpha1.ConditionStalled, iamv1alpha1.ConditionReconciling,
-	iamv1alpha1.ConditionAdmitted, iamv1alpha1.ConditionConsumersRestarted, iamv1alpha1.ConditionExpiringSoon}
+	iamv1alpha1.ConditionAdmitted, iamv1alpha1.ConditionConsumersRestarted, iamv1alpha1.ConditionExpiringSoon, iamv1alpha1.ConditionUnused}
 
 // conditionReports lists the conditions in conditionOrder (others last), each in plain words.
 func conditionReports(conds []metav1.Condition, generation int64) []conditionReport {

@@ -127,9 +127,9 @@ var alertTests = map[string]alertTest{
 			`token_operator_resource_condition{kind="ServiceUser",namespace="b",name="never",condition="Unused",status="True",reason="KeyUnused"} _x40 1x90`,
 		},
 		firing: map[time.Duration][]map[string]string{
-			90 * time.Minute:  nil,
-			91 * time.Minute:  {{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"}},
-			99 * time.Minute:  {{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"}},
+			90 * time.Minute: nil,
+			91 * time.Minute: {{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"}},
+			99 * time.Minute: {{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"}},
 			100 * time.Minute: {
 				{"kind": "ServiceUser", "namespace": "a", "name": "old", "severity": "warning"},
 				{"kind": "ServiceUser", "namespace": "b", "name": "never", "severity": "warning"},

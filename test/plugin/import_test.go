@@ -53,6 +53,8 @@ func TestImportNeverShowsTheToken(t *testing.T) {
 	tn := newTenant(t)
 	key := generatePAT(t, "user-alice")
 	value := key.Token.Reveal()
+	// Deleted before its token is revoked: no Ready resource is left naming a revoked token.
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), newPAT(tn.ns, "imported", alice)) })
 
 	r := plugin(t, alice, value+"\n", "import", "pat/imported", "--user", alice, "-n", tn.ns)
 	g.Expect(r.code).To(Equal(0), r.String())
