@@ -113,7 +113,7 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 
 // issuer is the upstream side of the resource: its user's PATs, or an imported token.
 func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessToken) credential.Issuer {
-	minted := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: r.Lifecycle.Owner(pat), pat: pat}
+	minted := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(pat) }, pat: pat}
 	if pat.Imported() {
 		return &importIssuer{owner: minted, api: r.API, reader: r.Reader, clock: r.Clock, pat: pat}
 	}

@@ -25,8 +25,8 @@ type patIssuer struct {
 	// listings shares the periodic token listing between the PATs of one user.
 	listings *credential.ListingCache
 	clock    clock.PassiveClock
-	// marker proves which upstream tokens are this resource's.
-	marker credential.Owner
+	// marker proves which upstream tokens are this resource's (its marker, or a restored one).
+	marker func() credential.Owner
 	pat    *iamv1alpha1.PersonalAccessToken
 	// owner is the user Prepare found, not linked to SSO.
 	owner *devinapi.User
@@ -112,9 +112,9 @@ func (i *patIssuer) Owned(ctx context.Context, fresh bool) (credential.Listing, 
 	if err != nil {
 		return credential.Listing{}, err
 	}
-	own := credential.Listing{At: all.At}
+	own, marker := credential.Listing{At: all.At}, i.marker()
 	for _, k := range all.Keys {
-		if i.marker.OwnsToken(k.Name) {
+		if marker.OwnsToken(k.Name) {
 			own.Keys = append(own.Keys, k)
 		}
 	}
@@ -197,7 +197,7 @@ func (r *PersonalAccessTokenReconciler) sweep(ctx context.Context, key types.Nam
 	}
 	stub := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}}
 	stub.Status.UserID = t.UserID
-	iss := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: r.Lifecycle.Owner(stub), pat: stub}
+	iss := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(stub) }, pat: stub}
 	own, err := iss.Owned(ctx, true)
 	if err != nil {
 		return err

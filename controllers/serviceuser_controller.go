@@ -154,7 +154,7 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 }
 
 func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUserIssuer {
-	iss := &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: r.Lifecycle.Owner(su), su: su,
+	iss := &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(su) }, su: su,
 		everIssued: r.Lifecycle.EverIssued(su), names: r.Names}
 	if r.Listing != nil {
 		iss.listing = func(ctx context.Context) ([]devinapi.ServiceUser, error) {

@@ -25,8 +25,8 @@ type serviceUserIssuer struct {
 	api      ServiceUserAPI
 	recorder events.EventRecorder
 	clock    clock.PassiveClock
-	// marker proves which upstream service user is this resource's: its name ends with it.
-	marker credential.Owner
+	// marker proves which upstream service user is this resource's: its name ends with its marker (or a restored one).
+	marker func() credential.Owner
 	su     *iamv1alpha1.ServiceUser
 	// role and orgID are what the spec asks for, resolved by the controller (unset when
 	// the resource is being deleted).
@@ -91,7 +91,7 @@ func (i *serviceUserIssuer) Issue(ctx context.Context, name string, expiresAt ti
 
 // name is the upstream name of the resource's service user, derived from its UID and the
 // cluster (never read back from status or anything else a tenant could influence).
-func (i *serviceUserIssuer) name() string { return i.marker.ServiceUserName(i.su.DisplayName()) }
+func (i *serviceUserIssuer) name() string { return i.marker().ServiceUserName(i.su.DisplayName()) }
 
 func (i *serviceUserIssuer) provision(ctx context.Context) (*devinapi.IssuedKey, error) {
 	name := i.name()
@@ -149,7 +149,7 @@ func (i *serviceUserIssuer) serviceUserID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("look for service user %q: %w", name, err)
 	}
 	for _, u := range all {
-		if u.Name == name && u.IsActive && i.marker.OwnsServiceUser(u.Name) {
+		if u.Name == name && u.IsActive && i.marker().OwnsServiceUser(u.Name) {
 			i.adoptServiceUser(&u)
 			return u.ID, nil
 		}
@@ -187,7 +187,7 @@ func (i *serviceUserIssuer) mayWrite(ctx context.Context, id string) (bool, erro
 			i.names.Set(id, name)
 		}
 	}
-	if i.marker.OwnsServiceUser(name) {
+	if i.marker().OwnsServiceUser(name) {
 		i.provenID = id
 		return true, nil
 	}
@@ -287,3 +287,35 @@ func (r *ServiceUserReconciler) sweep(ctx context.Context, key types.NamespacedN
 	}
 	return nil
 }
+
+// AdoptRestored takes the service user a verified restore record names as the resource's,
+// once its name proves it: active, and ending with one of the resource's owner markers (the
+// lifecycle has put the record in status, so restored owners count). A service user gone, or
+// named otherwise, is not adopted (nil undo).
+func (i *serviceUserIssuer) AdoptRestored(ctx context.Context, rec credential.RestoreRecord) (func(), error) {
+	if rec.ServiceUserID == "" {
+		return nil, nil
+	}
+	u, err := i.api.GetServiceUser(ctx, rec.ServiceUserID)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check restored service user %s: %w", rec.ServiceUserID, err)
+	}
+	if !u.IsActive || !i.marker().OwnsServiceUser(u.Name) {
+		ctrl.LoggerFrom(ctx).Info("not adopting a restored service user: inactive, or its name carries none of the record's markers", "serviceUserID", u.ID)
+		return nil, nil
+	}
+	before := i.su.Status.DeepCopy()
+	i.adoptServiceUser(u)
+	i.provenID = u.ID
+	return func() {
+		st := &i.su.Status
+		st.ServiceUserID, st.ServiceUserName, st.PendingProvision = before.ServiceUserID, before.ServiceUserName, before.PendingProvision
+		st.RoleID, st.ServiceUserExpiresAt = before.RoleID, before.ServiceUserExpiresAt
+		i.provenID = ""
+	}, nil
+}
+
+var _ credential.RestoreAdopter = &serviceUserIssuer{}

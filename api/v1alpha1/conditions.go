@@ -158,4 +158,7 @@ const (
 	EventExpiringSoon = "ExpiringSoon"
 	// EventKeyUnused (Warning): the current key has not been used for spec.apiKey.unusedAfter.
 	EventKeyUnused = "KeyUnused"
+	// EventRestoredAdopted (Normal): the resource adopted the token (and service user) of a
+	// Secret restored from a backup, which a restore record of this operator names.
+	EventRestoredAdopted = "RestoredAdopted"
 )

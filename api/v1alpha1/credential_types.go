@@ -40,6 +40,13 @@ const (
 	TokenExpiresAtAnnotation = "iam.devin.ai/expires-at"
 	TokenIssuedAtAnnotation  = "iam.devin.ai/issued-at"
 
+	// RestoreRecordAnnotation, on a Secret the operator writes, is a record the operator
+	// seals (with its admission key ring) naming the resource (kind, namespace, name), the
+	// owner markers of its upstream objects and the IDs of the token the Secret holds and of
+	// its service user. After a restore from a backup, with --adopt-restored, a new resource
+	// of the same kind, namespace and name adopts them by it.
+	RestoreRecordAnnotation = "iam.devin.ai/restore-record"
+
 	// TemplateKeysAnnotation lists, on a Secret the operator writes, the label and
 	// annotation keys its secretTemplate set, so that keys dropped from the template are
 	// removed and every other key (Argo CD's tracking label, Reloader's annotations) is kept.
@@ -320,6 +327,14 @@ type CredentialStatus struct {
 	// LastVerifiedTime is when the upstream token was last seen active.
 	// +optional
 	LastVerifiedTime *metav1.Time `json:"lastVerifiedTime,omitempty"`
+
+	// RestoredFrom is the sealed restore record (the operator's own, verified at every use)
+	// by which this resource adopted upstream objects created for an earlier resource of the
+	// same kind, namespace and name, restored from a backup (--adopt-restored). Ownership
+	// upstream then means this resource's marker or one the record names.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	RestoredFrom string `json:"restoredFrom,omitempty"`
 }
 
 // IssuedToken identifies an upstream token without its value.

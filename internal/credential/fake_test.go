@@ -319,7 +319,7 @@ func (w *world) events() []string {
 func ownedSecret(w *world, name string, tok *iamv1alpha1.IssuedToken, value string) *corev1.Secret {
 	want := w.l.wantedSecret(w.pat)
 	want.name = name
-	sec, err := w.l.newSecret(w.pat, want, []byte(value), tok)
+	sec, err := w.l.newSecret(w.pat, want, []byte(value), tok, "")
 	if err != nil {
 		w.t.Fatal(err)
 	}

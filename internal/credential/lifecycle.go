@@ -60,10 +60,11 @@ type Lifecycle struct {
 	// (iam.devin.ai/rotate): a token revoked because it leaked must not be replaced in the
 	// Secret it leaked from without anybody noticing.
 	ReissueRevoked bool
+	// Restore seals a restore record onto every Secret the lifecycle writes a token into,
+	// and adopts a restored Secret a verified record names (when its Adopt is set); nil:
+	// neither.
+	Restore *Restore
 }
-
-// Owner is the owner marker of the resource's upstream objects.
-func (l *Lifecycle) Owner(obj Object) Owner { return Owner{Cluster: l.Cluster, UID: obj.GetUID()} }
 
 // DefaultSettle is the Settle of a Lifecycle that names none.
 const DefaultSettle = time.Minute
@@ -192,6 +193,17 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, want secretSh
 			return nil, err
 		}
 	}
+	if isSecretConflict(secErr) && st.Token == nil && st.IssueCount == 0 && l.Restore != nil && l.Restore.Adopt {
+		// Re-created from a backup beside its restored Secret, whose owner reference names
+		// the resource's earlier UID: adopted only on proof (see adoptRestored).
+		restored, err := l.adoptRestored(ctx, obj, want, iss)
+		if err != nil {
+			return nil, err
+		}
+		if restored != nil {
+			return restored, nil
+		}
+	}
 	if secErr != nil {
 		return nil, secErr
 	}
@@ -314,7 +326,7 @@ func (l *Lifecycle) syncSecret(ctx context.Context, obj Object, want secretShape
 		return nil
 	}
 	if fingerprints(sec)[want.key] == st.SecretHash {
-		_, err := l.patchSecret(ctx, sec, secretPatch(want, sec, nil, st.Token))
+		_, err := l.patchSecret(ctx, sec, secretPatch(want, sec, nil, st.Token, ""))
 		return err
 	}
 	live, err := l.readAround(ctx, obj, sec.Name)
@@ -369,14 +381,6 @@ func (l *Lifecycle) event(obj Object, eventType, reason, action, note string, ar
 		return
 	}
 	l.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
-}
-
-// earliestTime is the sooner of two times; a zero time means none.
-func earliestTime(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
 }
 
 // reissueRevoked is what to do with a token revoked upstream by someone else: the policy's

@@ -87,19 +87,37 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Times a resource caused as many creates upstream in an hour as the mint budget allows, and was stalled.",
 		}, []string{"kind"}),
 	}
-	register(reg, m.MintBudgetExhausted, m.RevokedInUse, m.ConsumerRestarts, m.LastCheck, m.LastUsed, m.Issued, m.Rotated, m.Revoked, m.OrphansRevoked, m.RevokedUpstream, m.Expiry, m.RenewAt)
+	m.register(reg)
 	return m
 }
 
-// register registers the collectors with reg (when not nil); one already there is kept.
-func register(reg prometheus.Registerer, cs ...prometheus.Collector) {
+// register registers the metrics with reg (when not nil). A metric already there (a manager
+// started again in the same process) is used in place of the new one, so that what this
+// Metrics records is what reg exports.
+func (m *Metrics) register(reg prometheus.Registerer) {
 	if reg == nil {
 		return
 	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-			panic(err)
+	for _, c := range []**prometheus.CounterVec{&m.Issued, &m.Rotated, &m.Revoked, &m.OrphansRevoked, &m.RevokedUpstream,
+		&m.RevokedInUse, &m.ConsumerRestarts, &m.MintBudgetExhausted} {
+		registerOne(reg, c)
+	}
+	for _, g := range []**prometheus.GaugeVec{&m.Expiry, &m.RenewAt, &m.LastCheck, &m.LastUsed} {
+		registerOne(reg, g)
+	}
+}
+
+func registerOne[T prometheus.Collector](reg prometheus.Registerer, c *T) {
+	err := reg.Register(*c)
+	var already prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+	case errors.As(err, &already):
+		if existing, ok := already.ExistingCollector.(T); ok {
+			*c = existing
 		}
+	default:
+		panic(err)
 	}
 }
 

@@ -22,6 +22,19 @@ import (
 type Owner struct {
 	Cluster string
 	UID     types.UID
+	// Restored are the owners of an earlier resource of the same kind, namespace and name
+	// whose upstream objects this one adopted after a restore from a backup, as a verified
+	// restore record names them (see Restore): their markers prove ownership too. New names
+	// always carry the owner's own marker.
+	Restored []Owner
+}
+
+// Owner is the owner marker of the resource's upstream objects, with the owners it adopted
+// after a restore (a verified status.restoredFrom, with adoption on).
+func (l *Lifecycle) Owner(obj Object) Owner {
+	o := Owner{Cluster: l.Cluster, UID: obj.GetUID()}
+	o.Restored = l.Restore.restoredOwners(l.Kind, obj, o)
+	return o
 }
 
 // maxUpstreamName is the Devin API's limit on a service user's name.
@@ -53,9 +66,18 @@ func (o Owner) ServiceUserName(display string) string {
 	return display + marker
 }
 
-// OwnsServiceUser reports whether an upstream service user name ends with the owner's marker.
+// OwnsServiceUser reports whether an upstream service user name ends with the owner's marker,
+// or with a restored owner's.
 func (o Owner) OwnsServiceUser(name string) bool {
-	return strings.HasSuffix(name, " "+o.prefix()+"]")
+	if strings.HasSuffix(name, " "+o.prefix()+"]") {
+		return true
+	}
+	for _, r := range o.Restored {
+		if strings.HasSuffix(name, " "+r.prefix()+"]") {
+			return true
+		}
+	}
+	return false
 }
 
 // OwnsToken reports whether an upstream token name ends with the owner's marker, or with
@@ -65,8 +87,21 @@ func (o Owner) OwnsToken(name string) bool {
 	return ok
 }
 
-// IssueNumber reads the counter from a token name the owner's marker ends.
+// IssueNumber reads the counter from a token name the owner's marker (or a restored
+// owner's) ends.
 func (o Owner) IssueNumber(name string) (int64, bool) {
+	if n, ok := o.ownIssueNumber(name); ok {
+		return n, ok
+	}
+	for _, r := range o.Restored {
+		if n, ok := r.ownIssueNumber(name); ok {
+			return n, ok
+		}
+	}
+	return 0, false
+}
+
+func (o Owner) ownIssueNumber(name string) (int64, bool) {
 	for _, p := range []string{o.prefix() + ":", "[k8s:" + string(o.UID) + ":"} {
 		i := strings.LastIndex(name, " "+p)
 		if i < 0 || !strings.HasSuffix(name, "]") {

@@ -41,8 +41,9 @@ func readTemplateKeys(sec *corev1.Secret) templateKeys {
 	return k
 }
 
-// tokenAnnotations name the token a Secret holds; the values are never in them.
-func tokenAnnotations(tok *iamv1alpha1.IssuedToken) map[string]string {
+// tokenAnnotations name the token a Secret holds, with the restore record sealed for it
+// (none when record is empty); the values are never in them.
+func tokenAnnotations(tok *iamv1alpha1.IssuedToken, record string) map[string]string {
 	a := map[string]string{
 		iamv1alpha1.TokenIDAnnotation:       tok.ID,
 		iamv1alpha1.TokenNameAnnotation:     tok.Name,
@@ -51,13 +52,16 @@ func tokenAnnotations(tok *iamv1alpha1.IssuedToken) map[string]string {
 	if tok.ExpiresAt != nil {
 		a[iamv1alpha1.TokenExpiresAtAnnotation] = tok.ExpiresAt.UTC().Format(time.RFC3339)
 	}
+	if record != "" {
+		a[iamv1alpha1.RestoreRecordAnnotation] = record
+	}
 	return a
 }
 
 // newSecret is the Secret the resource (obj, its owner) wants, holding value for tok.
-func (l *Lifecycle) newSecret(obj Object, want secretShape, value []byte, tok *iamv1alpha1.IssuedToken) (*corev1.Secret, error) {
+func (l *Lifecycle) newSecret(obj Object, want secretShape, value []byte, tok *iamv1alpha1.IssuedToken, record string) (*corev1.Secret, error) {
 	labels, annotations := want.meta()
-	maps.Copy(annotations, tokenAnnotations(tok))
+	maps.Copy(annotations, tokenAnnotations(tok, record))
 	sec := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: want.name, Namespace: obj.GetNamespace(), Labels: labels, Annotations: annotations},
 		Type:       corev1.SecretTypeOpaque,
@@ -73,8 +77,9 @@ func (l *Lifecycle) newSecret(obj Object, want secretShape, value []byte, tok *i
 // secretPatch is the merge patch that brings existing to what the resource wants: its
 // metadata, the extra entries for tok and, when value is set, the token (tok) under the
 // resource's key; any other data key is removed (a nil value keeps the token's entry as it
-// is). Keys the template set before and sets no more are removed.
-func secretPatch(want secretShape, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken) map[string]any {
+// is), with record (the restore record sealed for tok; none when empty). Keys the template
+// set before and sets no more are removed.
+func secretPatch(want secretShape, existing *corev1.Secret, value []byte, tok *iamv1alpha1.IssuedToken, record string) map[string]any {
 	labels, annotations := want.meta()
 	before := readTemplateKeys(existing)
 	lp, ap := map[string]any{}, map[string]any{}
@@ -105,7 +110,10 @@ func secretPatch(want secretShape, existing *corev1.Secret, value []byte, tok *i
 		if tok.ExpiresAt == nil {
 			ap[iamv1alpha1.TokenExpiresAtAnnotation] = nil
 		}
-		for k, v := range tokenAnnotations(tok) {
+		if record == "" {
+			ap[iamv1alpha1.RestoreRecordAnnotation] = nil
+		}
+		for k, v := range tokenAnnotations(tok, record) {
 			ap[k] = v
 		}
 		data[want.key] = value
@@ -141,8 +149,12 @@ func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, want secret
 	if dryRun {
 		createOpts, patchOpts = []client.CreateOption{client.DryRunAll}, []client.PatchOption{client.DryRunAll}
 	}
+	record := ""
+	if !dryRun {
+		record = l.Restore.seal(ctx, l.Kind, obj, l.Owner(obj), tok.ID)
+	}
 	if existing == nil {
-		desired, err := l.newSecret(obj, want, value, tok)
+		desired, err := l.newSecret(obj, want, value, tok, record)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +174,7 @@ func (l *Lifecycle) writeSecretOpts(ctx context.Context, obj Object, want secret
 			return nil, fmt.Errorf("create secret %s: %w", name, createErr)
 		}
 	}
-	return l.patchSecret(ctx, existing, secretPatch(want, existing, value, tok), patchOpts...)
+	return l.patchSecret(ctx, existing, secretPatch(want, existing, value, tok, record), patchOpts...)
 }
 
 func (l *Lifecycle) patchSecret(ctx context.Context, existing *corev1.Secret, patch map[string]any, opts ...client.PatchOption) (*corev1.Secret, error) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -105,5 +106,17 @@ func TestUnusedIsOptIn(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(w.l.Metrics.LastUsed); n != 1 {
 		t.Fatalf("%d last-use series, want 1", n)
+	}
+}
+
+// TestMetricsOfASecondManagerAreExported: a second Metrics on the same registry (a manager
+// started again in one process) records into the metrics the registry exports.
+func TestMetricsOfASecondManagerAreExported(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewMetrics(reg)
+	second := NewMetrics(reg)
+	second.Issued.WithLabelValues("ServiceUser").Inc()
+	if n := testutil.CollectAndCount(reg, "token_operator_tokens_issued_total"); n != 1 {
+		t.Fatalf("the registry exports %d series of what the second Metrics recorded, want 1", n)
 	}
 }

@@ -258,6 +258,7 @@ func addCredentialWatchers(mgr manager.Manager, cfg *rest.Config, o Options, key
 // token lifecycle of its own kind.
 func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *directory.Directory, gate *tenancy.Gate) error {
 	lifecycleMetrics := credential.NewMetrics(metrics.Registry)
+	restore := &credential.Restore{Keys: gate.Keys, Adopt: o.AdoptRestored}
 	newLifecycle := func(kind string) *credential.Lifecycle {
 		return &credential.Lifecycle{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("token-operator"),
@@ -266,6 +267,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 			APIURL:         o.DevinAPIURL, DefaultOrganization: o.DefaultOrganization,
 			Consumers: &consumers.Workloads{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
 			Admission: gate,
+			Restore:   restore,
 			// A create whose answer was lost cannot land later than the client's timeout.
 			Settle: o.APITimeout + 10*time.Second,
 		}

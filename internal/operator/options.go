@@ -104,6 +104,11 @@ type Options struct {
 	// else stops its resource until a person annotates iam.devin.ai/rotate) or
 	// UpstreamRevocationReissue (replace it at once).
 	OnUpstreamRevocation UpstreamRevocation
+	// AdoptRestored lets a resource re-created from a backup (a new UID) adopt the token and
+	// service user of its restored Secret, when a restore record this operator sealed names
+	// them for the same kind, namespace and name. Off by default: never in a clone of a
+	// cluster running beside the original.
+	AdoptRestored bool
 	// SSOMode is SSOModeDetect (a user is SSO-linked when the Devin API says so) or
 	// SSOModeEnforced (the enterprise enforces SSO for every member: no PATs at all).
 	SSOMode        SSOMode

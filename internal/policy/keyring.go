@@ -1,9 +1,12 @@
 package policy
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Data keys of the operator's Secret that holds the admission keys.
@@ -74,4 +77,47 @@ func (k *KeyRing) Open(value string) (Record, error) {
 		}
 	}
 	return Record{}, ErrInvalidSeal
+}
+
+// purposeVersion prefixes a value sealed for a purpose: p1.<base64url payload>.<base64url mac>.
+const purposeVersion = "p1"
+
+// SealFor signs payload for one purpose (a restore record, say) with the current key. The
+// MAC key is derived from the ring's key and the purpose, so that a value sealed for one
+// purpose (or an admission record) never opens for another.
+func (k *KeyRing) SealFor(purpose string, payload []byte) string {
+	signed := purposeVersion + "." + b64.EncodeToString(payload)
+	return signed + "." + b64.EncodeToString(mac(purposeKey(k.keys[0], purpose), signed))
+}
+
+// OpenFor verifies a value SealFor sealed for purpose with any key of the ring and returns
+// its payload. Errors wrap ErrNoRecord, ErrMalformed or ErrInvalidSeal.
+func (k *KeyRing) OpenFor(purpose, value string) ([]byte, error) {
+	if value == "" {
+		return nil, ErrNoRecord
+	}
+	parts := strings.Split(value, ".")
+	if len(value) > maxSealed || len(parts) != 3 || parts[0] != purposeVersion {
+		return nil, fmt.Errorf("%w: want %s.<payload>.<mac>", ErrMalformed, purposeVersion)
+	}
+	sum, err := b64.DecodeString(parts[2])
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("%w: bad MAC encoding", ErrMalformed)
+	}
+	signed := parts[0] + "." + parts[1]
+	for _, key := range k.keys {
+		if hmac.Equal(mac(purposeKey(key, purpose), signed), sum) {
+			payload, err := b64.DecodeString(parts[1])
+			if err != nil {
+				return nil, fmt.Errorf("%w: bad payload encoding", ErrMalformed)
+			}
+			return payload, nil
+		}
+	}
+	return nil, ErrInvalidSeal
+}
+
+// purposeKey derives the MAC key of one purpose from a ring key.
+func purposeKey(key []byte, purpose string) []byte {
+	return mac(key, "token-operator sealed value, purpose: "+purpose)
 }

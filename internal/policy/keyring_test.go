@@ -67,3 +67,37 @@ func TestKeyRingKeys(t *testing.T) {
 		t.Errorf("the ring shares the caller's key slice: %v", err)
 	}
 }
+
+// TestSealForSeparatesPurposes: a value sealed for one purpose opens only for that purpose
+// and under a key of the ring; an admission record never opens as another purpose's value,
+// nor the reverse, and any change of the value breaks its seal.
+func TestSealForSeparatesPurposes(t *testing.T) {
+	key, other := bytes.Repeat([]byte{1}, MinKeySize), bytes.Repeat([]byte{2}, MinKeySize)
+	ring, _ := NewKeyRing(key)
+	rotated, _ := NewKeyRing(other, key)
+	foreign, _ := NewKeyRing(other)
+	value := ring.SealFor("restore", []byte(`{"a":1}`))
+	if got, err := rotated.OpenFor("restore", value); err != nil || string(got) != `{"a":1}` {
+		t.Fatalf("open with the previous key: %q, %v", got, err)
+	}
+	if _, err := ring.OpenFor("other", value); !errors.Is(err, ErrInvalidSeal) {
+		t.Errorf("opened for another purpose: %v", err)
+	}
+	if _, err := foreign.OpenFor("restore", value); !errors.Is(err, ErrInvalidSeal) {
+		t.Errorf("opened with a foreign key: %v", err)
+	}
+	tampered := value[:3] + string(rune(value[3]^1)) + value[4:]
+	if _, err := ring.OpenFor("restore", tampered); err == nil {
+		t.Errorf("a changed value opened")
+	}
+	admission, err := ring.Seal(Record{Kind: "PersonalAccessToken", Namespace: "a", Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.OpenFor("restore", admission); err == nil {
+		t.Errorf("an admission record opened as a restore record")
+	}
+	if _, err := ring.Open(value); err == nil {
+		t.Errorf("a restore record opened as an admission record")
+	}
+}
