@@ -188,20 +188,21 @@ func (l *Lifecycle) currentSecret(ctx context.Context, obj Object, want secretSh
 		// with its label removed) before a token is minted for it.
 		sec, secErr = l.readAround(ctx, obj, name)
 	}
-	if in := l.pendingIntent(obj); in != nil {
-		if err := l.recoverPendingIssue(ctx, obj, want, iss, sec, in, persist); err != nil {
-			return nil, err
-		}
-	}
 	if isSecretConflict(secErr) && st.Token == nil && st.IssueCount == 0 && l.Restore != nil && l.Restore.Adopt {
 		// Re-created from a backup beside its restored Secret, whose owner reference names
-		// the resource's earlier UID: adopted only on proof (see adoptRestored).
+		// the resource's earlier UID: adopted only on proof (see adoptRestored), before the
+		// restored intent annotation (the earlier resource's) is looked into.
 		restored, err := l.adoptRestored(ctx, obj, want, iss)
 		if err != nil {
 			return nil, err
 		}
 		if restored != nil {
-			return restored, nil
+			sec, secErr = restored, nil
+		}
+	}
+	if in := l.pendingIntent(obj); in != nil {
+		if err := l.recoverPendingIssue(ctx, obj, want, iss, sec, in, persist); err != nil {
+			return nil, err
 		}
 	}
 	if secErr != nil {
