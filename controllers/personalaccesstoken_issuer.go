@@ -196,7 +196,7 @@ func (r *PersonalAccessTokenReconciler) sweep(ctx context.Context, key types.Nam
 		return nil // its user was never found: nothing was created
 	}
 	stub := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}}
-	stub.Status.UserID = t.UserID
+	stub.Status.UserID, stub.Status.RestoredFrom = t.UserID, t.RestoredFrom
 	iss := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(stub) }, pat: stub}
 	own, err := iss.Owned(ctx, true)
 	if err != nil {

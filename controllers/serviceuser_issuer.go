@@ -272,7 +272,9 @@ var _ credential.UsageReporter = &serviceUserIssuer{}
 // sweep deletes the service user of a ServiceUser deleted without its finalizer's work: the
 // active one whose name carries its marker.
 func (r *ServiceUserReconciler) sweep(ctx context.Context, key types.NamespacedName, t credential.Tombstone) error {
-	marker := r.Lifecycle.Owner(&iamv1alpha1.ServiceUser{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}})
+	stub := &iamv1alpha1.ServiceUser{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}}
+	stub.Status.RestoredFrom = t.RestoredFrom
+	marker := r.Lifecycle.Owner(stub)
 	all, err := r.API.ListServiceUsers(ctx, false)
 	if err != nil {
 		return err

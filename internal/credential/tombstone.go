@@ -21,6 +21,9 @@ type Tombstone struct {
 	UserID string
 	// Orphan is set when the admitted spec said deletionPolicy Orphan.
 	Orphan bool
+	// RestoredFrom is the resource's status.restoredFrom: a sweep proves ownership with the
+	// markers its record names too (verified again, as for the resource).
+	RestoredFrom string
 }
 
 // Gone drops what the lifecycle remembers of a resource that no longer exists (finalizer or
@@ -80,7 +83,7 @@ func (l *Lifecycle) forgetMemory(key types.NamespacedName, uid types.UID) {
 // the same name that vanished unseen.
 func (l *Lifecycle) remember(obj Object, admitted bool) {
 	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	t := Tombstone{UID: obj.GetUID(), Issued: l.EverIssued(obj)}
+	t := Tombstone{UID: obj.GetUID(), Issued: l.EverIssued(obj), RestoredFrom: obj.CredentialStatus().RestoredFrom}
 	switch o := obj.(type) {
 	case *iamv1alpha1.PersonalAccessToken:
 		t.UserID = o.Status.UserID

@@ -29,6 +29,9 @@ type statusReport struct {
 	Events             []eventReport      `json:"events"`
 	EventsNote         string             `json:"eventsNote,omitempty"`
 	Suspended          bool               `json:"suspended,omitempty"`
+	// Restored is true when the resource adopted its credentials after a restore from a
+	// backup (status.restoredFrom, which the operator verifies).
+	Restored bool `json:"restored,omitempty"`
 	// Deleting is when the resource was deleted; the operator revokes before it goes.
 	Deleting *metav1.Time `json:"deleting,omitempty"`
 }
@@ -137,6 +140,7 @@ func (s *session) status(ctx context.Context, r ref, now time.Time) (*statusRepo
 		Restarts:           restartsOf(obj),
 		Admission:          admissionOf(obj),
 		Suspended:          obj.Suspended(),
+		Restored:           obj.CredentialStatus().RestoredFrom != "",
 		Deleting:           obj.GetDeletionTimestamp(),
 	}
 	switch o := obj.(type) {

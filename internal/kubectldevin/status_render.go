@@ -22,6 +22,9 @@ func (r *statusReport) render(w io.Writer, now time.Time) {
 	if su := r.ServiceUser; su != nil {
 		fmt.Fprintf(w, "Service user: %s %s, role %s, expires %s\n", orDash(su.ID), orDash(su.Name), su.Role, orDash(stamp(su.ExpiresAt, now)))
 	}
+	if r.Restored {
+		fmt.Fprintln(w, "Restored: re-created from a backup, it adopted the credentials its restored Secret's sealed record names")
+	}
 	if r.Suspended {
 		fmt.Fprintln(w, "Suspended: spec.suspend is true, nothing is rotated or repaired")
 	}

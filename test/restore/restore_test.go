@@ -112,16 +112,40 @@ func restoreWithKeyRing(t *testing.T, o original) {
 		g.Expect(metav1.IsControlledBy(sec, obj)).To(BeTrue(), "the Secret of %s is the resource's", obj.GetName())
 	}
 
+	status := plugin(t, c, "status", "pat/alice-ci", "-n", ns)
+	g.Expect(status).To(ContainSubstring("Restored: re-created from a backup"))
 	code, rows := inventory(t, c)
 	g.Expect(code).To(Equal(kubectldevin.ExitOK), "nothing is left live without an owner: %v", rows)
 	g.Expect(rows).To(HaveKeyWithValue("PAT "+o.patToken, "owned"))
 	g.Expect(rows).To(HaveKeyWithValue("ServiceUser "+o.serviceUser, "owned"))
 
-	// The adopted credentials are the resources' own: deletion revokes them.
-	for _, obj := range []client.Object{pat, su} {
-		g.Expect(c.env.Client.Delete(context.Background(), obj)).To(Succeed())
-	}
+	// The adopted credentials are the resources' own: deletion revokes them, and a
+	// resource that vanishes without its finalizer's work is swept by the restored marker.
+	g.Expect(c.env.Client.Delete(context.Background(), pat)).To(Succeed())
+	vanish(t, c, su)
 	g.Eventually(func() bool { return live(o.patToken) || live(o.suToken) }, timeout, interval).Should(BeFalse())
+	g.Eventually(func() []string { return serviceUserIDs() }, timeout, interval).ShouldNot(ContainElement(o.serviceUser))
+}
+
+// vanish deletes obj after removing its finalizer, as someone bypassing the operator does.
+func vanish(t *testing.T, c *cluster, obj client.Object) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(c.env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	obj.SetFinalizers(nil)
+	g.Expect(c.env.Client.Update(context.Background(), obj)).To(Succeed())
+	g.Expect(c.env.Client.Delete(context.Background(), obj)).To(Succeed())
+}
+
+// serviceUserIDs are the active service users upstream.
+func serviceUserIDs() []string {
+	var ids []string
+	for _, u := range devin.ServiceUsers() {
+		if u.IsActive {
+			ids = append(ids, u.ID)
+		}
+	}
+	return ids
 }
 
 // ready waits until the resource is Ready and returns it.
@@ -181,6 +205,15 @@ func live(id string) bool {
 		}
 	}
 	return false
+}
+
+// plugin runs kubectl devin args as the cluster's admin and returns what it printed.
+func plugin(t *testing.T, c *cluster, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := kubectldevin.Run(context.Background(), append(args, "--kubeconfig", c.kubeconfig), strings.NewReader(""), &out, &errOut)
+	t.Logf("kubectl devin %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return out.String()
 }
 
 // inventory runs kubectl devin inventory as the cluster's admin and returns its exit code
