@@ -16,7 +16,8 @@ type tokenRecordJSON struct {
 	Active bool `json:"active"`
 }
 
-// fakeRoutes adds the control API, without auth but for loopback clients only:
+// fakeRoutes adds the control API, without auth but for loopback clients only; tokens, keys
+// and the admin token are those of the default enterprise:
 //
 //	GET|PUT /_fake/faults            the Faults in force (JSON, durations like "50ms")
 //	GET|DELETE /_fake/calls          {"calls": {pattern: n}, "total": n, "early_requests": n}; reset

@@ -189,7 +189,9 @@ type apiRequest struct {
 	route     string
 	body      []byte
 	principal *keyRec
-	now       time.Time
+	// ent is the enterprise of the credential: the request is served in it.
+	ent *Enterprise
+	now time.Time
 }
 
 // result is what an API handler answers.
@@ -223,12 +225,15 @@ func (s *Server) serveAPI(rt route) http.Handler {
 		s.mu.Lock()
 		req := &apiRequest{r: r, route: pattern, body: body, now: s.now()}
 		var res result
-		req.principal, res.err = s.authenticate(r, rt, req.now)
+		req.principal, req.ent, res.err = s.authenticate(r, rt, req.now)
 		if res.err == nil {
 			res.err = enforced(r)
 		}
 		if res.err == nil {
-			res = rt.handler(req)
+			res = rt.handler(req.ent, req)
+		}
+		if res.event != nil && req.ent != s.def {
+			res.event.Enterprise = req.ent.name
 		}
 		hook := s.hook
 		lose := res.err == nil && rt.create && s.faults.loseCreate()
@@ -262,28 +267,30 @@ func (s *Server) observe(r *http.Request, pattern string) {
 	}
 }
 
-// authenticate accepts the admin credential on every v3 route, any other live key or PAT on
-// GET /v3/self only, and on the v2 route nothing but the enterprise admin's personal key.
-func (s *Server) authenticate(r *http.Request, rt route, now time.Time) (*keyRec, *problem) {
+// authenticate accepts the admin credential of an enterprise on every v3 route, any other
+// live key or PAT on GET /v3/self only, and on the v2 route nothing but an enterprise admin's
+// personal key. It answers the enterprise of the credential, where the request is served.
+func (s *Server) authenticate(r *http.Request, rt route, now time.Time) (*keyRec, *Enterprise, *problem) {
 	tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if rt.v2 {
-		if !found || hashToken(tok) != hashToken(s.entAdminKey) {
+		e := s.personalKeyOwnerLocked(tok)
+		if !found || e == nil {
 			// v2 refuses cog_ keys: it takes an enterprise admin's personal key only.
-			return nil, &problem{status: http.StatusUnauthorized, legacy: true,
+			return nil, nil, &problem{status: http.StatusUnauthorized, legacy: true,
 				detail: "Invalid API key: the v2 API accepts an enterprise admin's personal API key only"}
 		}
-		return nil, nil
+		return nil, e, nil
 	}
 	if !found || tok == "" {
-		return nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "missing bearer token"}
+		return nil, nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "missing bearer token"}
 	}
 	k := s.byHash[hashToken(tok)]
-	if k == nil || !s.keyLive(k, now) {
-		return nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "invalid, expired or revoked token"}
+	if k == nil || !k.ent.keyLive(k, now) {
+		return nil, nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "invalid, expired or revoked token"}
 	}
 	k.lastUsedAt = &now
-	if k.id != s.adminKeyID && rt.pattern() != "GET /v3/self" {
-		return nil, &problem{status: http.StatusForbidden, typ: "forbidden", detail: "this credential may not call this endpoint"}
+	if k.id != k.ent.adminKeyID && rt.pattern() != "GET /v3/self" {
+		return nil, nil, &problem{status: http.StatusForbidden, typ: "forbidden", detail: "this credential may not call this endpoint"}
 	}
-	return k, nil
+	return k, k.ent, nil
 }

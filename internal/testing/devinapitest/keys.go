@@ -32,9 +32,9 @@ type apiKeyWire struct {
 	RevokedAt  *int64 `json:"revoked_at"`
 }
 
-func (s *Server) keyWire(k *keyRec, now time.Time) apiKeyWire {
+func (e *Enterprise) keyWire(k *keyRec, now time.Time) apiKeyWire {
 	return apiKeyWire{APIKeyID: k.id, APIKeyName: k.name, CreatedAt: k.createdAt.Unix(),
-		ExpiresAt: unixPtr(s.effectiveExpiry(k)), IsActive: s.keyStatus(k, now) == "active",
+		ExpiresAt: unixPtr(e.effectiveExpiry(k)), IsActive: e.keyStatus(k, now) == "active",
 		LastUsedAt: unixPtr(k.lastUsedAt), RevokedAt: unixPtr(k.revokedAt)}
 }
 
@@ -43,7 +43,7 @@ func issued(k *keyRec, tok string) issuedKeyWire {
 }
 
 // createKey validates a create body and issues a key of kind for owner.
-func (s *Server) createKey(req *apiRequest, kind, owner string) result {
+func (e *Enterprise) createKey(req *apiRequest, kind, owner string) result {
 	var body createKeyBody
 	if p := decodeBody(req.body, &body); p != nil {
 		return fail(p)
@@ -53,7 +53,7 @@ func (s *Server) createKey(req *apiRequest, kind, owner string) result {
 	if errs = append(errs, expErrs...); len(errs) > 0 {
 		return fail(invalid(errs...))
 	}
-	k, tok := s.issueKeyLocked(kind, owner, *body.Name, exp)
+	k, tok := e.issueKeyLocked(kind, owner, *body.Name, exp)
 	return result{status: http.StatusOK, body: issued(k, tok), event: &Event{TokenID: k.id, OwnerID: owner}}
 }
 
@@ -61,7 +61,7 @@ func (s *Server) createKey(req *apiRequest, kind, owner string) result {
 // default is "all" as the API documents it. The list documents no cursor: it answers every
 // key in one page of the paginated envelope and ignores "first" and "after", as FastAPI
 // ignores undocumented query parameters.
-func (s *Server) listKeys(req *apiRequest, kind, owner string) result {
+func (e *Enterprise) listKeys(req *apiRequest, kind, owner string) result {
 	status := req.r.URL.Query().Get("status")
 	switch status {
 	case "":
@@ -71,21 +71,21 @@ func (s *Server) listKeys(req *apiRequest, kind, owner string) result {
 		return fail(invalid(queryError("status", "must be active, revoked, expired or all")))
 	}
 	p := pageWire{Items: []any{}}
-	for _, id := range s.keyOrder {
-		k := s.keys[id]
+	for _, id := range e.keyOrder {
+		k := e.keys[id]
 		if k.kind != kind || k.ownerID != owner {
 			continue
 		}
-		if status == "all" || s.keyStatus(k, req.now) == status {
-			p.Items = append(p.Items, s.keyWire(k, req.now))
+		if status == "all" || e.keyStatus(k, req.now) == status {
+			p.Items = append(p.Items, e.keyWire(k, req.now))
 		}
 	}
 	return ok(p)
 }
 
 // ownedKey finds a key of kind owned by owner.
-func (s *Server) ownedKey(id, kind, owner string) (*keyRec, *problem) {
-	k := s.keys[id]
+func (e *Enterprise) ownedKey(id, kind, owner string) (*keyRec, *problem) {
+	k := e.keys[id]
 	if k == nil || k.kind != kind || k.ownerID != owner {
 		return nil, notFound("key")
 	}
@@ -94,8 +94,8 @@ func (s *Server) ownedKey(id, kind, owner string) (*keyRec, *problem) {
 
 // revokeKey revokes a key of kind owned by owner and answers its details: 404 when unknown,
 // 409 when already revoked.
-func (s *Server) revokeKey(req *apiRequest, kind, owner string) result {
-	k, p := s.ownedKey(req.r.PathValue("api_key_id"), kind, owner)
+func (e *Enterprise) revokeKey(req *apiRequest, kind, owner string) result {
+	k, p := e.ownedKey(req.r.PathValue("api_key_id"), kind, owner)
 	if p != nil {
 		return fail(p)
 	}
@@ -104,47 +104,47 @@ func (s *Server) revokeKey(req *apiRequest, kind, owner string) result {
 	}
 	now := req.now
 	k.revokedAt = &now
-	return result{status: http.StatusOK, body: s.keyWire(k, now), event: &Event{TokenID: k.id, OwnerID: owner}}
+	return result{status: http.StatusOK, body: e.keyWire(k, now), event: &Event{TokenID: k.id, OwnerID: owner}}
 }
 
-func (s *Server) createAPIKey(req *apiRequest) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) createAPIKey(req *apiRequest) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
 	if !su.active(req.now) {
 		return fail(&problem{status: http.StatusConflict, typ: "conflict", detail: "the service user has expired"})
 	}
-	return s.createKey(req, kindAPIKey, su.id)
+	return e.createKey(req, kindAPIKey, su.id)
 }
 
-func (s *Server) listAPIKeys(req *apiRequest) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) listAPIKeys(req *apiRequest) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	return s.listKeys(req, kindAPIKey, su.id)
+	return e.listKeys(req, kindAPIKey, su.id)
 }
 
-func (s *Server) revokeAPIKey(req *apiRequest) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) revokeAPIKey(req *apiRequest) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	return s.revokeKey(req, kindAPIKey, su.id)
+	return e.revokeKey(req, kindAPIKey, su.id)
 }
 
 // rotateAPIKey issues a replacement with the same name; 400 when the key is not active.
-func (s *Server) rotateAPIKey(req *apiRequest) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) rotateAPIKey(req *apiRequest) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	old, p := s.ownedKey(req.r.PathValue("api_key_id"), kindAPIKey, su.id)
+	old, p := e.ownedKey(req.r.PathValue("api_key_id"), kindAPIKey, su.id)
 	if p != nil {
 		return fail(p)
 	}
-	if s.keyStatus(old, req.now) != "active" {
+	if e.keyStatus(old, req.now) != "active" {
 		return fail(&problem{status: http.StatusBadRequest, typ: "key-not-active", detail: "only an active key can be rotated"})
 	}
 	var body rotateKeyBody
@@ -155,7 +155,7 @@ func (s *Server) rotateAPIKey(req *apiRequest) result {
 	if len(errs) > 0 {
 		return fail(invalid(errs...))
 	}
-	k, tok := s.issueKeyLocked(kindAPIKey, su.id, old.name, exp)
+	k, tok := e.issueKeyLocked(kindAPIKey, su.id, old.name, exp)
 	if body.RevokeCurrent {
 		now := req.now
 		old.revokedAt = &now
@@ -164,8 +164,8 @@ func (s *Server) rotateAPIKey(req *apiRequest) result {
 }
 
 // patOwner finds a user who may have PATs: 404 unknown, 403 SSO-linked or without the beta.
-func (s *Server) patOwner(id string) (*SeedUser, *problem) {
-	u := s.users[id]
+func (e *Enterprise) patOwner(id string) (*SeedUser, *problem) {
+	u := e.users[id]
 	switch {
 	case u == nil:
 		return nil, notFound("user")
@@ -179,26 +179,26 @@ func (s *Server) patOwner(id string) (*SeedUser, *problem) {
 	return u, nil
 }
 
-func (s *Server) createPAT(req *apiRequest) result {
-	u, p := s.patOwner(req.r.PathValue("user_id"))
+func (e *Enterprise) createPAT(req *apiRequest) result {
+	u, p := e.patOwner(req.r.PathValue("user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	return s.createKey(req, kindPAT, u.ID)
+	return e.createKey(req, kindPAT, u.ID)
 }
 
-func (s *Server) listPATs(req *apiRequest) result {
+func (e *Enterprise) listPATs(req *apiRequest) result {
 	id := req.r.PathValue("user_id")
-	if s.users[id] == nil {
+	if e.users[id] == nil {
 		return fail(notFound("user"))
 	}
-	return s.listKeys(req, kindPAT, id)
+	return e.listKeys(req, kindPAT, id)
 }
 
-func (s *Server) revokePAT(req *apiRequest) result {
+func (e *Enterprise) revokePAT(req *apiRequest) result {
 	id := req.r.PathValue("user_id")
-	if s.users[id] == nil {
+	if e.users[id] == nil {
 		return fail(notFound("user"))
 	}
-	return s.revokeKey(req, kindPAT, id)
+	return e.revokeKey(req, kindPAT, id)
 }

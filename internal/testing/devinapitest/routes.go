@@ -8,9 +8,10 @@ import (
 
 // route is one API endpoint.
 type route struct {
-	method  string
-	path    string
-	handler func(*apiRequest) result
+	method string
+	path   string
+	// handler serves a request in the enterprise of its credential.
+	handler func(*Enterprise, *apiRequest) result
 	// create marks endpoints that issue a token; their answers may be lost (Faults).
 	create bool
 	// v2 marks the legacy v2 API: its own credential, {"detail": "..."} error bodies.
@@ -32,29 +33,29 @@ const (
 // only when the PAT API is on.
 func (s *Server) apiRoutes() []route {
 	api := []route{
-		{method: http.MethodPost, path: "/v3beta1/organizations/{org_id}/service-users", handler: s.provisionOrg, create: true},
-		{method: http.MethodPost, path: "/v3beta1/enterprise/service-users", handler: s.provisionEnterprise, create: true},
-		{method: http.MethodGet, path: "/v3/enterprise/members/service-users", handler: s.listServiceUsers},
-		{method: http.MethodGet, path: suPath, handler: s.getServiceUser},
-		{method: http.MethodPatch, path: suPath, handler: s.updateRoleEnterprise},
-		{method: http.MethodDelete, path: suPath, handler: s.deleteServiceUser},
-		{method: http.MethodPatch, path: orgRolePath, handler: s.updateRoleOrg},
-		{method: http.MethodPost, path: keysPath, handler: s.createAPIKey, create: true},
-		{method: http.MethodGet, path: keysPath, handler: s.listAPIKeys},
-		{method: http.MethodDelete, path: keysPath + "/{api_key_id}", handler: s.revokeAPIKey},
-		{method: http.MethodPost, path: keysPath + "/{api_key_id}/rotate", handler: s.rotateAPIKey, create: true},
-		{method: http.MethodGet, path: "/v3/enterprise/members/users", handler: s.listUsers},
-		{method: http.MethodGet, path: "/v3/enterprise/members/idp-users", handler: s.listIdpUsers},
-		{method: http.MethodGet, path: "/v3/enterprise/members/users/{user_id}", handler: s.getUser},
-		{method: http.MethodGet, path: v2Member, handler: s.getMemberV2, v2: true},
-		{method: http.MethodGet, path: "/v3/enterprise/roles", handler: s.listRoles},
-		{method: http.MethodGet, path: "/v3/self", handler: s.self},
+		{method: http.MethodPost, path: "/v3beta1/organizations/{org_id}/service-users", handler: (*Enterprise).provisionOrg, create: true},
+		{method: http.MethodPost, path: "/v3beta1/enterprise/service-users", handler: (*Enterprise).provisionEnterprise, create: true},
+		{method: http.MethodGet, path: "/v3/enterprise/members/service-users", handler: (*Enterprise).listServiceUsers},
+		{method: http.MethodGet, path: suPath, handler: (*Enterprise).getServiceUser},
+		{method: http.MethodPatch, path: suPath, handler: (*Enterprise).updateRoleEnterprise},
+		{method: http.MethodDelete, path: suPath, handler: (*Enterprise).deleteServiceUser},
+		{method: http.MethodPatch, path: orgRolePath, handler: (*Enterprise).updateRoleOrg},
+		{method: http.MethodPost, path: keysPath, handler: (*Enterprise).createAPIKey, create: true},
+		{method: http.MethodGet, path: keysPath, handler: (*Enterprise).listAPIKeys},
+		{method: http.MethodDelete, path: keysPath + "/{api_key_id}", handler: (*Enterprise).revokeAPIKey},
+		{method: http.MethodPost, path: keysPath + "/{api_key_id}/rotate", handler: (*Enterprise).rotateAPIKey, create: true},
+		{method: http.MethodGet, path: "/v3/enterprise/members/users", handler: (*Enterprise).listUsers},
+		{method: http.MethodGet, path: "/v3/enterprise/members/idp-users", handler: (*Enterprise).listIdpUsers},
+		{method: http.MethodGet, path: "/v3/enterprise/members/users/{user_id}", handler: (*Enterprise).getUser},
+		{method: http.MethodGet, path: v2Member, handler: (*Enterprise).getMemberV2, v2: true},
+		{method: http.MethodGet, path: "/v3/enterprise/roles", handler: (*Enterprise).listRoles},
+		{method: http.MethodGet, path: "/v3/self", handler: (*Enterprise).self},
 	}
 	if s.patAPI {
 		api = append(api,
-			route{method: http.MethodPost, path: patsPath, handler: s.createPAT, create: true},
-			route{method: http.MethodGet, path: patsPath, handler: s.listPATs},
-			route{method: http.MethodDelete, path: patsPath + "/{api_key_id}", handler: s.revokePAT},
+			route{method: http.MethodPost, path: patsPath, handler: (*Enterprise).createPAT, create: true},
+			route{method: http.MethodGet, path: patsPath, handler: (*Enterprise).listPATs},
+			route{method: http.MethodDelete, path: patsPath + "/{api_key_id}", handler: (*Enterprise).revokePAT},
 		)
 	}
 	return api

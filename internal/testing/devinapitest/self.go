@@ -19,21 +19,21 @@ type patUserSelfWire struct {
 }
 
 // self tells who the calling credential is, in the published shape of its principal type.
-func (s *Server) self(req *apiRequest) result {
+func (e *Enterprise) self(req *apiRequest) result {
 	k := req.principal
 	if k.kind == kindPAT {
 		w := patUserSelfWire{PrincipalType: "pat_user", APIKeyID: k.id, APIKeyName: k.name, UserID: k.ownerID}
-		if u := s.users[k.ownerID]; u != nil {
+		if u := e.users[k.ownerID]; u != nil {
 			w.UserName = u.Name
 		}
-		if len(s.orgs) > 0 {
-			org := s.orgs[0]
+		if len(e.orgs) > 0 {
+			org := e.orgs[0]
 			w.OrgID = &org
 		}
 		return ok(w)
 	}
 	w := serviceUserSelfWire{PrincipalType: "service_user", ServiceUserID: k.ownerID}
-	if su := s.sus[k.ownerID]; su != nil {
+	if su := e.sus[k.ownerID]; su != nil {
 		w.ServiceUserName = su.name
 		if su.orgID != "" {
 			org := su.orgID

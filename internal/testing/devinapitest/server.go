@@ -31,6 +31,20 @@
 // personal key. KeyIDOf tells which key a token is, since /v3/self does not say so for a
 // service user key.
 //
+// # Enterprises
+//
+// A Server starts with one enterprise, the default one, whose state the Server's own methods
+// (AdminToken, Tokens, ServiceUsers, RevokeKey...) read and change. AddEnterprise adds
+// another, with its own seed, admin service user, admin credential and enterprise admin
+// personal key, and returns an Enterprise that offers the same methods for its own state.
+// Every request is served in the enterprise of the credential that authenticates it (admin
+// key, service user key, PAT or, on v2, personal key) and sees nothing of the others: an ID
+// of another enterprise answers as an unknown ID, 404. Every ID of an added enterprise starts
+// with its name and a dash (seeded organizations and users included), so IDs never collide
+// and one email can be a different user in each enterprise. Faults, call counts, hooks and
+// the /_fake control API are the Server's; the control API's tokens and keys are those of
+// the default enterprise.
+//
 // Time-driven state (expiry) follows the injected clock; faults follow the real clock.
 package devinapitest
 
@@ -64,6 +78,9 @@ type Event struct {
 	TokenID string
 	// OwnerID is the service user or user the change is about.
 	OwnerID string
+	// Enterprise is the name of the enterprise the request was served in, empty for the
+	// default enterprise.
+	Enterprise string
 }
 
 // Server is an in-memory Devin API. It is safe for concurrent use.
@@ -78,25 +95,17 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	mu         sync.Mutex
-	orgs       []string
-	roles      []SeedRole
-	users      map[string]*SeedUser
-	userOrder  []string
-	sus        map[string]*serviceUserRec
-	suOrder    []string
-	keys       map[string]*keyRec
-	keyOrder   []string
-	byHash     map[[32]byte]*keyRec
-	adminToken string
-	adminKeyID string
-	// entAdminKey is the enterprise admin's personal key, for v2.
-	entAdminKey string
-	seq         int64
-	calls       map[string]int
-	hook        func(Event)
-	reqHook     func(ObservedRequest)
-	faults      faultState
+	mu sync.Mutex
+	// def is the default enterprise, the first of ents.
+	def  *Enterprise
+	ents []*Enterprise
+	// byHash finds a key of any enterprise by the hash of its value.
+	byHash  map[[32]byte]*keyRec
+	seq     int64
+	calls   map[string]int
+	hook    func(Event)
+	reqHook func(ObservedRequest)
+	faults  faultState
 
 	// Fixed at construction.
 	patAPI      bool
@@ -131,26 +140,15 @@ func NewUnstarted(opts ...Option) *Server {
 		clock:       cfg.clock,
 		started:     cfg.clock.Now(),
 		closing:     make(chan struct{}),
-		users:       map[string]*SeedUser{},
-		sus:         map[string]*serviceUserRec{},
-		keys:        map[string]*keyRec{},
 		byHash:      map[[32]byte]*keyRec{},
 		calls:       map[string]int{},
 		patAPI:      !cfg.noPATAPI,
 		onViolation: cfg.onViolation,
 		mutator:     cfg.mutator,
-		entAdminKey: cfg.enterpriseAdminKey,
-	}
-	if s.entAdminKey == "" {
-		s.entAdminKey = newSecret(enterpriseAdminKeyPrefix)
 	}
 	s.faults.reset(Faults{})
-	s.orgs = append(s.orgs, seed.Organizations...)
-	s.roles = append(s.roles, seed.Roles...)
-	for _, u := range seed.Users {
-		s.upsertUserLocked(u)
-	}
-	s.seedAdmin(cfg.adminToken)
+	s.def = s.newEnterpriseLocked(enterpriseConfig{name: DefaultEnterpriseName, adminToken: cfg.adminToken,
+		personalKey: cfg.enterpriseAdminKey}, "", seed)
 	s.handler = s.routes()
 	if !cfg.noContract {
 		v, err := contract.Default()
@@ -164,24 +162,6 @@ func NewUnstarted(opts ...Option) *Server {
 	return s
 }
 
-// seedAdmin creates the operator's admin service user and its API key.
-func (s *Server) seedAdmin(token string) {
-	su := &serviceUserRec{id: AdminServiceUserID, name: "token-operator-admin", createdAt: s.clock.Now(), seq: s.nextSeq()}
-	for _, r := range s.roles {
-		if r.Type == "enterprise" && (su.roleID == "" || r.ID == RoleEnterpriseAdmin) {
-			su.roleID = r.ID
-		}
-	}
-	s.sus[su.id] = su
-	s.suOrder = append(s.suOrder, su.id)
-	if token == "" {
-		token = newSecret(tokenPrefix)
-	}
-	k := s.addKeyLocked(kindAPIKey, su.id, "admin", nil, token)
-	k.admin = true
-	s.adminToken, s.adminKeyID = token, k.id
-}
-
 // Handler serves the API and the /_fake control API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -193,32 +173,56 @@ func (s *Server) Close() {
 	}
 }
 
-// AdminToken returns the current admin credential, the one the operator authenticates with.
-// It is accepted on every v3 route.
-func (s *Server) AdminToken() devinapi.Token {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return devinapi.NewToken(s.adminToken)
-}
+// AdminToken returns the current admin credential of the default enterprise, the one the
+// operator authenticates with. It is accepted on every v3 route.
+func (s *Server) AdminToken() devinapi.Token { return s.def.AdminToken() }
 
-// Client returns a real client pointed at this server with the current admin token, no rate
-// limit and no metrics; opts adjust the options. It panics when the options are invalid.
+// Client returns a real client pointed at this server with the default enterprise's current
+// admin token, no rate limit and no metrics; opts adjust the options. It panics when the
+// options are invalid.
 func (s *Server) Client(opts ...func(*devinapi.Options)) *devinapi.Client {
-	o := devinapi.Options{BaseURL: s.URL, Credentials: devinapi.StaticToken(s.AdminToken())}
-	for _, f := range opts {
-		f(&o)
-	}
-	c, err := devinapi.New(o)
-	if err != nil {
-		panic(fmt.Sprintf("devinapitest: new client: %v", err))
-	}
-	return c
+	return s.def.Client(opts...)
 }
 
-// EnterpriseAdminKey returns the enterprise admin's personal API key (apk_user_...), the only
-// credential the v2 member record accepts; configure it as devinapi.Options.EnterpriseAdminKey
-// to let the client read SAML identities. It is refused on every v3 route.
-func (s *Server) EnterpriseAdminKey() devinapi.Token { return devinapi.NewToken(s.entAdminKey) }
+// EnterpriseAdminKey returns the default enterprise admin's personal API key (apk_user_...),
+// the only credential the v2 member record accepts; configure it as
+// devinapi.Options.EnterpriseAdminKey to let the client read SAML identities. It is refused
+// on every v3 route.
+func (s *Server) EnterpriseAdminKey() devinapi.Token { return s.def.EnterpriseAdminKey() }
+
+// Tokens returns the tokens of the default enterprise; see Enterprise.Tokens.
+func (s *Server) Tokens() []TokenRecord { return s.def.Tokens() }
+
+// LiveTokens returns the live tokens of the default enterprise; see Enterprise.LiveTokens.
+func (s *Server) LiveTokens() []TokenRecord { return s.def.LiveTokens() }
+
+// KeyIDOf returns the ID of the default enterprise's key whose value is token; see
+// Enterprise.KeyIDOf.
+func (s *Server) KeyIDOf(token string) (string, bool) { return s.def.KeyIDOf(token) }
+
+// ServiceUsers returns the service users of the default enterprise; see
+// Enterprise.ServiceUsers.
+func (s *Server) ServiceUsers() []devinapi.ServiceUser { return s.def.ServiceUsers() }
+
+// RevokeKey revokes a key of the default enterprise out of band; see Enterprise.RevokeKey.
+func (s *Server) RevokeKey(keyID string) error { return s.def.RevokeKey(keyID) }
+
+// DeleteServiceUser deletes a service user of the default enterprise out of band; see
+// Enterprise.DeleteServiceUser.
+func (s *Server) DeleteServiceUser(id string) error { return s.def.DeleteServiceUser(id) }
+
+// SetServiceUserRole changes the role of a service user of the default enterprise out of
+// band; see Enterprise.SetServiceUserRole.
+func (s *Server) SetServiceUserRole(id, roleID string) error {
+	return s.def.SetServiceUserRole(id, roleID)
+}
+
+// UpsertUser adds or replaces a user of the default enterprise; see Enterprise.UpsertUser.
+func (s *Server) UpsertUser(u SeedUser) { s.def.UpsertUser(u) }
+
+// RotateAdminToken rotates the admin credential of the default enterprise; see
+// Enterprise.RotateAdminToken.
+func (s *Server) RotateAdminToken() devinapi.Token { return s.def.RotateAdminToken() }
 
 // ObservedRequest is an API request as the server received it, without its headers (they
 // carry the credential) nor its body.

@@ -48,10 +48,10 @@ func toRoleWire(r SeedRole) roleWire {
 
 // serviceUserWire encodes a service user; withActive adds "is_active", which the
 // provisioning answer does not have.
-func (s *Server) serviceUserWire(su *serviceUserRec, now time.Time, withActive bool) serviceUserWire {
+func (e *Enterprise) serviceUserWire(su *serviceUserRec, now time.Time, withActive bool) serviceUserWire {
 	w := serviceUserWire{ServiceUserID: su.id, Name: su.name, ExpiresAt: unixPtr(su.expiresAt),
 		RoleAssignments: []roleAssignmentWire{}}
-	if role, ok := s.role(su.roleID); ok {
+	if role, ok := e.role(su.roleID); ok {
 		w.RoleAssignments = append(w.RoleAssignments, roleAssignmentWire{Role: toRoleWire(role), OrgID: su.orgID})
 	}
 	if withActive {
@@ -62,8 +62,8 @@ func (s *Server) serviceUserWire(su *serviceUserRec, now time.Time, withActive b
 }
 
 // serviceUser finds a service user that is not deleted.
-func (s *Server) serviceUser(id string) (*serviceUserRec, *problem) {
-	su := s.sus[id]
+func (e *Enterprise) serviceUser(id string) (*serviceUserRec, *problem) {
+	su := e.sus[id]
 	if su == nil || su.deleted {
 		return nil, notFound("service user")
 	}
@@ -81,16 +81,16 @@ type provisionAnswer struct {
 	Token       string          `json:"token"`
 }
 
-func (s *Server) provisionOrg(req *apiRequest) result {
-	return s.provision(req, req.r.PathValue("org_id"))
+func (e *Enterprise) provisionOrg(req *apiRequest) result {
+	return e.provision(req, req.r.PathValue("org_id"))
 }
 
-func (s *Server) provisionEnterprise(req *apiRequest) result { return s.provision(req, "") }
+func (e *Enterprise) provisionEnterprise(req *apiRequest) result { return e.provision(req, "") }
 
 // provision creates a service user (orgID empty: enterprise scope) and its first API key,
 // "initial".
-func (s *Server) provision(req *apiRequest, orgID string) result {
-	if orgID != "" && !s.hasOrg(orgID) {
+func (e *Enterprise) provision(req *apiRequest, orgID string) result {
+	if orgID != "" && !e.hasOrg(orgID) {
 		return fail(notFound("organization"))
 	}
 	var body provisionBody
@@ -98,7 +98,7 @@ func (s *Server) provision(req *apiRequest, orgID string) result {
 		return fail(p)
 	}
 	errs := checkName("name", body.Name)
-	role, roleErrs := s.checkRole(body.RoleID, orgID != "")
+	role, roleErrs := e.checkRole(body.RoleID, orgID != "")
 	errs = append(errs, roleErrs...)
 	var ttl int64
 	switch {
@@ -114,21 +114,21 @@ func (s *Server) provision(req *apiRequest, orgID string) result {
 		return fail(invalid(errs...))
 	}
 	exp := req.now.Add(time.Duration(ttl) * time.Second)
-	su := &serviceUserRec{id: newID("su-"), name: *body.Name, createdAt: req.now, expiresAt: &exp,
-		roleID: role.ID, orgID: orgID, seq: s.nextSeq()}
-	s.sus[su.id] = su
-	s.suOrder = append(s.suOrder, su.id)
-	key, tok := s.issueKeyLocked(kindAPIKey, su.id, "initial", nil)
+	su := &serviceUserRec{id: newID(e.prefix + "su-"), name: *body.Name, createdAt: req.now, expiresAt: &exp,
+		roleID: role.ID, orgID: orgID, seq: e.nextSeq()}
+	e.sus[su.id] = su
+	e.suOrder = append(e.suOrder, su.id)
+	key, tok := e.issueKeyLocked(kindAPIKey, su.id, "initial", nil)
 	return result{
 		status: http.StatusOK,
-		body:   provisionAnswer{ServiceUser: s.serviceUserWire(su, req.now, false), Token: tok},
+		body:   provisionAnswer{ServiceUser: e.serviceUserWire(su, req.now, false), Token: tok},
 		event:  &Event{TokenID: key.id, OwnerID: su.id},
 	}
 }
 
 // checkRole validates a role_id: it must exist and be an organization role (org scope) or
 // an account-level role (enterprise scope).
-func (s *Server) checkRole(roleID *string, orgScope bool) (SeedRole, []fieldError) {
+func (e *Enterprise) checkRole(roleID *string, orgScope bool) (SeedRole, []fieldError) {
 	want := "enterprise"
 	if orgScope {
 		want = "org"
@@ -136,7 +136,7 @@ func (s *Server) checkRole(roleID *string, orgScope bool) (SeedRole, []fieldErro
 	if roleID == nil {
 		return SeedRole{}, []fieldError{bodyError("role_id", "field required")}
 	}
-	role, found := s.role(*roleID)
+	role, found := e.role(*roleID)
 	switch {
 	case !found:
 		return SeedRole{}, []fieldError{bodyError("role_id", "unknown role")}
@@ -146,7 +146,7 @@ func (s *Server) checkRole(roleID *string, orgScope bool) (SeedRole, []fieldErro
 	return role, nil
 }
 
-func (s *Server) listServiceUsers(req *apiRequest) result {
+func (e *Enterprise) listServiceUsers(req *apiRequest) result {
 	includeInactive := false
 	if v := req.r.URL.Query().Get("include_inactive"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -156,10 +156,10 @@ func (s *Server) listServiceUsers(req *apiRequest) result {
 		includeInactive = b
 	}
 	var items []sequenced
-	for _, id := range s.suOrder {
-		su := s.sus[id]
+	for _, id := range e.suOrder {
+		su := e.sus[id]
 		if includeInactive || su.active(req.now) {
-			items = append(items, sequenced{su.seq, s.serviceUserWire(su, req.now, true)})
+			items = append(items, sequenced{su.seq, e.serviceUserWire(su, req.now, true)})
 		}
 	}
 	page, p := paginate(req.r, items)
@@ -169,37 +169,37 @@ func (s *Server) listServiceUsers(req *apiRequest) result {
 	return ok(page)
 }
 
-func (s *Server) getServiceUser(req *apiRequest) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) getServiceUser(req *apiRequest) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	return ok(s.serviceUserWire(su, req.now, true))
+	return ok(e.serviceUserWire(su, req.now, true))
 }
 
-func (s *Server) deleteServiceUser(req *apiRequest) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) deleteServiceUser(req *apiRequest) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	s.deleteServiceUserLocked(su)
+	e.deleteServiceUserLocked(su)
 	// The API answers the removed service user.
-	return result{status: http.StatusOK, body: s.serviceUserWire(su, req.now, true), event: &Event{OwnerID: su.id}}
+	return result{status: http.StatusOK, body: e.serviceUserWire(su, req.now, true), event: &Event{OwnerID: su.id}}
 }
 
-func (s *Server) updateRoleEnterprise(req *apiRequest) result { return s.updateRole(req, "") }
+func (e *Enterprise) updateRoleEnterprise(req *apiRequest) result { return e.updateRole(req, "") }
 
-func (s *Server) updateRoleOrg(req *apiRequest) result {
-	return s.updateRole(req, req.r.PathValue("org_id"))
+func (e *Enterprise) updateRoleOrg(req *apiRequest) result {
+	return e.updateRole(req, req.r.PathValue("org_id"))
 }
 
 // updateRole replaces the role of a service user (orgID empty: an account-level role).
-func (s *Server) updateRole(req *apiRequest, orgID string) result {
-	su, p := s.serviceUser(req.r.PathValue("service_user_id"))
+func (e *Enterprise) updateRole(req *apiRequest, orgID string) result {
+	su, p := e.serviceUser(req.r.PathValue("service_user_id"))
 	if p != nil {
 		return fail(p)
 	}
-	if orgID != "" && !s.hasOrg(orgID) {
+	if orgID != "" && !e.hasOrg(orgID) {
 		return fail(notFound("organization"))
 	}
 	var body struct {
@@ -208,10 +208,10 @@ func (s *Server) updateRole(req *apiRequest, orgID string) result {
 	if p := decodeBody(req.body, &body); p != nil {
 		return fail(p)
 	}
-	role, errs := s.checkRole(body.RoleID, orgID != "")
+	role, errs := e.checkRole(body.RoleID, orgID != "")
 	if len(errs) > 0 {
 		return fail(invalid(errs...))
 	}
 	su.roleID, su.orgID = role.ID, orgID
-	return result{status: http.StatusOK, body: s.serviceUserWire(su, req.now, true), event: &Event{OwnerID: su.id}}
+	return result{status: http.StatusOK, body: e.serviceUserWire(su, req.now, true), event: &Event{OwnerID: su.id}}
 }

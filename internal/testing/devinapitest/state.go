@@ -46,6 +46,8 @@ type keyRec struct {
 	// admin marks the admin credentials, current and past.
 	admin bool
 	seq   int64
+	// ent is the enterprise the key belongs to and authenticates into.
+	ent *Enterprise
 }
 
 // TokenRecord describes an issued token, never its value.
@@ -103,95 +105,96 @@ func newID(prefix string) string {
 func hashToken(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
 
 // addKeyLocked stores a new key whose value is token.
-func (s *Server) addKeyLocked(kind, ownerID, name string, expiresAt *time.Time, token string) *keyRec {
+func (e *Enterprise) addKeyLocked(kind, ownerID, name string, expiresAt *time.Time, token string) *keyRec {
 	prefix := "apk-"
 	if kind == kindPAT {
 		prefix = "pat-"
 	}
-	k := &keyRec{kind: kind, ownerID: ownerID, id: newID(prefix), name: name, createdAt: s.now(),
-		expiresAt: expiresAt, hash: hashToken(token), seq: s.nextSeq()}
-	s.keys[k.id] = k
-	s.keyOrder = append(s.keyOrder, k.id)
-	s.byHash[k.hash] = k
+	k := &keyRec{kind: kind, ownerID: ownerID, id: newID(e.prefix + prefix), name: name, createdAt: e.now(),
+		expiresAt: expiresAt, hash: hashToken(token), seq: e.nextSeq(), ent: e}
+	e.keys[k.id] = k
+	e.keyOrder = append(e.keyOrder, k.id)
+	e.srv.byHash[k.hash] = k
 	return k
 }
 
 // issueKeyLocked creates a key with a fresh value and returns both.
-func (s *Server) issueKeyLocked(kind, ownerID, name string, expiresAt *time.Time) (*keyRec, string) {
+func (e *Enterprise) issueKeyLocked(kind, ownerID, name string, expiresAt *time.Time) (*keyRec, string) {
 	tok := newSecret(tokenPrefix)
-	return s.addKeyLocked(kind, ownerID, name, expiresAt, tok), tok
+	return e.addKeyLocked(kind, ownerID, name, expiresAt, tok), tok
 }
 
-// effectiveExpiry is when a key stops working: its own expiry or its service user's.
-func (s *Server) effectiveExpiry(k *keyRec) *time.Time {
+// effectiveExpiry is when a key stops working: its own expiry or its service user'e.
+func (e *Enterprise) effectiveExpiry(k *keyRec) *time.Time {
 	exp := k.expiresAt
 	if k.kind != kindAPIKey {
 		return exp
 	}
-	if su := s.sus[k.ownerID]; su != nil && su.expiresAt != nil && (exp == nil || su.expiresAt.Before(*exp)) {
+	if su := e.sus[k.ownerID]; su != nil && su.expiresAt != nil && (exp == nil || su.expiresAt.Before(*exp)) {
 		exp = su.expiresAt
 	}
 	return exp
 }
 
-func (s *Server) record(k *keyRec) TokenRecord {
+func (e *Enterprise) record(k *keyRec) TokenRecord {
 	return TokenRecord{Kind: k.kind, OwnerID: k.ownerID, ID: k.id, Name: k.name, CreatedAt: k.createdAt,
-		ExpiresAt: s.effectiveExpiry(k), RevokedAt: k.revokedAt}
+		ExpiresAt: e.effectiveExpiry(k), RevokedAt: k.revokedAt}
 }
 
 // keyStatus is "active", "revoked" or "expired".
-func (s *Server) keyStatus(k *keyRec, now time.Time) string {
+func (e *Enterprise) keyStatus(k *keyRec, now time.Time) string {
 	switch {
 	case k.revokedAt != nil:
 		return "revoked"
-	case !s.record(k).Active(now):
+	case !e.record(k).Active(now):
 		return "expired"
 	}
 	return "active"
 }
 
 // keyLive reports whether a key authenticates: active, and its owner exists and is active.
-func (s *Server) keyLive(k *keyRec, now time.Time) bool {
-	if s.keyStatus(k, now) != "active" {
+func (e *Enterprise) keyLive(k *keyRec, now time.Time) bool {
+	if e.keyStatus(k, now) != "active" {
 		return false
 	}
 	if k.kind == kindPAT {
-		return s.users[k.ownerID] != nil
+		return e.users[k.ownerID] != nil
 	}
-	su := s.sus[k.ownerID]
+	su := e.sus[k.ownerID]
 	return su != nil && su.active(now)
 }
 
-// Tokens returns every token ever issued, in order, excluding the admin credentials.
-func (s *Server) Tokens() []TokenRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// Tokens returns every token the enterprise ever issued, in order, excluding its admin
+// credentials.
+func (e *Enterprise) Tokens() []TokenRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	var out []TokenRecord
-	for _, id := range s.keyOrder {
-		if k := s.keys[id]; !k.admin {
-			out = append(out, s.record(k))
+	for _, id := range e.keyOrder {
+		if k := e.keys[id]; !k.admin {
+			out = append(out, e.record(k))
 		}
 	}
 	return out
 }
 
-// KeyIDOf returns the ID of the API key or PAT whose value is token, live or not, and false
-// when the server never issued it. It is a test helper, not an API: GET /v3/self does not
-// name the key of a service user key, so a test asks the fake instead.
-func (s *Server) KeyIDOf(token string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k := s.byHash[hashToken(token)]; k != nil {
+// KeyIDOf returns the ID of the API key or PAT of this enterprise whose value is token, live
+// or not, and false when the enterprise never issued it. It is a test helper, not an API: GET
+// /v3/self does not name the key of a service user key, so a test asks the fake instead.
+func (e *Enterprise) KeyIDOf(token string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if k := e.srv.byHash[hashToken(token)]; k != nil && k.ent == e {
 		return k.id, true
 	}
 	return "", false
 }
 
 // LiveTokens returns the tokens of Tokens that are active now (by the server's clock).
-func (s *Server) LiveTokens() []TokenRecord {
-	now := s.now()
+func (e *Enterprise) LiveTokens() []TokenRecord {
+	now := e.now()
 	var out []TokenRecord
-	for _, r := range s.Tokens() {
+	for _, r := range e.Tokens() {
 		if r.Active(now) {
 			out = append(out, r)
 		}
@@ -200,58 +203,58 @@ func (s *Server) LiveTokens() []TokenRecord {
 }
 
 // ServiceUsers returns the service users that are not deleted (expired ones included, with
-// IsActive false), in creation order, excluding the operator's own admin service user.
-func (s *Server) ServiceUsers() []devinapi.ServiceUser {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
+// IsActive false), in creation order, excluding the enterprise's admin service user.
+func (e *Enterprise) ServiceUsers() []devinapi.ServiceUser {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
 	var out []devinapi.ServiceUser
-	for _, id := range s.suOrder {
-		su := s.sus[id]
-		if su.deleted || su.id == AdminServiceUserID {
+	for _, id := range e.suOrder {
+		su := e.sus[id]
+		if su.deleted || su.id == e.adminSUID {
 			continue
 		}
-		w := s.serviceUserWire(su, now, true)
+		w := e.serviceUserWire(su, now, true)
 		out = append(out, devinapi.ServiceUser{ID: su.id, Name: su.name, ExpiresAt: su.expiresAt,
 			RoleAssignments: w.roleAssignments(), IsActive: su.active(now)})
 	}
 	return out
 }
 
-// RevokeKey revokes a PAT or API key out of band, as a human would in the web UI. It fails
+// RevokeKey revokes a PAT or API key of the enterprise out of band, as a human would in the web UI. It fails
 // with devinapi.ErrNotFound for an unknown key and devinapi.ErrConflict when already revoked.
-func (s *Server) RevokeKey(keyID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := s.keys[keyID]
+func (e *Enterprise) RevokeKey(keyID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := e.keys[keyID]
 	if k == nil {
 		return fmt.Errorf("revoke key %s: %w", keyID, devinapi.ErrNotFound)
 	}
 	if k.revokedAt != nil {
 		return fmt.Errorf("revoke key %s: %w", keyID, devinapi.ErrConflict)
 	}
-	now := s.now()
+	now := e.now()
 	k.revokedAt = &now
 	return nil
 }
 
-// DeleteServiceUser deletes a service user out of band and revokes its keys. It fails with
+// DeleteServiceUser deletes a service user of the enterprise out of band and revokes its keys. It fails with
 // devinapi.ErrNotFound when the service user does not exist or is already deleted.
-func (s *Server) DeleteServiceUser(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	su := s.sus[id]
+func (e *Enterprise) DeleteServiceUser(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	su := e.sus[id]
 	if su == nil || su.deleted {
 		return fmt.Errorf("delete service user %s: %w", id, devinapi.ErrNotFound)
 	}
-	s.deleteServiceUserLocked(su)
+	e.deleteServiceUserLocked(su)
 	return nil
 }
 
-func (s *Server) deleteServiceUserLocked(su *serviceUserRec) {
-	now := s.now()
+func (e *Enterprise) deleteServiceUserLocked(su *serviceUserRec) {
+	now := e.now()
 	su.deleted = true
-	for _, k := range s.keys {
+	for _, k := range e.keys {
 		if k.kind == kindAPIKey && k.ownerID == su.id && k.revokedAt == nil {
 			k.revokedAt = &now
 		}
@@ -261,14 +264,14 @@ func (s *Server) deleteServiceUserLocked(su *serviceUserRec) {
 // SetServiceUserRole changes the role of a service user out of band. An organization role
 // keeps the service user's organization (or takes the first one). It fails with
 // devinapi.ErrNotFound for an unknown service user or role.
-func (s *Server) SetServiceUserRole(id, roleID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	su := s.sus[id]
+func (e *Enterprise) SetServiceUserRole(id, roleID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	su := e.sus[id]
 	if su == nil || su.deleted {
 		return fmt.Errorf("set role of service user %s: %w", id, devinapi.ErrNotFound)
 	}
-	role, ok := s.role(roleID)
+	role, ok := e.role(roleID)
 	if !ok {
 		return fmt.Errorf("set role of service user %s: role %s: %w", id, roleID, devinapi.ErrNotFound)
 	}
@@ -276,49 +279,51 @@ func (s *Server) SetServiceUserRole(id, roleID string) error {
 	switch {
 	case role.Type != "org":
 		su.orgID = ""
-	case su.orgID == "" && len(s.orgs) > 0:
-		su.orgID = s.orgs[0]
+	case su.orgID == "" && len(e.orgs) > 0:
+		su.orgID = e.orgs[0]
 	}
 	return nil
 }
 
 // UpsertUser adds a user or replaces the one with the same ID (derived from the email when
-// empty), e.g. to link an account to SSO after a PAT was issued.
-func (s *Server) UpsertUser(u SeedUser) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.upsertUserLocked(u)
+// empty; in an added enterprise, prefixed as every ID of it), e.g. to link an account to SSO
+// after a PAT was issued.
+func (e *Enterprise) UpsertUser(u SeedUser) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.upsertUserLocked(u)
 }
 
-func (s *Server) upsertUserLocked(u SeedUser) {
+func (e *Enterprise) upsertUserLocked(u SeedUser) {
 	if u.ID == "" {
 		u.ID = userIDFromEmail(u.Email)
 	}
+	u.ID = e.scoped(u.ID)
 	u.IDPGroups = append([]string(nil), u.IDPGroups...)
-	if _, ok := s.users[u.ID]; !ok {
-		s.userOrder = append(s.userOrder, u.ID)
+	if _, ok := e.users[u.ID]; !ok {
+		e.userOrder = append(e.userOrder, u.ID)
 	}
-	s.users[u.ID] = &u
+	e.users[u.ID] = &u
 }
 
 // RotateAdminToken issues a new admin credential and revokes the current one, which stops
 // working at once.
-func (s *Server) RotateAdminToken() devinapi.Token {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if old := s.keys[s.adminKeyID]; old != nil && old.revokedAt == nil {
+func (e *Enterprise) RotateAdminToken() devinapi.Token {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	if old := e.keys[e.adminKeyID]; old != nil && old.revokedAt == nil {
 		old.revokedAt = &now
 	}
 	tok := newSecret(tokenPrefix)
-	k := s.addKeyLocked(kindAPIKey, AdminServiceUserID, "admin", nil, tok)
+	k := e.addKeyLocked(kindAPIKey, e.adminSUID, "admin", nil, tok)
 	k.admin = true
-	s.adminToken, s.adminKeyID = tok, k.id
+	e.adminToken, e.adminKeyID = tok, k.id
 	return devinapi.NewToken(tok)
 }
 
-func (s *Server) role(id string) (SeedRole, bool) {
-	for _, r := range s.roles {
+func (e *Enterprise) role(id string) (SeedRole, bool) {
+	for _, r := range e.roles {
 		if r.ID == id {
 			return r, true
 		}
@@ -326,8 +331,8 @@ func (s *Server) role(id string) (SeedRole, bool) {
 	return SeedRole{}, false
 }
 
-func (s *Server) hasOrg(id string) bool {
-	for _, o := range s.orgs {
+func (e *Enterprise) hasOrg(id string) bool {
+	for _, o := range e.orgs {
 		if o == id {
 			return true
 		}

@@ -46,34 +46,34 @@ type memberV2Wire struct {
 
 // memberRole is the role users have in the first organization: Member, or the first
 // organization role.
-func (s *Server) memberRole() (SeedRole, string, bool) {
-	if len(s.orgs) == 0 {
+func (e *Enterprise) memberRole() (SeedRole, string, bool) {
+	if len(e.orgs) == 0 {
 		return SeedRole{}, "", false
 	}
-	if r, ok := s.role(RoleOrgMember); ok {
-		return r, s.orgs[0], true
+	if r, ok := e.role(RoleOrgMember); ok {
+		return r, e.orgs[0], true
 	}
-	for _, r := range s.roles {
+	for _, r := range e.roles {
 		if r.Type == "org" {
-			return r, s.orgs[0], true
+			return r, e.orgs[0], true
 		}
 	}
 	return SeedRole{}, "", false
 }
 
 // userWire encodes a user's direct role assignments: none for an IdP-only user.
-func (s *Server) userWire(u *SeedUser) userWire {
+func (e *Enterprise) userWire(u *SeedUser) userWire {
 	w := userWire{UserID: u.ID, Email: u.Email, Name: u.Name, RoleAssignments: []roleAssignmentWire{}}
-	if role, org, ok := s.memberRole(); ok && !u.IDPOnly {
+	if role, org, ok := e.memberRole(); ok && !u.IDPOnly {
 		w.RoleAssignments = append(w.RoleAssignments, roleAssignmentWire{Role: toRoleWire(role), OrgID: org})
 	}
 	return w
 }
 
 // idpRoles encodes the role assignments a user gets through its IdP groups.
-func (s *Server) idpRoles(u *SeedUser) []idpRoleAssignmentWire {
+func (e *Enterprise) idpRoles(u *SeedUser) []idpRoleAssignmentWire {
 	out := []idpRoleAssignmentWire{}
-	if role, org, ok := s.memberRole(); ok {
+	if role, org, ok := e.memberRole(); ok {
 		for _, g := range u.IDPGroups {
 			out = append(out, idpRoleAssignmentWire{IDPGroupName: g, Role: toRoleWire(role), OrgID: org})
 		}
@@ -83,22 +83,22 @@ func (s *Server) idpRoles(u *SeedUser) []idpRoleAssignmentWire {
 
 // listUsers lists the users with direct role assignments (IdP-only users are not), filtered
 // by "email" (case-insensitive exact match) when given.
-func (s *Server) listUsers(req *apiRequest) result {
-	return s.listMembers(req, false, func(u *SeedUser) any { return s.userWire(u) })
+func (e *Enterprise) listUsers(req *apiRequest) result {
+	return e.listMembers(req, false, func(u *SeedUser) any { return e.userWire(u) })
 }
 
 // listIdpUsers lists the users whose membership comes from IdP groups only.
-func (s *Server) listIdpUsers(req *apiRequest) result {
-	return s.listMembers(req, true, func(u *SeedUser) any {
-		return idpGroupUserWire{UserID: u.ID, Email: u.Email, Name: u.Name, IDPRoleAssignments: s.idpRoles(u)}
+func (e *Enterprise) listIdpUsers(req *apiRequest) result {
+	return e.listMembers(req, true, func(u *SeedUser) any {
+		return idpGroupUserWire{UserID: u.ID, Email: u.Email, Name: u.Name, IDPRoleAssignments: e.idpRoles(u)}
 	})
 }
 
-func (s *Server) listMembers(req *apiRequest, idpOnly bool, encode func(*SeedUser) any) result {
+func (e *Enterprise) listMembers(req *apiRequest, idpOnly bool, encode func(*SeedUser) any) result {
 	email := req.r.URL.Query().Get("email")
 	var items []sequenced
-	for i, id := range s.userOrder {
-		u := s.users[id]
+	for i, id := range e.userOrder {
+		u := e.users[id]
 		if u.IDPOnly == idpOnly && (email == "" || strings.EqualFold(u.Email, email)) {
 			items = append(items, sequenced{int64(i + 1), encode(u)})
 		}
@@ -111,22 +111,22 @@ func (s *Server) listMembers(req *apiRequest, idpOnly bool, encode func(*SeedUse
 }
 
 // getUser answers any member, direct or IdP-only, with both kinds of role assignments.
-func (s *Server) getUser(req *apiRequest) result {
-	u := s.users[req.r.PathValue("user_id")]
+func (e *Enterprise) getUser(req *apiRequest) result {
+	u := e.users[req.r.PathValue("user_id")]
 	if u == nil {
 		return fail(notFound("user"))
 	}
-	return ok(userWithIdpRolesWire{userWire: s.userWire(u), IDPRoleAssignments: s.idpRoles(u)})
+	return ok(userWithIdpRolesWire{userWire: e.userWire(u), IDPRoleAssignments: e.idpRoles(u)})
 }
 
 // getMemberV2 serves the older member record, whose errors are the older {"detail"} bodies.
-func (s *Server) getMemberV2(req *apiRequest) result {
-	u := s.users[req.r.PathValue("user_id")]
+func (e *Enterprise) getMemberV2(req *apiRequest) result {
+	u := e.users[req.r.PathValue("user_id")]
 	if u == nil {
 		return fail(&problem{status: http.StatusNotFound, detail: "Member not found", legacy: true})
 	}
 	w := memberV2Wire{UserID: u.ID, Email: u.Email, Name: u.Name, EnterpriseRole: "member",
-		CreatedAt: s.started.UTC().Format(time.RFC3339)}
+		CreatedAt: e.srv.started.UTC().Format(time.RFC3339)}
 	if u.SAMLID != "" {
 		saml := u.SAMLID
 		w.SAMLID = &saml
@@ -134,9 +134,9 @@ func (s *Server) getMemberV2(req *apiRequest) result {
 	return ok(w)
 }
 
-func (s *Server) listRoles(req *apiRequest) result {
-	items := make([]sequenced, len(s.roles))
-	for i, r := range s.roles {
+func (e *Enterprise) listRoles(req *apiRequest) result {
+	items := make([]sequenced, len(e.roles))
+	for i, r := range e.roles {
 		items[i] = sequenced{int64(i + 1), toRoleWire(r)}
 	}
 	page, p := paginate(req.r, items)
