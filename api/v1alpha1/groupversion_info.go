@@ -28,6 +28,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&PersonalAccessToken{}, &PersonalAccessTokenList{},
 		&ServiceUser{}, &ServiceUserList{},
+		&DevinAccount{}, &DevinAccountList{}, &ClusterDevinAccount{}, &ClusterDevinAccountList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

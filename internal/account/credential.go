@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -35,6 +36,8 @@ type CredentialWatcher struct {
 	loaded               atomic.Bool
 	// OnChange, when set, runs after each new value is in use.
 	OnChange func(ctx context.Context, sec *corev1.Secret)
+	// OnDelete, when set, runs when the Secret is deleted (the last value stays in use).
+	OnDelete func()
 }
 
 // SecretRef names a data key of a Secret.
@@ -86,7 +89,12 @@ func (w *CredentialWatcher) Start(ctx context.Context) error {
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    update,
 		UpdateFunc: func(_, obj any) { update(obj) },
-		DeleteFunc: func(any) { log.Info("the Secret was deleted; keeping the last value", "credential", w.what) },
+		DeleteFunc: func(any) {
+			log.Info("the Secret was deleted; keeping the last value", "credential", w.what)
+			if w.OnDelete != nil {
+				w.OnDelete()
+			}
+		},
 	}); err != nil {
 		return fmt.Errorf("watch %s: %w", w.what, err)
 	}
@@ -102,4 +110,20 @@ func (w *CredentialWatcher) ReadyCheck(_ *http.Request) error {
 		return fmt.Errorf("%s is not loaded yet (Secret %s/%s)", w.what, w.namespace, w.name)
 	}
 	return nil
+}
+
+// Secret returns the watched Secret once the watch has synced; nil when it does not exist.
+// It holds the credential: never log or print it.
+func (w *CredentialWatcher) Secret(ctx context.Context) (*corev1.Secret, error) {
+	if !w.cache.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("watch of %s has not synced: %w", w.what, ctx.Err())
+	}
+	sec := &corev1.Secret{}
+	if err := w.cache.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: w.name}, sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", w.what, err)
+	}
+	return sec, nil
 }

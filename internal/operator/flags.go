@@ -81,6 +81,14 @@ func (o *Options) bindTenancyFlags(fs *flag.FlagSet) {
 	enumVar(fs, &o.PolicyMode, "policy-mode", "How CredentialPolicies apply: 'enforce' (refuse, at admission and before every mint, what no policy allows), 'warn' (only warn: for a first rollout) or 'off'.", policyModes...)
 	fs.StringVar(&o.AdmissionKeySecretName, "admission-key-secret-name", o.AdmissionKeySecretName, "Secret, in the credentials Secret's namespace, holding the key that seals admission records (created when missing; keys 'current' and 'previous').")
 	fs.StringVar(&o.RequesterEmailClaim, "requester-email-claim", o.RequesterEmailClaim, "Take a requester's Devin email from this key of their user info's extra (e.g. the OIDC email claim your authenticator passes on).")
+	fs.Func("account-api-urls", "Comma-separated API URLs a DevinAccount may name (ClusterDevinAccounts, which only cluster administrators write, may name any): the operator calls no URL a tenant chooses (default https://api.devin.ai).", func(s string) error {
+		o.AccountAPIURLs = splitList(s)
+		return nil
+	})
+	fs.Func("cluster-account-secret-namespaces", "Comma-separated namespaces, besides the operator's own, from which a ClusterDevinAccount may read its credential Secret (default: none).", func(s string) error {
+		o.ClusterAccountSecretNamespaces = splitList(s)
+		return nil
+	})
 	fs.Func("requester-strip-prefixes", "Comma-separated prefixes stripped from a requester's user name before it is taken as their Devin email (e.g. 'oidc:').", func(s string) error {
 		o.RequesterStripPrefixes = splitList(s)
 		return nil

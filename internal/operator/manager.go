@@ -83,6 +83,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := addControllers(mgr, o, api, dir, gate); err != nil {
 		return nil, err
 	}
+	if err := addAccountControllers(mgr, o); err != nil {
+		return nil, err
+	}
 	if err := addWebhooks(mgr, o, dir, gate); err != nil {
 		return nil, err
 	}

@@ -109,6 +109,12 @@ type Options struct {
 	// them for the same kind, namespace and name. Off by default: never in a clone of a
 	// cluster running beside the original.
 	AdoptRestored bool
+	// ClusterAccountSecretNamespaces are the namespaces, besides the operator's own, from
+	// which a ClusterDevinAccount may read its credential Secret.
+	ClusterAccountSecretNamespaces []string
+	// AccountAPIURLs are the API URLs a DevinAccount may name: a tenant must not make the
+	// operator call a URL of its choosing from inside the cluster.
+	AccountAPIURLs []string
 	// SSOMode is SSOModeDetect (a user is SSO-linked when the Devin API says so) or
 	// SSOModeEnforced (the enterprise enforces SSO for every member: no PATs at all).
 	SSOMode        SSOMode
@@ -176,6 +182,7 @@ func DefaultOptions() Options {
 		DevinAPIURL:                 "https://api.devin.ai",
 		CredentialsSecretName:       "token-operator-credentials",
 		CredentialsSecretNamespace:  ns,
+		AccountAPIURLs:              []string{"https://api.devin.ai"},
 		CredentialsSecretKey:        "token",
 		EnterpriseAdminKeySecretKey: "token",
 		SSOMode:                     SSOModeDetect,

@@ -76,8 +76,8 @@ func renderConfigMap(t *testing.T) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	b.WriteString(`# Generated from config/argocd/` + group + `/*/ by ` + "`" + regenerate + "`" + `; do not edit.
-# Argo CD health checks and the rotate action of token-operator's ServiceUser and
-# PersonalAccessToken. Merge it into Argo CD's argocd-cm ConfigMap, for example with
+# Argo CD health checks of token-operator's ServiceUser, PersonalAccessToken, DevinAccount and
+# ClusterDevinAccount, and the rotate action of the first two. Merge it into Argo CD's argocd-cm ConfigMap, for example with
 #   kubectl -n argocd patch configmap argocd-cm --patch-file config/argocd/argocd-cm-patch.yaml
 # or as a kustomize patch, or put the data keys under configs.cm of the Argo CD Helm chart.
 # See docs/gitops.md.
@@ -90,10 +90,13 @@ metadata:
     app.kubernetes.io/part-of: argocd
 data:
 `)
-	for _, kind := range kinds {
+	for _, kind := range healthKinds() {
 		dir := kindDir(kind)
 		b.WriteString("  " + healthKey(kind) + ": |\n")
 		b.WriteString(indent(string(readFile(t, filepath.Join(dir, "health.lua"))), 4))
+		if !hasActions(kind) {
+			continue
+		}
 		var actions strings.Builder
 		actions.WriteString("discovery.lua: |\n")
 		actions.WriteString(indent(string(readFile(t, filepath.Join(dir, "actions", "discovery.lua"))), 2))
@@ -147,7 +150,7 @@ func TestConfigMapHoldsTheScripts(t *testing.T) {
 			continue
 		}
 		gk := strings.Split(parts[3], "_")
-		if len(gk) != 2 || gk[0] != group || !slices.Contains(kinds, gk[1]) {
+		if len(gk) != 2 || gk[0] != group || !slices.Contains(healthKinds(), gk[1]) {
 			t.Errorf("%s: %q does not name %s/<Kind>", key, parts[3], group)
 			continue
 		}
@@ -175,8 +178,11 @@ func TestConfigMapHoldsTheScripts(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, kind := range kinds {
-		want = append(want, healthKey(kind), actionsKey(kind))
+	for _, kind := range healthKinds() {
+		want = append(want, healthKey(kind))
+		if hasActions(kind) {
+			want = append(want, actionsKey(kind))
+		}
 	}
 	slices.Sort(keys)
 	slices.Sort(want)
@@ -194,10 +200,13 @@ func TestConfigMapRunsInTheSandbox(t *testing.T) {
 	if err := yaml.Unmarshal(readFile(t, configMapPath), &cm); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range kinds {
+	for _, kind := range healthKinds() {
 		obj := readObject(t, filepath.Join(kindDir(kind), "testdata", "ready.yaml"))
 		if got := health(t, sandbox{now: argoCDClock}, cm.Data[healthKey(kind)], obj); got.Status != "Healthy" {
 			t.Errorf("%s: the inlined health check says %+v for a ready object", kind, got)
+		}
+		if !hasActions(kind) {
+			continue
 		}
 		var actions resourceActions
 		if err := yaml.Unmarshal([]byte(cm.Data[actionsKey(kind)]), &actions); err != nil {

@@ -14,11 +14,21 @@ import (
 // root is the repository root; tests run in their package directory.
 const root = "../.."
 
-// group is the API group of both kinds; config/argocd/<group>/<Kind>/ mirrors Argo CD's
+// group is the API group of every kind; config/argocd/<group>/<Kind>/ mirrors Argo CD's
 // resource_customizations/<group>/<Kind>/.
 const group = "iam.devin.ai"
 
+// kinds are the credential kinds: a health check and the rotate action each.
 var kinds = []string{"PersonalAccessToken", "ServiceUser"}
+
+// accountKinds are the account kinds: a health check each, no action.
+var accountKinds = []string{"DevinAccount", "ClusterDevinAccount"}
+
+// healthKinds are the kinds with a health check: all of them.
+func healthKinds() []string { return append(slices.Clone(kinds), accountKinds...) }
+
+// hasActions reports whether a kind has Argo CD actions (actions/ beside its health check).
+func hasActions(kind string) bool { return slices.Contains(kinds, kind) }
 
 func kindDir(kind string) string { return filepath.Join(root, "config", "argocd", group, kind) }
 
@@ -131,7 +141,7 @@ func health(t *testing.T, sb sandbox, script string, obj map[string]any) healthS
 // TestHealth runs each kind's health_test.yaml, in Argo CD's default sandbox and with
 // useOpenLibs.
 func TestHealth(t *testing.T) {
-	for _, kind := range kinds {
+	for _, kind := range healthKinds() {
 		dir := kindDir(kind)
 		script := string(readFile(t, filepath.Join(dir, "health.lua")))
 		var tests healthTests
@@ -164,8 +174,12 @@ func TestHealthCoversEveryState(t *testing.T) {
 			"stalled-sso-account", "old-generation", "suspended", "deleting"},
 		"ServiceUser": {"new", "provisioning-error", "ready", "expiring-soon", "stalled-unknown-role",
 			"stalled-while-ready", "old-generation", "suspended", "deleting"},
+		"DevinAccount": {"new", "ready", "expiring-soon", "backend-error", "stalled-secret-missing",
+			"stalled-refused", "stalled-not-a-service-user", "old-generation"},
+		"ClusterDevinAccount": {"new", "ready", "expiring-soon", "backend-error", "stalled-secret-missing",
+			"stalled-refused", "stalled-namespace-not-allowed", "old-generation"},
 	}
-	for _, kind := range kinds {
+	for _, kind := range healthKinds() {
 		var tests healthTests
 		readStrict(t, filepath.Join(kindDir(kind), "health_test.yaml"), &tests)
 		var got []string

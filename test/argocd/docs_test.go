@@ -23,8 +23,12 @@ func TestDocsExamples(t *testing.T) {
 			t.Errorf("docs/gitops.md example does not parse: %v\n%s", err, b[1])
 		}
 	}
-	for _, kind := range kinds {
-		for _, key := range []string{healthKey(kind), actionsKey(kind)} {
+	for _, kind := range healthKinds() {
+		keys := []string{healthKey(kind)}
+		if hasActions(kind) {
+			keys = append(keys, actionsKey(kind))
+		}
+		for _, key := range keys {
 			if !strings.Contains(doc, key) {
 				t.Errorf("docs/gitops.md does not mention %s", key)
 			}

@@ -46,10 +46,28 @@ var fluxWants = map[string]map[string]status.Status{
 		"suspended":            status.CurrentStatus,
 		"deleting":             status.TerminatingStatus,
 	},
+	"DevinAccount":        accountFluxWants("stalled-not-a-service-user"),
+	"ClusterDevinAccount": accountFluxWants("stalled-namespace-not-allowed"),
+}
+
+// accountFluxWants are the kstatus expectations of an account kind's testdata: Current once
+// its credential is known to work, InProgress while it is checked, Failed when it needs a
+// person. stalled names the kind's own stalled state besides the common ones.
+func accountFluxWants(stalled string) map[string]status.Status {
+	return map[string]status.Status{
+		"new":                    status.InProgressStatus,
+		"ready":                  status.CurrentStatus,
+		"expiring-soon":          status.CurrentStatus,
+		"backend-error":          status.InProgressStatus, // retrying on its own
+		"stalled-secret-missing": status.FailedStatus,
+		"stalled-refused":        status.FailedStatus,
+		stalled:                  status.FailedStatus,
+		"old-generation":         status.InProgressStatus,
+	}
 }
 
 func TestFluxStatus(t *testing.T) {
-	for _, kind := range kinds {
+	for _, kind := range healthKinds() {
 		dir := filepath.Join(kindDir(kind), "testdata")
 		seen := 0
 		for _, path := range testdataFiles(t, kind) {
@@ -80,8 +98,9 @@ func TestFluxStatus(t *testing.T) {
 
 // TestNewResourceIsInProgressForFlux: a resource just applied, before the operator has
 // seen it, is what a real API server returns (the CRD defaults status.observedGeneration to
-// 0), and kstatus reads it as InProgress: Flux's wait does not pass it before its token
-// exists. Without the default, kstatus would call it Current.
+// 0), and kstatus reads it as InProgress: Flux's wait does not pass a credential before its
+// token exists, nor an account before its credential is checked. Without the default,
+// kstatus would call it Current.
 func TestNewResourceIsInProgressForFlux(t *testing.T) {
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
@@ -97,7 +116,7 @@ func TestNewResourceIsInProgressForFlux(t *testing.T) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range kinds {
+	for _, kind := range healthKinds() {
 		applied := unstructuredObject(t, filepath.Join(kindDir(kind), "testdata", "new.yaml"))
 		applied.SetResourceVersion("")
 		applied.SetUID("")

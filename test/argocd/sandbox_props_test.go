@@ -79,8 +79,12 @@ func TestSandboxRefuses(t *testing.T) {
 // TestScriptsStayInTheSandbox: the scripts call nothing the sandbox lacks even on paths the
 // testdata does not reach (a quick textual guard besides the tests that run them).
 func TestScriptsStayInTheSandbox(t *testing.T) {
-	for _, kind := range kinds {
-		for _, rel := range []string{"health.lua", "actions/discovery.lua", "actions/rotate/action.lua"} {
+	for _, kind := range healthKinds() {
+		scripts := []string{"health.lua"}
+		if hasActions(kind) {
+			scripts = append(scripts, "actions/discovery.lua", "actions/rotate/action.lua")
+		}
+		for _, rel := range scripts {
 			text := string(readFile(t, kindDir(kind)+"/"+rel))
 			for _, banned := range []string{"string.", "math.", "io.", ":format(", ":lower(", ":sub(", ":find(", ":match("} {
 				for _, line := range strings.Split(text, "\n") {

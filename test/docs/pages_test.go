@@ -98,7 +98,7 @@ func TestDocObjectsAreAccepted(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"PersonalAccessToken", "ServiceUser", "CredentialPolicy", "Deployment", "RoleBinding"} {
+	for _, kind := range []string{"PersonalAccessToken", "ServiceUser", "CredentialPolicy", "DevinAccount", "ClusterDevinAccount", "Deployment", "RoleBinding"} {
 		if checked[kind] == 0 {
 			t.Errorf("the docs show no %s: checked %v", kind, checked)
 		}
@@ -124,14 +124,27 @@ func TestEveryFlagIsDocumented(t *testing.T) {
 	}
 }
 
-// Every condition reason, rotation reason and event reason of the API is documented on the
-// troubleshooting page: alerts and health checks match them, so a user must be able to look
-// each one up.
+// Every condition reason, rotation reason and event reason of the API (those of the
+// credentials in conditions.go, those of the accounts in devinaccount_types.go) is documented
+// on the troubleshooting page: alerts and health checks match them, so a user must be able to
+// look each one up.
 func TestEveryReasonIsDocumented(t *testing.T) {
 	root, _ := pages(t)
 	text := page(t, "docs/troubleshooting.md")
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(root, "api", "v1alpha1", "conditions.go"), nil, 0)
+	n := 0
+	for _, file := range []string{"conditions.go", "devinaccount_types.go"} {
+		n += checkReasonsDocumented(t, filepath.Join(root, "api", "v1alpha1", file), text)
+	}
+	if n < 20 {
+		t.Fatalf("found only %d reasons in api/v1alpha1", n)
+	}
+}
+
+// checkReasonsDocumented checks that each Reason*, Rotation* and Event* constant of a file is
+// named on the troubleshooting page, text; it returns how many it found.
+func checkReasonsDocumented(t *testing.T, path, text string) int {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,14 +166,12 @@ func TestEveryReasonIsDocumented(t *testing.T) {
 				}
 				n++
 				if value := strings.Trim(lit.Value, `"`); !strings.Contains(text, "`"+value+"`") {
-					t.Errorf("%s (%q) is not documented in docs/troubleshooting.md", name.Name, value)
+					t.Errorf("%s (%q) of %s is not documented in docs/troubleshooting.md", name.Name, value, filepath.Base(path))
 				}
 			}
 		}
 	}
-	if n < 20 {
-		t.Fatalf("found only %d reasons in conditions.go", n)
-	}
+	return n
 }
 
 // TestEveryFieldIsDocumented: each field of a kind's spec and status, as the generated CRD
@@ -172,6 +183,8 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 		"personalaccesstokens": "docs/api/personalaccesstoken.md",
 		"serviceusers":         "docs/api/serviceuser.md",
 		"credentialpolicies":   "docs/api/credentialpolicy.md",
+		"devinaccounts":        "docs/api/devinaccount.md",
+		"clusterdevinaccounts": "docs/api/devinaccount.md",
 	} {
 		text := page(t, doc)
 		b, err := os.ReadFile(filepath.Join(root, "config", "crd", "bases", "iam.devin.ai_"+plural+".yaml"))

@@ -157,7 +157,7 @@ func TestChartCRDs(t *testing.T) {
 			t.Errorf("%s differs from config/crd/bases: run `make helm-sync`", rel)
 		}
 		gen := decode(t, generated)[0]
-		crd := one(t, rendered, "CustomResourceDefinition", gen.GetName())
+		crd := named(t, rendered, "CustomResourceDefinition", gen.GetName())
 		if !reflect.DeepEqual(crd.Object["spec"], gen.Object["spec"]) {
 			t.Errorf("the chart renders CRD %s with another spec than config/crd/bases", gen.GetName())
 		}

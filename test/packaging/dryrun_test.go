@@ -102,7 +102,8 @@ func TestServerDryRun(t *testing.T) {
 		// The samples need the CRDs for real (their schemas and CEL rules validate them).
 		applyForReal(t, kubectl, installBundle(t), "CustomResourceDefinition")
 		if _, err := kubectl(t, nil, "wait", "--for=condition=Established", "--timeout=60s",
-			"crd/personalaccesstokens.iam.devin.ai", "crd/serviceusers.iam.devin.ai"); err != nil {
+			"crd/personalaccesstokens.iam.devin.ai", "crd/serviceusers.iam.devin.ai", "crd/credentialpolicies.iam.devin.ai",
+			"crd/devinaccounts.iam.devin.ai", "crd/clusterdevinaccounts.iam.devin.ai"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := kubectl(t, nil, "create", "namespace", "team-a"); err != nil {

@@ -226,6 +226,22 @@ func one(t testing.TB, objs []*unstructured.Unstructured, kind, nameSuffix strin
 	return found[0]
 }
 
+// named returns the one object of a kind with exactly that name (one matches a suffix:
+// devinaccounts.iam.devin.ai ends clusterdevinaccounts.iam.devin.ai too).
+func named(t testing.TB, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	var found []*unstructured.Unstructured
+	for _, o := range find(objs, kind, name) {
+		if o.GetName() == name {
+			found = append(found, o)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want exactly one %s named %s, found %d", kind, name, len(found))
+	}
+	return found[0]
+}
+
 // readFile reads a file of the repository.
 func readFile(t testing.TB, rel string) []byte {
 	t.Helper()

@@ -249,7 +249,7 @@ func TestKustomizations(t *testing.T) {
 	for dir, kinds := range map[string][]string{
 		"prometheus":     {"ServiceMonitor"},
 		"network-policy": {"NetworkPolicy", "NetworkPolicy", "NetworkPolicy"},
-		"samples":        {"CredentialPolicy", "PersonalAccessToken", "ServiceUser"},
+		"samples":        {"ClusterDevinAccount", "CredentialPolicy", "DevinAccount", "PersonalAccessToken", "ServiceUser"},
 		// Opt-in, never in config/default (TestPermissivePolicyIsOptIn).
 		"tenancy/permissive-policy": {"ClusterRole", "ClusterRoleBinding", "CredentialPolicy"},
 	} {
@@ -298,12 +298,16 @@ func TestProjectFile(t *testing.T) {
 		p.ProjectName != "token-operator" || p.Repo != "github.com/cogtokens/token-operator" {
 		t.Errorf("PROJECT header: %+v", p)
 	}
+	// The credentials are namespaced and have validating webhooks; the policy and the cluster
+	// account are cluster-scoped, and the policy and both accounts are validated by CEL alone.
+	namespaced := map[string]bool{"ServiceUser": true, "PersonalAccessToken": true, "CredentialPolicy": false,
+		"DevinAccount": true, "ClusterDevinAccount": false}
 	kinds := map[string]bool{}
 	for _, r := range p.Resources {
 		kinds[r.Kind] = true
-		credential := r.Kind != "CredentialPolicy" // the policy is cluster-scoped and validated by CEL alone
+		credential := r.Kind == "ServiceUser" || r.Kind == "PersonalAccessToken"
 		if r.Group != "iam" || r.Version != "v1alpha1" || r.Domain != "devin.ai" || !r.Controller ||
-			r.API.CRDVersion != "v1" || r.API.Namespaced != credential || r.Path != "github.com/cogtokens/token-operator/api/v1alpha1" ||
+			r.API.CRDVersion != "v1" || r.API.Namespaced != namespaced[r.Kind] || r.Path != "github.com/cogtokens/token-operator/api/v1alpha1" ||
 			r.Webhooks.Validation != credential || (credential && r.Webhooks.WebhookVersion != "v1") {
 			t.Errorf("PROJECT resource %s: %+v", r.Kind, r)
 		}
@@ -311,8 +315,13 @@ func TestProjectFile(t *testing.T) {
 			t.Errorf("PROJECT resource %s: defaulting webhook %v", r.Kind, r.Webhooks.Defaulting)
 		}
 	}
-	if len(p.Resources) != 3 || !kinds["ServiceUser"] || !kinds["PersonalAccessToken"] || !kinds["CredentialPolicy"] {
-		t.Errorf("PROJECT resources %v, want ServiceUser, PersonalAccessToken and CredentialPolicy", kinds)
+	if len(p.Resources) != len(namespaced) || len(kinds) != len(namespaced) {
+		t.Errorf("PROJECT resources %v, want %v", kinds, namespaced)
+	}
+	for kind := range namespaced {
+		if !kinds[kind] {
+			t.Errorf("PROJECT has no resource %s", kind)
+		}
 	}
 }
 

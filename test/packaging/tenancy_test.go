@@ -26,13 +26,20 @@ var roleKinds = map[string]string{
 	"serviceuser":         "serviceusers",
 	"personalaccesstoken": "personalaccesstokens",
 	"credentialpolicy":    "credentialpolicies",
+	"devinaccount":        "devinaccounts",
+	"clusterdevinaccount": "clusterdevinaccounts",
 }
+
+// clusterWideRoleKinds are the kinds whose roles are never aggregated into a built-in role:
+// cluster-wide configuration of cluster admins.
+var clusterWideRoleKinds = []string{"credentialpolicy", "clusterdevinaccount"}
 
 // TestNamespaceEditorsGetNoCredentials: in the bundle and in every chart variant with the
 // default values, no ClusterRole is aggregated into the built-in admin or edit roles (a
 // credential broker must not let every namespace editor mint credentials), the viewer roles
-// of ServiceUser and PersonalAccessToken are aggregated into view, and every kind, the
-// CredentialPolicy too, has its editor and viewer roles, the policy's never aggregated.
+// of ServiceUser, PersonalAccessToken and DevinAccount are aggregated into view, and every
+// kind, the cluster-wide ones too, has its editor and viewer roles, those of CredentialPolicy
+// and ClusterDevinAccount never aggregated.
 func TestNamespaceEditorsGetNoCredentials(t *testing.T) {
 	for _, r := range renderings(t) {
 		t.Run(r.name, func(t *testing.T) {
@@ -44,14 +51,15 @@ func TestNamespaceEditorsGetNoCredentials(t *testing.T) {
 				}
 			}
 			for kind, plural := range roleKinds {
-				checkKindRoles(t, r.objs, kind, plural, kind != "credentialpolicy")
+				checkKindRoles(t, r.objs, kind, plural, !slices.Contains(clusterWideRoleKinds, kind))
 			}
 		})
 	}
 }
 
 // TestChartAggregationValues: rbac.aggregateToDefaultRoles=true aggregates the editor roles
-// of ServiceUser and PersonalAccessToken (never the CredentialPolicy's) into admin and edit;
+// of ServiceUser, PersonalAccessToken and DevinAccount (never those of CredentialPolicy and
+// ClusterDevinAccount) into admin and edit;
 // rbac.aggregateViewerToDefaultRoles=false aggregates nothing into view.
 func TestChartAggregationValues(t *testing.T) {
 	out, err := renderChart(t, "rbac.aggregateToDefaultRoles=true")
@@ -62,7 +70,7 @@ func TestChartAggregationValues(t *testing.T) {
 	for kind := range roleKinds {
 		labels := one(t, objs, "ClusterRole", "-"+kind+"-editor-role").GetLabels()
 		want := "true"
-		if kind == "credentialpolicy" {
+		if slices.Contains(clusterWideRoleKinds, kind) {
 			want = ""
 		}
 		if labels[aggregateToAdmin] != want || labels[aggregateToEdit] != want {

@@ -170,6 +170,7 @@ func createOrUpdate(ctx context.Context, c client.Client, obj *corev1.Secret, mu
 func (e *Env) OperatorOptions() operator.Options {
 	o := operator.DefaultOptions()
 	o.DevinAPIURL = e.Devin.URL
+	o.AccountAPIURLs = []string{e.Devin.URL}
 	o.DefaultOrganization = "org-default"
 	o.CredentialsSecretNamespace = OperatorNamespace
 	o.MetricsAddr = "0"

@@ -65,7 +65,8 @@ func objectLeaks(ctx context.Context, c client.Client) []string {
 	pats := &iamv1alpha1.PersonalAccessTokenList{}
 	sus := &iamv1alpha1.ServiceUserList{}
 	secs := &corev1.SecretList{}
-	for _, l := range []client.ObjectList{pats, sus, secs} {
+	accts, cluster := &iamv1alpha1.DevinAccountList{}, &iamv1alpha1.ClusterDevinAccountList{}
+	for _, l := range []client.ObjectList{pats, sus, secs, accts, cluster} {
 		if err := c.List(ctx, l); err != nil {
 			leaks = append(leaks, "cannot list: "+err.Error())
 		}
@@ -78,6 +79,16 @@ func objectLeaks(ctx context.Context, c client.Client) []string {
 	for _, s := range sus.Items {
 		if tokenPattern.MatchString(fmt.Sprintf("%v %v", s.ObjectMeta, s.Status)) {
 			leaks = append(leaks, "ServiceUser "+s.Namespace+"/"+s.Name)
+		}
+	}
+	for _, a := range accts.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v %v", a.ObjectMeta, a.Status)) {
+			leaks = append(leaks, "DevinAccount "+a.Namespace+"/"+a.Name)
+		}
+	}
+	for _, a := range cluster.Items {
+		if tokenPattern.MatchString(fmt.Sprintf("%v %v", a.ObjectMeta, a.Status)) {
+			leaks = append(leaks, "ClusterDevinAccount "+a.Name)
 		}
 	}
 	holdsToken := false

@@ -1,0 +1,145 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/cogtokens/token-operator/internal/devinapi"
+)
+
+// Endpoint is where one account's requests go and how fast: its API URL, the Secret that
+// holds its credential, its rate limit (QPS <= 0: none).
+type Endpoint struct {
+	URL    string
+	Secret SecretRef
+	QPS    float64
+	Burst  int
+}
+
+// Connection is one account's client, whose credential a watch of the account's Secret keeps
+// in step without a restart.
+type Connection struct {
+	Endpoint Endpoint
+	Client   *devinapi.Client
+	token    *devinapi.SwappableToken
+	watcher  *CredentialWatcher
+	cancel   context.CancelFunc
+}
+
+// Use makes the client use value (read from the account's Secret) from the next request on,
+// ahead of the watch, which sets the same.
+func (c *Connection) Use(value []byte) { c.token.Set(devinapi.NewToken(string(value))) }
+
+// Secret returns the account's Secret once its watch has synced (nil when it does not
+// exist). It holds the credential: never log or print it.
+func (c *Connection) Secret(ctx context.Context) (*corev1.Secret, error) {
+	return c.watcher.Secret(ctx)
+}
+
+// Connections keeps one Connection per account, by key (kind/namespace/name), each with a
+// watch of that one Secret (a small cache of its own, never the cache of the Secrets the
+// operator writes). Changed is told the key of an account whose Secret changed or went. It
+// is a manager Runnable: connections live as long as the manager.
+type Connections struct {
+	Config  *rest.Config
+	Scheme  *runtime.Scheme
+	Timeout time.Duration
+	// Changed is called with the key of an account whose Secret changed or was deleted.
+	Changed func(key string)
+
+	mu    sync.Mutex
+	ctx   context.Context
+	conns map[string]*Connection
+}
+
+// Start keeps the connections until ctx ends.
+func (cs *Connections) Start(ctx context.Context) error {
+	cs.mu.Lock()
+	cs.ctx = ctx
+	cs.mu.Unlock()
+	<-ctx.Done()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for key, c := range cs.conns {
+		c.cancel()
+		delete(cs.conns, key)
+	}
+	return nil
+}
+
+// NeedLeaderElection is false: every replica may act for an account.
+func (cs *Connections) NeedLeaderElection() bool { return false }
+
+// Get returns the account's connection to ep, made (or remade, when the endpoint changed)
+// as needed.
+func (cs *Connections) Get(key string, ep Endpoint) (*Connection, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.ctx == nil {
+		return nil, errors.New("the account connections have not started")
+	}
+	if c, ok := cs.conns[key]; ok {
+		if c.Endpoint == ep {
+			return c, nil
+		}
+		c.cancel()
+		delete(cs.conns, key)
+	}
+	c, err := cs.connect(key, ep)
+	if err != nil {
+		return nil, err
+	}
+	if cs.conns == nil {
+		cs.conns = map[string]*Connection{}
+	}
+	cs.conns[key] = c
+	return c, nil
+}
+
+// Forget closes the account's connection (the account is gone).
+func (cs *Connections) Forget(key string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if c, ok := cs.conns[key]; ok {
+		c.cancel()
+		delete(cs.conns, key)
+	}
+}
+
+// Len is the number of open connections.
+func (cs *Connections) Len() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.conns)
+}
+
+func (cs *Connections) connect(key string, ep Endpoint) (*Connection, error) {
+	token := devinapi.NewSwappableToken(devinapi.Token{})
+	api, err := devinapi.New(devinapi.Options{BaseURL: ep.URL, Credentials: token, Timeout: cs.Timeout, QPS: ep.QPS, Burst: ep.Burst})
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", key, err)
+	}
+	w, err := NewCredentialWatcher(cs.Config, cs.Scheme, "the credential of account "+key, ep.Secret, token)
+	if err != nil {
+		return nil, err
+	}
+	if cs.Changed != nil {
+		w.OnChange = func(context.Context, *corev1.Secret) { cs.Changed(key) }
+		w.OnDelete = func() { cs.Changed(key) }
+	}
+	ctx, cancel := context.WithCancel(cs.ctx)
+	go func() {
+		if err := w.Start(ctx); err != nil && ctx.Err() == nil {
+			ctrl.LoggerFrom(ctx).Info("the watch of an account's Secret stopped", "account", key, "error", err.Error())
+		}
+	}()
+	return &Connection{Endpoint: ep, Client: api, token: token, watcher: w, cancel: cancel}, nil
+}
