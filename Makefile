@@ -280,31 +280,31 @@ KO_VERSION ?= v0.19.1
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)-$(CONTROLLER_TOOLS_VERSION) ## Install controller-gen into ./bin.
-	@ln -sf $(CONTROLLER_GEN)-$(CONTROLLER_TOOLS_VERSION) $(CONTROLLER_GEN)
+	@ln -sf $(notdir $(CONTROLLER_GEN))-$(CONTROLLER_TOOLS_VERSION) $(CONTROLLER_GEN)
 $(CONTROLLER_GEN)-$(CONTROLLER_TOOLS_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE)-$(KUSTOMIZE_VERSION) ## Install kustomize into ./bin.
-	@ln -sf $(KUSTOMIZE)-$(KUSTOMIZE_VERSION) $(KUSTOMIZE)
+	@ln -sf $(notdir $(KUSTOMIZE))-$(KUSTOMIZE_VERSION) $(KUSTOMIZE)
 $(KUSTOMIZE)-$(KUSTOMIZE_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION) ## Install golangci-lint into ./bin.
-	@ln -sf $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION) $(GOLANGCI_LINT)
+	@ln -sf $(notdir $(GOLANGCI_LINT))-$(GOLANGCI_LINT_VERSION) $(GOLANGCI_LINT)
 $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
 
 .PHONY: helm
 helm: $(HELM)-$(HELM_VERSION) ## Install helm into ./bin.
-	@ln -sf $(HELM)-$(HELM_VERSION) $(HELM)
+	@ln -sf $(notdir $(HELM))-$(HELM_VERSION) $(HELM)
 $(HELM)-$(HELM_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 .PHONY: ko
 ko: $(KO)-$(KO_VERSION) ## Install ko into ./bin.
-	@ln -sf $(KO)-$(KO_VERSION) $(KO)
+	@ln -sf $(notdir $(KO))-$(KO_VERSION) $(KO)
 $(KO)-$(KO_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,$(KO),github.com/google/ko,$(KO_VERSION))
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cogtokens/token-operator/internal/devinapi"
 )
 
 // inventoryFlags are how inventory reaches the Devin API and knows this cluster's objects.
@@ -59,8 +61,8 @@ func runInventory(ctx context.Context, g *globalFlags, f *inventoryFlags, out *o
 	if err := out.validate(); err != nil {
 		return err
 	}
-	if err := checkAPIURL(f.apiURL); err != nil {
-		return err
+	if err := devinapi.CheckBaseURL(f.apiURL); err != nil {
+		return fmt.Errorf("--devin-api-url %w", err)
 	}
 	ref, err := parseSecretRef(f.secret)
 	if err != nil {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -22,30 +20,6 @@ import (
 	"github.com/cogtokens/token-operator/internal/logging"
 	"github.com/cogtokens/token-operator/internal/version"
 )
-
-// checkAPIURL accepts an https URL, or http to a loopback address only (a local fake or a
-// tunnel), as the operator does: the credential never crosses a network in clear. Errors
-// show the URL without its password.
-func checkAPIURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("--devin-api-url is not a URL; want one such as https://api.devin.ai")
-	}
-	shown := u.Redacted()
-	switch {
-	case u.Host == "":
-		return fmt.Errorf("--devin-api-url %q: want an absolute URL such as https://api.devin.ai", shown)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme != "http":
-		return fmt.Errorf("--devin-api-url %q: want https", shown)
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
-		return nil
-	}
-	return fmt.Errorf("--devin-api-url %q: http only to a loopback address; the credential must not cross a network in clear", shown)
-}
 
 // parseSecretRef reads --credentials-secret, NAMESPACE/NAME.
 func parseSecretRef(s string) (types.NamespacedName, error) {

@@ -8,8 +8,6 @@ package operator
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cogtokens/token-operator/internal/credential"
+	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/policy"
 	"github.com/cogtokens/token-operator/internal/tenancy"
 )
@@ -226,7 +225,7 @@ func (o Options) Validate() error {
 	if o.MintBudget < minMintBudget || o.MintBudget > maxMintBudget {
 		bad("mint-budget", "%d: want a whole number from %d to %d", o.MintBudget, minMintBudget, maxMintBudget)
 	}
-	if err := checkAPIURL(o.DevinAPIURL); err != nil {
+	if err := devinapi.CheckBaseURL(o.DevinAPIURL); err != nil {
 		bad("devin-api-url", "%v", err)
 	}
 	for flag, v := range map[string]string{
@@ -275,28 +274,4 @@ func oneOf[T ~string](bad func(flag, format string, args ...any), flag string, v
 	if !slices.Contains(allowed, v) {
 		bad(flag, "%q: want %s", v, quoted(allowed))
 	}
-}
-
-// checkAPIURL accepts an https URL, or http to a loopback address only (a local fake or a
-// tunnel): the operator's credential is never sent in clear over a network. Errors show the
-// URL without its password, and an unparsable one not at all (it may hold a secret).
-func checkAPIURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a URL; want one such as https://api.devin.ai")
-	}
-	shown := u.Redacted()
-	switch {
-	case u.Host == "":
-		return fmt.Errorf("%q: want an absolute URL such as https://api.devin.ai", shown)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme != "http":
-		return fmt.Errorf("%q: want https", shown)
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
-		return nil
-	}
-	return fmt.Errorf("%q: http only to a loopback address; the credential must not cross a network in clear", shown)
 }
