@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -108,6 +109,9 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	before := obj.DeepCopyObject().(AccountObject)
 	again, checkErr := r.check(ctx, key, obj)
 	obj.AccountStatus().ObservedGeneration = obj.GetGeneration()
+	if equality.Semantic.DeepEqual(before.AccountStatus(), obj.AccountStatus()) {
+		return ctrl.Result{RequeueAfter: again}, checkErr // a check that finds nothing new writes nothing
+	}
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("write the status of %s: %w", key, err)
 	}
@@ -125,7 +129,13 @@ func (r *DevinAccountReconciler) check(ctx context.Context, key string, obj Acco
 		return 0, nil
 	}
 	conn, err := r.Connections.Get(key, ep)
-	if err != nil {
+	switch {
+	case errors.Is(err, account.ErrTooManyAccounts):
+		r.stall(obj, iamv1alpha1.ReasonTooManyAccounts, err.Error())
+		return 0, nil
+	case errors.Is(err, account.ErrNotStarted):
+		return 0, err // retried once the connections run
+	case err != nil:
 		r.stall(obj, iamv1alpha1.ReasonInvalidSpec, err.Error())
 		return 0, nil
 	}

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -10,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/testing/devenv"
@@ -98,4 +101,61 @@ func TestDevinAccountCannotAimTheOperatorElsewhere(t *testing.T) {
 	g.Expect(k8s.Create(ctx, acct)).To(Succeed())
 	got := waitAccount(t, acct, accountReason(metav1.ConditionTrue, iamv1alpha1.ConditionStalled, iamv1alpha1.ReasonAPIURLNotAllowed))
 	g.Expect(got.Status.ServiceUserID).To(BeEmpty())
+}
+
+// reconciles is how many reconciles of the named controller have finished.
+func reconciles(t *testing.T, controller string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if labels(m)["controller"] == controller {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+// statusWrites counts the operator's writes of accounts' status.
+type statusWrites struct{ n atomic.Int64 }
+
+func (w *statusWrites) wrap(inner client.Client) client.Client {
+	return interceptor.NewClient(inner.(client.WithWatch), interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			if _, ok := obj.(*iamv1alpha1.DevinAccount); ok && sub == "status" {
+				w.n.Add(1)
+			}
+			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+		},
+	})
+}
+
+// TestDevinAccountCheckWritesNothingNew: a check that finds what status already says (here
+// after a change of the Secret that keeps its key) sends no write.
+func TestDevinAccountCheckWritesNothingNew(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	writes := &statusWrites{}
+	restartOperator(t, writes.wrap)
+	ns := newNamespace(t)
+	sec := keySecret(ns, "key", env.Devin.AdminToken().Reveal())
+	g.Expect(k8s.Create(ctx, sec)).To(Succeed())
+	acct := &iamv1alpha1.DevinAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "quiet"},
+		Spec: iamv1alpha1.DevinAccountSpec{APIURL: env.Devin.URL, CredentialSecretRef: iamv1alpha1.AccountSecretRef{Name: "key"}}}
+	g.Expect(k8s.Create(ctx, acct)).To(Succeed())
+	waitAccount(t, acct, accountReason(metav1.ConditionTrue, iamv1alpha1.ConditionReady, iamv1alpha1.ReasonCredentialValid))
+
+	before, wrote := reconciles(t, "devinaccount"), writes.n.Load()
+	sec.Labels = map[string]string{"team": "a"}
+	g.Expect(k8s.Update(ctx, sec)).To(Succeed())
+	g.Eventually(func() float64 { return reconciles(t, "devinaccount") }, timeout, interval).Should(BeNumerically(">", before))
+	g.Expect(writes.n.Load()).To(Equal(wrote), "the account's status was written although nothing changed")
 }

@@ -17,6 +17,9 @@ const (
 	// ReasonAPIURLNotAllowed: a DevinAccount names an API URL the operator's
 	// --account-api-urls does not list (the operator calls no URL a tenant chooses).
 	ReasonAPIURLNotAllowed = "APIURLNotAllowed"
+	// ReasonTooManyAccounts: the operator already keeps as many account connections (a
+	// client and a watch each) as its bound allows; an account that goes frees one.
+	ReasonTooManyAccounts = "TooManyAccounts"
 	// ReasonCredentialRefused: the Devin API refuses the account's credential (401).
 	ReasonCredentialRefused = "CredentialRefused"
 	// ReasonNotAServiceUser: the credential is not a service user's API key (a personal

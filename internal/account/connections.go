@@ -44,6 +44,18 @@ func (c *Connection) Secret(ctx context.Context) (*corev1.Secret, error) {
 	return c.watcher.Secret(ctx)
 }
 
+// Errors of Connections.Get.
+var (
+	// ErrNotStarted: the connections do not run yet (the manager is starting); retry.
+	ErrNotStarted = errors.New("the account connections have not started")
+	// ErrTooManyAccounts: as many connections are open as MaxConnections allows.
+	ErrTooManyAccounts = errors.New("too many accounts")
+)
+
+// DefaultMaxConnections bounds the connections when MaxConnections is zero: each holds a
+// client and a watch, and tenants create DevinAccounts.
+const DefaultMaxConnections = 256
+
 // Connections keeps one Connection per account, by key (kind/namespace/name), each with a
 // watch of that one Secret (a small cache of its own, never the cache of the Secrets the
 // operator writes). Changed is told the key of an account whose Secret changed or went. It
@@ -52,6 +64,8 @@ type Connections struct {
 	Config  *rest.Config
 	Scheme  *runtime.Scheme
 	Timeout time.Duration
+	// MaxConnections bounds the open connections; zero means DefaultMaxConnections.
+	MaxConnections int
 	// Changed is called with the key of an account whose Secret changed or was deleted.
 	Changed func(key string)
 
@@ -84,7 +98,7 @@ func (cs *Connections) Get(key string, ep Endpoint) (*Connection, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.ctx == nil {
-		return nil, errors.New("the account connections have not started")
+		return nil, ErrNotStarted
 	}
 	if c, ok := cs.conns[key]; ok {
 		if c.Endpoint == ep {
@@ -92,6 +106,9 @@ func (cs *Connections) Get(key string, ep Endpoint) (*Connection, error) {
 		}
 		c.cancel()
 		delete(cs.conns, key)
+	}
+	if limit := cs.max(); len(cs.conns) >= limit {
+		return nil, fmt.Errorf("%w: the operator keeps at most %d account connections (a client and a watch each); delete an account that is not used", ErrTooManyAccounts, limit)
 	}
 	c, err := cs.connect(key, ep)
 	if err != nil {
@@ -104,6 +121,13 @@ func (cs *Connections) Get(key string, ep Endpoint) (*Connection, error) {
 	return c, nil
 }
 
+func (cs *Connections) max() int {
+	if cs.MaxConnections > 0 {
+		return cs.MaxConnections
+	}
+	return DefaultMaxConnections
+}
+
 // Forget closes the account's connection (the account is gone).
 func (cs *Connections) Forget(key string) {
 	cs.mu.Lock()
@@ -112,13 +136,6 @@ func (cs *Connections) Forget(key string) {
 		c.cancel()
 		delete(cs.conns, key)
 	}
-}
-
-// Len is the number of open connections.
-func (cs *Connections) Len() int {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return len(cs.conns)
 }
 
 func (cs *Connections) connect(key string, ep Endpoint) (*Connection, error) {

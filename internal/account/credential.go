@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -46,8 +47,13 @@ type SecretRef struct{ Namespace, Name, Key string }
 // NewCredentialWatcher watches the Secret ref names and sets source from it; what names the
 // credential in logs and checks.
 func NewCredentialWatcher(cfg *rest.Config, scheme *runtime.Scheme, what string, ref SecretRef, source *devinapi.SwappableToken) (*CredentialWatcher, error) {
+	// The cache holds Secrets only: a fixed mapping spares a discovery of the API server per
+	// watch.
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(corev1.SchemeGroupVersion.WithKind("Secret"), meta.RESTScopeNamespace)
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            scheme,
+		Mapper:            mapper,
 		DefaultNamespaces: map[string]cache.Config{ref.Namespace: {}},
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", ref.Name)},
