@@ -76,17 +76,25 @@ type Connections struct {
 
 // Start keeps the connections until ctx ends.
 func (cs *Connections) Start(ctx context.Context) error {
-	cs.mu.Lock()
-	cs.ctx = ctx
-	cs.mu.Unlock()
+	cs.begin(ctx)
 	<-ctx.Done()
+	cs.stop()
+	return nil
+}
+
+func (cs *Connections) begin(ctx context.Context) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.ctx = ctx
+}
+
+func (cs *Connections) stop() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for key, c := range cs.conns {
 		c.cancel()
 		delete(cs.conns, key)
 	}
-	return nil
 }
 
 // NeedLeaderElection is false: every replica may act for an account.
