@@ -45,16 +45,18 @@ const (
 	defaultAPIURL = "https://api.devin.ai"
 )
 
-// +kubebuilder:rbac:groups=iam.devin.ai,resources=devinaccounts;clusterdevinaccounts,verbs=list;watch
+// +kubebuilder:rbac:groups=iam.devin.ai,resources=devinaccounts;clusterdevinaccounts,verbs=list;watch;patch
 // +kubebuilder:rbac:groups=iam.devin.ai,resources=devinaccounts/status;clusterdevinaccounts/status,verbs=patch
 
 // DevinAccountReconciler tells, for each account of one kind (DevinAccount or
 // ClusterDevinAccount), whether its credential works: it watches the account's Secret, asks
 // the Devin API who the credential is (GET /v3/self: a service user's key is required) and
-// when its service user expires, and writes that into status. Resources do not use accounts
-// yet: the operator's flags configure the account every resource uses.
+// when its service user expires, and writes that into status. The account and its Secret
+// stay (finalizers) while resources name it (devinaccount_hold.go).
 type DevinAccountReconciler struct {
-	Client      client.Client
+	Client client.Client
+	// Reader reads around the cache: a Secret the account held before.
+	Reader      client.Reader
 	Connections *account.Connections
 	Recorder    events.EventRecorder
 	Clock       clock.PassiveClock
@@ -74,7 +76,7 @@ type DevinAccountReconciler struct {
 
 // AccountKey is the key of an account among the connections: kind/namespace/name.
 func AccountKey(kind string, key types.NamespacedName) string {
-	return kind + "/" + key.Namespace + "/" + key.Name
+	return account.ConnectionKey(kind, key)
 }
 
 // ParseAccountKey reverses AccountKey.
@@ -92,6 +94,9 @@ func (r *DevinAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(r.New()).
 		Named(strings.ToLower(r.Kind)).
 		WatchesRawSource(source.Channel(r.Changed, &handler.EnqueueRequestForObject{})).
+		// A deleting account goes when the last resource that names it has gone.
+		Watches(&iamv1alpha1.PersonalAccessToken{}, handler.EnqueueRequestsFromMapFunc(r.accountOfUser)).
+		Watches(&iamv1alpha1.ServiceUser{}, handler.EnqueueRequestsFromMapFunc(r.accountOfUser)).
 		Complete(r)
 }
 
@@ -106,9 +111,28 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{}, err
 	}
+	users, err := r.users(ctx, obj)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	deleting := !obj.GetDeletionTimestamp().IsZero()
+	switch {
+	case deleting && users == 0:
+		return ctrl.Result{}, r.release(ctx, key, obj)
+	case !deleting:
+		if err := r.holdAccount(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	before := obj.DeepCopyObject().(AccountObject)
 	again, checkErr := r.check(ctx, key, obj)
-	obj.AccountStatus().ObservedGeneration = obj.GetGeneration()
+	st := obj.AccountStatus()
+	st.ObservedGeneration, st.Users = obj.GetGeneration(), 0
+	if deleting {
+		st.Users = users
+		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionReconciling, metav1.ConditionTrue, iamv1alpha1.ReasonAccountInUse,
+			fmt.Sprintf("deleted; it goes once the %d PersonalAccessTokens and ServiceUsers that name it have revoked their credentials", users))
+	}
 	if equality.Semantic.DeepEqual(before.AccountStatus(), obj.AccountStatus()) {
 		return ctrl.Result{RequeueAfter: again}, checkErr // a check that finds nothing new writes nothing
 	}
@@ -151,6 +175,9 @@ func (r *DevinAccountReconciler) check(ctx context.Context, key string, obj Acco
 		return 0, nil
 	}
 	conn.Use(sec.Data[ep.Secret.Key])
+	if err := r.holdSecret(ctx, obj, sec); err != nil {
+		return 0, err
+	}
 	self, err := conn.Client.Self(ctx)
 	switch {
 	case errors.Is(err, devinapi.ErrUnauthorized):

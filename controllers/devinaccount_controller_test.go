@@ -154,8 +154,7 @@ func TestDevinAccountCheckWritesNothingNew(t *testing.T) {
 	waitAccount(t, acct, accountReason(metav1.ConditionTrue, iamv1alpha1.ConditionReady, iamv1alpha1.ReasonCredentialValid))
 
 	before, wrote := reconciles(t, "devinaccount"), writes.n.Load()
-	sec.Labels = map[string]string{"team": "a"}
-	g.Expect(k8s.Update(ctx, sec)).To(Succeed())
+	update(t, sec, func(s *corev1.Secret) { s.Labels = map[string]string{"team": "a"} })
 	g.Eventually(func() float64 { return reconciles(t, "devinaccount") }, timeout, interval).Should(BeNumerically(">", before))
 	g.Expect(writes.n.Load()).To(Equal(wrote), "the account's status was written although nothing changed")
 }

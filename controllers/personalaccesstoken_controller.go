@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/account"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
@@ -47,6 +48,9 @@ type PersonalAccessTokenReconciler struct {
 	Directory *directory.Directory
 	// Listings shares the periodic token listing between the PATs of one user.
 	Listings *credential.ListingCache
+	// Accounts resolves a spec.accountRef; API, Directory and Listings serve the default
+	// account. Nil serves only the default account.
+	Accounts Accounts
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
@@ -74,7 +78,11 @@ func (r *PersonalAccessTokenReconciler) reconcileNormal(ctx context.Context, pat
 	if err := status.EnsureFinalizer(ctx, iamv1alpha1.Finalizer); err != nil {
 		return ctrl.Result{}, credential.Outcome{}, err
 	}
-	out, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat), status)
+	up, err := r.upstream(ctx, pat)
+	if err != nil {
+		return ctrl.Result{}, credential.Outcome{}, err
+	}
+	out, err := r.Lifecycle.Reconcile(ctx, pat, r.issuer(pat, up), status)
 	return ctrl.Result{RequeueAfter: out.Wake}, out, err
 }
 
@@ -102,7 +110,11 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 		return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 	}
 	if r.Lifecycle.EverIssued(pat) {
-		if err := r.Lifecycle.Revoke(ctx, pat, r.issuer(pat)); err != nil {
+		up, err := r.upstream(ctx, pat)
+		if err != nil {
+			return ctrl.Result{}, errRevocationPending(err)
+		}
+		if err := r.Lifecycle.Revoke(ctx, pat, r.issuer(pat, up)); err != nil {
 			return ctrl.Result{}, errRevocationPending(err)
 		}
 	} else if err := r.Lifecycle.Forget(ctx, pat); err != nil {
@@ -111,11 +123,41 @@ func (r *PersonalAccessTokenReconciler) reconcileDelete(ctx context.Context, pat
 	return ctrl.Result{}, removeFinalizer(ctx, r.Client, pat)
 }
 
+// patUpstream is what a PersonalAccessToken acts through: its account's client, directory
+// and listings.
+type patUpstream struct {
+	name     string
+	api      PATAPI
+	users    *directory.Directory
+	listings *credential.ListingCache
+}
+
+// upstream resolves the resource's account, and records it in status.
+func (r *PersonalAccessTokenReconciler) upstream(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken) (patUpstream, error) {
+	return r.upstreamOf(ctx, pat.Namespace, pat.Spec.AccountRef, &pat.Status.Account)
+}
+
+func (r *PersonalAccessTokenReconciler) upstreamOf(ctx context.Context, namespace string, ref *iamv1alpha1.AccountRef, record *string) (patUpstream, error) {
+	b, err := backendFor(ctx, r.Accounts, namespace, ref)
+	switch {
+	case err != nil:
+		return patUpstream{}, err
+	case b == nil:
+		*record = iamv1alpha1.DefaultAccount
+		return patUpstream{name: iamv1alpha1.DefaultAccount, api: r.API, users: r.Directory, listings: r.Listings}, nil
+	}
+	*record = b.Name
+	listings := account.Cache(b, "pat-listings", func() *credential.ListingCache {
+		return &credential.ListingCache{TTL: r.Listings.TTL, Clock: r.Clock}
+	})
+	return patUpstream{name: b.Name, api: b.API, users: b.Directory, listings: listings}, nil
+}
+
 // issuer is the upstream side of the resource: its user's PATs, or an imported token.
-func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessToken) credential.Issuer {
-	minted := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(pat) }, pat: pat}
+func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessToken, up patUpstream) credential.Issuer {
+	minted := &patIssuer{api: up.api, users: up.users, listings: up.listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(pat) }, pat: pat}
 	if pat.Imported() {
-		return &importIssuer{owner: minted, api: r.API, reader: r.Reader, clock: r.Clock, pat: pat}
+		return &importIssuer{owner: minted, api: up.api, reader: r.Reader, clock: r.Clock, pat: pat}
 	}
 	return minted
 }
@@ -123,7 +165,7 @@ func (r *PersonalAccessTokenReconciler) issuer(pat *iamv1alpha1.PersonalAccessTo
 // SetupWithManager registers the controller: PersonalAccessTokens, and the Secrets they own
 // (the cache holds only Secrets the operator labelled).
 func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.PersonalAccessToken{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
@@ -132,6 +174,6 @@ func (r *PersonalAccessTokenReconciler) SetupWithManager(mgr ctrl.Manager) error
 		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.PersonalAccessTokenList{})),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("personalaccesstoken").
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()})
+	return watchAccounts(b, mgr.GetClient(), &iamv1alpha1.PersonalAccessTokenList{}).Complete(r)
 }

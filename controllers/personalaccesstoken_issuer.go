@@ -196,17 +196,21 @@ func (r *PersonalAccessTokenReconciler) sweep(ctx context.Context, key types.Nam
 		return nil // its user was never found: nothing was created
 	}
 	stub := &iamv1alpha1.PersonalAccessToken{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}}
-	stub.Status.UserID, stub.Status.RestoredFrom = t.UserID, t.RestoredFrom
-	iss := &patIssuer{api: r.API, users: r.Directory, listings: r.Listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(stub) }, pat: stub}
+	stub.Status.UserID, stub.Status.RestoredFrom, stub.Spec.AccountRef = t.UserID, t.RestoredFrom, t.Account
+	up, err := r.upstream(ctx, stub)
+	if err != nil {
+		return err
+	}
+	iss := &patIssuer{api: up.api, users: up.users, listings: up.listings, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(stub) }, pat: stub}
 	own, err := iss.Owned(ctx, true)
 	if err != nil {
 		return err
 	}
 	for _, k := range own.Keys {
-		if err := r.API.RevokePAT(ctx, t.UserID, k.ID); err != nil && !devinapi.IsGone(err) {
+		if err := up.api.RevokePAT(ctx, t.UserID, k.ID); err != nil && !devinapi.IsGone(err) {
 			return fmt.Errorf("revoke token %s: %w", k.ID, err)
 		}
 	}
-	r.Listings.Invalidate(t.UserID)
+	up.listings.Invalidate(t.UserID)
 	return nil
 }

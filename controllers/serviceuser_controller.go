@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/account"
 	"github.com/cogtokens/token-operator/internal/credential"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
@@ -57,6 +58,9 @@ type ServiceUserReconciler struct {
 	// Names caches the upstream names of service users by ID, which prove ownership (their
 	// marker) before anything is done to one; nil looks each up.
 	Names *ttlcache.Cache[string]
+	// Accounts resolves a spec.accountRef; API, Directory, DefaultOrganization, Listing and
+	// Names serve the default account. Nil serves only the default account.
+	Accounts Accounts
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 }
@@ -81,15 +85,19 @@ func (r *ServiceUserReconciler) reconcileNormal(ctx context.Context, su *iamv1al
 	if err := status.EnsureFinalizer(ctx, iamv1alpha1.Finalizer); err != nil {
 		return ctrl.Result{}, none, err
 	}
-	role, err := r.resolveRole(ctx, su)
+	up, err := r.upstream(ctx, su)
 	if err != nil {
 		return ctrl.Result{}, none, err
 	}
-	orgID, err := r.organization(su)
+	role, err := resolveRole(ctx, su, up)
 	if err != nil {
 		return ctrl.Result{}, none, err
 	}
-	iss := r.issuer(su)
+	orgID, err := organization(su, up)
+	if err != nil {
+		return ctrl.Result{}, none, err
+	}
+	iss := r.issuer(su, up)
 	iss.role, iss.orgID = role, orgID
 	iss.mayChangeRole = r.Lifecycle.Allows(ctx, su)
 	if err := r.repairUpstream(ctx, iss); err != nil {
@@ -139,12 +147,16 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 	if err := r.Lifecycle.WaitSettled(su); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.issuer(su).deleteUpstream(ctx); err != nil {
+	up, err := r.upstream(ctx, su)
+	if err != nil {
+		return ctrl.Result{}, errRevocationPending(err)
+	}
+	if err := r.issuer(su, up).deleteUpstream(ctx); err != nil {
 		return ctrl.Result{}, errRevocationPending(err)
 	}
 	// Any other service user that carries the resource's marker goes too (one provisioned
 	// while status named another, one without the marker).
-	if err := r.sweep(ctx, client.ObjectKeyFromObject(su), credential.Tombstone{UID: su.UID}); err != nil {
+	if err := r.sweep(ctx, client.ObjectKeyFromObject(su), credential.Tombstone{UID: su.UID, Account: su.Spec.AccountRef}); err != nil {
 		return ctrl.Result{}, errRevocationPending(err)
 	}
 	if err := r.Lifecycle.Forget(ctx, su); err != nil {
@@ -153,13 +165,44 @@ func (r *ServiceUserReconciler) reconcileDelete(ctx context.Context, su *iamv1al
 	return ctrl.Result{}, removeFinalizer(ctx, r.Client, su)
 }
 
-func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUserIssuer {
-	iss := &serviceUserIssuer{api: r.API, recorder: r.Recorder, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(su) }, su: su,
-		everIssued: r.Lifecycle.EverIssued(su), names: r.Names}
+// suUpstream is what a ServiceUser acts through: its account's client, directory, default
+// organization and caches.
+type suUpstream struct {
+	api        ServiceUserAPI
+	dir        *directory.Directory
+	defaultOrg string
+	listing    *ttlcache.Cache[[]devinapi.ServiceUser]
+	names      *ttlcache.Cache[string]
+}
+
+// upstream resolves the resource's account, and records it in status.
+func (r *ServiceUserReconciler) upstream(ctx context.Context, su *iamv1alpha1.ServiceUser) (suUpstream, error) {
+	b, err := backendFor(ctx, r.Accounts, su.Namespace, su.Spec.AccountRef)
+	switch {
+	case err != nil:
+		return suUpstream{}, err
+	case b == nil:
+		su.Status.Account = iamv1alpha1.DefaultAccount
+		return suUpstream{api: r.API, dir: r.Directory, defaultOrg: r.DefaultOrganization, listing: r.Listing, names: r.Names}, nil
+	}
+	su.Status.Account = b.Name
+	up := suUpstream{api: b.API, dir: b.Directory, defaultOrg: b.DefaultOrganization}
 	if r.Listing != nil {
+		up.listing = account.Cache(b, "serviceuser-listing", func() *ttlcache.Cache[[]devinapi.ServiceUser] { return r.Listing.Empty() })
+	}
+	if r.Names != nil {
+		up.names = account.Cache(b, "serviceuser-names", func() *ttlcache.Cache[string] { return r.Names.Empty() })
+	}
+	return up, nil
+}
+
+func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser, up suUpstream) *serviceUserIssuer {
+	iss := &serviceUserIssuer{api: up.api, recorder: r.Recorder, clock: r.Clock, marker: func() credential.Owner { return r.Lifecycle.Owner(su) }, su: su,
+		everIssued: r.Lifecycle.EverIssued(su), names: up.names}
+	if up.listing != nil {
 		iss.listing = func(ctx context.Context) ([]devinapi.ServiceUser, error) {
-			return r.Listing.GetOrFetch(ctx, "all", func(ctx context.Context) ([]devinapi.ServiceUser, error) {
-				return r.API.ListServiceUsers(ctx, true)
+			return up.listing.GetOrFetch(ctx, "all", func(ctx context.Context) ([]devinapi.ServiceUser, error) {
+				return up.api.ListServiceUsers(ctx, true)
 			})
 		}
 	}
@@ -167,8 +210,8 @@ func (r *ServiceUserReconciler) issuer(su *iamv1alpha1.ServiceUser) *serviceUser
 }
 
 // resolveRole finds the spec's role (by ID or name) among the roles that fit the scope.
-func (r *ServiceUserReconciler) resolveRole(ctx context.Context, su *iamv1alpha1.ServiceUser) (devinapi.Role, error) {
-	roles, err := r.Directory.Roles(ctx)
+func resolveRole(ctx context.Context, su *iamv1alpha1.ServiceUser, up suUpstream) (devinapi.Role, error) {
+	roles, err := up.dir.Roles(ctx)
 	if err != nil {
 		return devinapi.Role{}, fmt.Errorf("list roles: %w", err)
 	}
@@ -180,20 +223,20 @@ func (r *ServiceUserReconciler) resolveRole(ctx context.Context, su *iamv1alpha1
 	return role, nil
 }
 
-func (r *ServiceUserReconciler) organization(su *iamv1alpha1.ServiceUser) (string, error) {
+func organization(su *iamv1alpha1.ServiceUser, up suUpstream) (string, error) {
 	if su.EffectiveScope() == iamv1alpha1.ScopeEnterprise {
 		return "", nil
 	}
 	if su.Spec.OrganizationID != "" {
 		return su.Spec.OrganizationID, nil
 	}
-	if r.DefaultOrganization != "" {
-		return r.DefaultOrganization, nil
+	if up.defaultOrg != "" {
+		return up.defaultOrg, nil
 	}
 	// Looked at again with the controller's backoff: the flag is set by a restart, which
 	// reconciles everything anyway.
 	return "", credential.Stall(iamv1alpha1.ReasonInvalidSpec,
-		"spec.organizationID is empty and the operator has no --default-organization", errNoOrganization).After(0)
+		"spec.organizationID is empty and the account has no default organization (the operator's --default-organization, or the account's spec.defaultOrganization)", errNoOrganization).After(0)
 }
 
 // expiringSoon is the verdict on the service user's expiry, for the ExpiringSoon condition
@@ -230,7 +273,7 @@ func earliest(a, b time.Duration) time.Duration {
 
 // SetupWithManager registers the controller.
 func (r *ServiceUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.ServiceUser{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, othersAnnotationsChanged{}))).
 		Owns(&corev1.Secret{}).
@@ -239,6 +282,6 @@ func (r *ServiceUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&iamv1alpha1.CredentialPolicy{}, handler.EnqueueRequestsFromMapFunc(everyOf(mgr.GetClient(), &iamv1alpha1.ServiceUserList{})),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("serviceuser").
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: retryLimiter()})
+	return watchAccounts(b, mgr.GetClient(), &iamv1alpha1.ServiceUserList{}).Complete(r)
 }

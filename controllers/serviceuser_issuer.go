@@ -274,8 +274,13 @@ var _ credential.UsageReporter = &serviceUserIssuer{}
 func (r *ServiceUserReconciler) sweep(ctx context.Context, key types.NamespacedName, t credential.Tombstone) error {
 	stub := &iamv1alpha1.ServiceUser{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: t.UID}}
 	stub.Status.RestoredFrom = t.RestoredFrom
+	stub.Spec.AccountRef = t.Account
 	marker := r.Lifecycle.Owner(stub)
-	all, err := r.API.ListServiceUsers(ctx, false)
+	up, err := r.upstream(ctx, stub)
+	if err != nil {
+		return err
+	}
+	all, err := up.api.ListServiceUsers(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -283,7 +288,7 @@ func (r *ServiceUserReconciler) sweep(ctx context.Context, key types.NamespacedN
 		if !u.IsActive || !marker.OwnsServiceUser(u.Name) {
 			continue
 		}
-		if err := r.API.DeleteServiceUser(ctx, u.ID); err != nil && !devinapi.IsGone(err) {
+		if err := up.api.DeleteServiceUser(ctx, u.ID); err != nil && !devinapi.IsGone(err) {
 			return fmt.Errorf("delete service user %s: %w", u.ID, err)
 		}
 	}

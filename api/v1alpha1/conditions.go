@@ -26,6 +26,12 @@ const (
 	ReasonTokenIssued = "TokenIssued"
 	// ReasonIssuing: a token is being issued or the Secret written.
 	ReasonIssuing = "Issuing"
+	// ReasonAccountNotReady: the account spec.accountRef names does not exist, is not Ready,
+	// or is not connected yet; the resource waits for it (nothing is minted or revoked).
+	ReasonAccountNotReady = "AccountNotReady"
+	// ReasonAccountInUse: the account is being deleted and waits for the resources that act
+	// through it to revoke their credentials.
+	ReasonAccountInUse = "AccountInUse"
 	// ReasonSuspended: spec.suspend is true.
 	ReasonSuspended = "Suspended"
 	// ReasonSSOAccount: the user is linked to enterprise SSO and cannot have a PAT; use a

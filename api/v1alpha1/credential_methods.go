@@ -67,3 +67,9 @@ func (s *ServiceUser) OrganizationID() string { return s.Spec.OrganizationID }
 
 // OrganizationID is "": a personal access token acts in every organization of its owner.
 func (p *PersonalAccessToken) OrganizationID() string { return "" }
+
+// AccountReference is the account the PersonalAccessToken acts through (nil: the default).
+func (p *PersonalAccessToken) AccountReference() *AccountRef { return p.Spec.AccountRef }
+
+// AccountReference is the account the ServiceUser acts through (nil: the default).
+func (s *ServiceUser) AccountReference() *AccountRef { return s.Spec.AccountRef }

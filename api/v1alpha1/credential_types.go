@@ -283,6 +283,11 @@ type CredentialStatus struct {
 	// +optional
 	SecretHash string `json:"secretHash,omitempty"`
 
+	// Account is the Devin account the resource acts through: DevinAccount/NAME,
+	// ClusterDevinAccount/NAME, or default (the operator's flags).
+	// +optional
+	Account string `json:"account,omitempty"`
+
 	// PendingRevocations are previous tokens, kept valid for the grace period.
 	// +listType=map
 	// +listMapKey=id

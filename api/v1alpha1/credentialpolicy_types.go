@@ -72,6 +72,12 @@ type CredentialPolicySpec struct {
 	// +optional
 	PersonalAccessTokens *PersonalAccessTokenPolicy `json:"personalAccessTokens,omitempty"`
 
+	// Accounts says which Devin accounts the resources the policy allows may act through.
+	// Absent: the operator's default account and the DevinAccounts of the resource's own
+	// namespace, no ClusterDevinAccount.
+	// +optional
+	Accounts *AccountPolicy `json:"accounts,omitempty"`
+
 	// Tokens bounds the lifetime and handling of every token the policy allows, of both kinds.
 	// +kubebuilder:default={}
 	// +optional
@@ -219,6 +225,41 @@ type DelegationPolicy struct {
 	// +listType=set
 	// +optional
 	Domains []string `json:"domains,omitempty"`
+}
+
+// AccountPolicy says which Devin accounts a policy's resources may act through.
+type AccountPolicy struct {
+	// Default allows the operator's default account (a resource without accountRef).
+	// Default: true.
+	// +kubebuilder:default=true
+	// +optional
+	Default *bool `json:"default,omitempty"`
+
+	// Namespaced allows the DevinAccounts of the resource's own namespace: the tenant's own
+	// credential (the policy still bounds what is asked of it). Default: true.
+	// +kubebuilder:default=true
+	// +optional
+	Namespaced *bool `json:"namespaced,omitempty"`
+
+	// ClusterAccounts names the ClusterDevinAccounts allowed.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	ClusterAccounts []string `json:"clusterAccounts,omitempty"`
+
+	// ClusterAccountSelector allows the ClusterDevinAccounts whose labels it selects (besides
+	// those clusterAccounts names). Absent: none by label.
+	// +optional
+	ClusterAccountSelector *metav1.LabelSelector `json:"clusterAccountSelector,omitempty"`
+}
+
+// AllowsDefault reports whether the default account is allowed (absent: yes).
+func (a *AccountPolicy) AllowsDefault() bool { return a == nil || a.Default == nil || *a.Default }
+
+// AllowsNamespaced reports whether the namespace's own DevinAccounts are allowed (absent: yes).
+func (a *AccountPolicy) AllowsNamespaced() bool {
+	return a == nil || a.Namespaced == nil || *a.Namespaced
 }
 
 // TokenPolicy bounds the tokens of both kinds.

@@ -129,6 +129,16 @@ type DevinAccountStatus struct {
 	// provisioned); empty when it never does or is not known.
 	// +optional
 	CredentialExpiresAt *metav1.Time `json:"credentialExpiresAt,omitempty"`
+
+	// HeldSecret is the Secret (namespace/name) on which the operator holds a finalizer for
+	// this account, so that the credential outlives the resources that act through it.
+	// +optional
+	HeldSecret string `json:"heldSecret,omitempty"`
+
+	// Users counts the PersonalAccessTokens and ServiceUsers that name the account, while it
+	// is being deleted: it goes when the last of them has revoked its credentials.
+	// +optional
+	Users int32 `json:"users,omitempty"`
 }
 
 // DevinAccount is a Devin API account usable by the resources of its own namespace.

@@ -39,7 +39,13 @@ type ImportSource struct {
 
 // PersonalAccessTokenSpec is the desired state of a PersonalAccessToken.
 // +kubebuilder:validation:XValidation:rule="!has(self.unusedAfter)",message="unusedAfter applies to ServiceUsers only: the Devin API reports no use of personal access tokens"
+// +kubebuilder:validation:XValidation:rule="has(self.accountRef) == has(oldSelf.accountRef) && (!has(self.accountRef) || self.accountRef == oldSelf.accountRef)",message="accountRef is immutable: the tokens already issued belong to the account that issued them"
 type PersonalAccessTokenSpec struct {
+	// AccountRef names the Devin account the operator acts through for this resource.
+	// Absent: the operator's default account (its flags). Immutable.
+	// +optional
+	AccountRef *AccountRef `json:"accountRef,omitempty"`
+
 	// User is the person the token belongs to and acts as. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="user is immutable"
 	User UserReference `json:"user"`

@@ -19,7 +19,13 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.organizationID) == has(oldSelf.organizationID) && (!has(self.organizationID) || self.organizationID == oldSelf.organizationID)",message="organizationID is immutable"
 // +kubebuilder:validation:XValidation:rule="self.scope != 'Enterprise' || !has(self.organizationID)",message="organizationID must not be set for scope Enterprise"
 // +kubebuilder:validation:XValidation:rule="!has(self.ttl) || !has(self.apiKey) || !has(self.apiKey.renewBefore) || duration(self.apiKey.renewBefore) < duration(self.ttl)",message="apiKey.renewBefore must be shorter than ttl: a key lives at most as long as its service user, so it would be renewed at once, again and again"
+// +kubebuilder:validation:XValidation:rule="has(self.accountRef) == has(oldSelf.accountRef) && (!has(self.accountRef) || self.accountRef == oldSelf.accountRef)",message="accountRef is immutable: the service user already provisioned belongs to the account that provisioned it"
 type ServiceUserSpec struct {
+	// AccountRef names the Devin account the operator acts through for this resource.
+	// Absent: the operator's default account (its flags). Immutable.
+	// +optional
+	AccountRef *AccountRef `json:"accountRef,omitempty"`
+
 	// Name of the service user upstream. Default: <namespace>-<name>. The operator appends
 	// " [k8s:<cluster-id>:<resource-uid>]", which proves which resource the service user
 	// belongs to, and shortens the name to fit the Devin API's 256 characters. Immutable.

@@ -61,6 +61,10 @@ func start(ctx context.Context, o options, logger logr.Logger) (*devEnv, error) 
 		d.stop()
 		return nil, err
 	}
+	if err := d.seedAccounts(ctx); err != nil {
+		d.stop()
+		return nil, err
+	}
 	opts := env.OperatorOptions()
 	opts.Logger = logger
 	opts.PATAdminGroups = []string{gitopsGroup}
@@ -240,6 +244,11 @@ Kubeconfigs and the env file are in %s. In another terminal:
   # A service user with its API key.
   kubectl apply -f config/samples/iam_v1alpha1_serviceuser.yaml
   kubectl get su ci-bot
+
+  # Two teams, each with its own Devin account (its own enterprise upstream).
+  kubectl get devinaccounts -A
+  kubectl apply -f config/samples/iam_v1alpha1_serviceuser_team.yaml
+  kubectl get su -n team-red ci-bot -o jsonpath='{.status.account}'
 
   # Deleting revokes upstream (look at the Devin API's tokens before and after).
   curl -s $DEVIN_API_URL/_fake/tokens

@@ -65,6 +65,11 @@ func smoke(ctx context.Context, d *devEnv, out io.Writer) error {
 		return fmt.Errorf("a PAT for an SSO-linked account was not refused with a hint to use a ServiceUser: %w %s", err, msg)
 	}
 
+	step(out, "the red team's ServiceUser acts through the red team's own account")
+	if err := smokeTeams(ctx, d, admin, samples); err != nil {
+		return err
+	}
+
 	step(out, "deleting them revokes their tokens upstream")
 	if _, err := kubectl(ctx, admin, nil, "delete", "-n", devNamespace, "--wait=true", "--timeout=90s",
 		"personalaccesstoken/alice-devin-token", "serviceuser/ci-bot"); err != nil {
@@ -82,6 +87,31 @@ func smoke(ctx context.Context, d *devEnv, out io.Writer) error {
 }
 
 func step(out io.Writer, s string) { fmt.Fprintln(out, "  •", s) }
+
+// smokeTeams applies the team sample: both teams' accounts are Ready, and the red team's
+// ServiceUser is Ready through its own account.
+func smokeTeams(ctx context.Context, d *devEnv, admin, samples string) error {
+	for _, ns := range teamNamespaces {
+		if _, err := kubectl(ctx, admin, nil, "wait", "-n", ns, "--for=condition=Ready", "--timeout=90s", "devinaccount/team"); err != nil {
+			return err
+		}
+	}
+	if _, err := kubectl(ctx, admin, nil, "apply", "-f", filepath.Join(samples, "iam_v1alpha1_serviceuser_team.yaml")); err != nil {
+		return err
+	}
+	if _, err := kubectl(ctx, admin, nil, "wait", "-n", "team-red", "--for=condition=Ready", "--timeout=90s", "serviceuser/ci-bot"); err != nil {
+		return err
+	}
+	su := &iamv1alpha1.ServiceUser{}
+	if err := d.env.Client.Get(ctx, client.ObjectKey{Namespace: "team-red", Name: "ci-bot"}, su); err != nil {
+		return err
+	}
+	if su.Status.Account != "DevinAccount/team" {
+		return fmt.Errorf("the red team's ServiceUser acts through %q, not its own account", su.Status.Account)
+	}
+	_, err := kubectl(ctx, admin, nil, "delete", "-n", "team-red", "--wait=true", "--timeout=90s", "serviceuser/ci-bot")
+	return err
+}
 
 // checkLive reads the Secret and asks the Devin API, as its token, who it is.
 func checkLive(ctx context.Context, d *devEnv, secretName, wantID string) error {

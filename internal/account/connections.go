@@ -31,8 +31,12 @@ type Connection struct {
 	Client   *devinapi.Client
 	token    *devinapi.SwappableToken
 	watcher  *CredentialWatcher
+	ctx      context.Context
 	cancel   context.CancelFunc
 }
+
+// closed reports whether the connection was closed (its account went or changed).
+func (c *Connection) closed() bool { return c.ctx.Err() != nil }
 
 // Use makes the client use value (read from the account's Secret) from the next request on,
 // ahead of the watch, which sets the same.
@@ -136,6 +140,13 @@ func (cs *Connections) max() int {
 	return DefaultMaxConnections
 }
 
+// Lookup returns the account's connection as its controller made it, or nil.
+func (cs *Connections) Lookup(key string) *Connection {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.conns[key]
+}
+
 // Forget closes the account's connection (the account is gone).
 func (cs *Connections) Forget(key string) {
 	cs.mu.Lock()
@@ -166,5 +177,5 @@ func (cs *Connections) connect(key string, ep Endpoint) (*Connection, error) {
 			ctrl.LoggerFrom(ctx).Info("the watch of an account's Secret stopped", "account", key, "error", err.Error())
 		}
 	}()
-	return &Connection{Endpoint: ep, Client: api, token: token, watcher: w, cancel: cancel}, nil
+	return &Connection{Endpoint: ep, Client: api, token: token, watcher: w, ctx: ctx, cancel: cancel}, nil
 }

@@ -26,6 +26,8 @@ type Object interface {
 	// OwnerExpiresAt is when the upstream owner of the tokens expires (a service user), nil
 	// when it does not: no token outlives it, so renewing one near it gains nothing.
 	OwnerExpiresAt() *metav1.Time
+	// AccountReference is the account the resource acts through (nil: the default).
+	AccountReference() *iamv1alpha1.AccountRef
 }
 
 // Issuer is the upstream side of one resource's credential: the personal access tokens of

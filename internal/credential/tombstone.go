@@ -24,6 +24,9 @@ type Tombstone struct {
 	// RestoredFrom is the resource's status.restoredFrom: a sweep proves ownership with the
 	// markers its record names too (verified again, as for the resource).
 	RestoredFrom string
+	// Account is the account the resource acted through (its accountRef; nil: the default):
+	// a sweep acts through that account alone.
+	Account *iamv1alpha1.AccountRef
 }
 
 // Gone drops what the lifecycle remembers of a resource that no longer exists (finalizer or
@@ -83,7 +86,7 @@ func (l *Lifecycle) forgetMemory(key types.NamespacedName, uid types.UID) {
 // the same name that vanished unseen.
 func (l *Lifecycle) remember(obj Object, admitted bool) {
 	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	t := Tombstone{UID: obj.GetUID(), Issued: l.EverIssued(obj), RestoredFrom: obj.CredentialStatus().RestoredFrom}
+	t := Tombstone{UID: obj.GetUID(), Issued: l.EverIssued(obj), RestoredFrom: obj.CredentialStatus().RestoredFrom, Account: obj.AccountReference()}
 	switch o := obj.(type) {
 	case *iamv1alpha1.PersonalAccessToken:
 		t.UserID = o.Status.UserID

@@ -76,17 +76,20 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	// One directory for the controllers and the webhooks: a user looked up at admission is
 	// not looked up again before the mint.
 	dir := directory.New(api, directory.Options{TTL: o.LookupCacheTTL, Clock: o.Clock, SSOEnforced: o.SSOMode == SSOModeEnforced})
+	conns, err := addAccountControllers(mgr, o)
+	if err != nil {
+		return nil, err
+	}
+	accounts := newBackends(mgr, o, conns, &account.Backend{Name: iamv1alpha1.DefaultAccount, API: api, Directory: dir, DefaultOrganization: o.DefaultOrganization})
 	gate, err := newGate(mgr, o, dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := addControllers(mgr, o, api, dir, gate); err != nil {
+	gate.Accounts = accounts
+	if err := addControllers(mgr, o, accounts, gate); err != nil {
 		return nil, err
 	}
-	if err := addAccountControllers(mgr, o); err != nil {
-		return nil, err
-	}
-	if err := addWebhooks(mgr, o, dir, gate); err != nil {
+	if err := addWebhooks(mgr, o, accounts, gate); err != nil {
 		return nil, err
 	}
 	if err := addWebhookCerts(mgr, cfg, o); err != nil {
@@ -259,7 +262,8 @@ func addCredentialWatchers(mgr manager.Manager, cfg *rest.Config, o Options, key
 
 // addControllers sets up the PersonalAccessToken and ServiceUser controllers, each with a
 // token lifecycle of its own kind.
-func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *directory.Directory, gate *tenancy.Gate) error {
+func addControllers(mgr manager.Manager, o Options, accounts *account.Backends, gate *tenancy.Gate) error {
+	api, dir := accounts.Default.API, accounts.Default.Directory
 	lifecycleMetrics := credential.NewMetrics(metrics.Registry)
 	restore := &credential.Restore{Keys: gate.Keys, Adopt: o.AdoptRestored}
 	newLifecycle := func(kind string) *credential.Lifecycle {
@@ -277,7 +281,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	}
 	if err := (&controllers.PersonalAccessTokenReconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), API: api, Lifecycle: newLifecycle("PersonalAccessToken"),
-		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
+		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir, Accounts: accounts,
 		Listings:                &credential.ListingCache{TTL: listingTTL(o), Clock: o.Clock},
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
@@ -285,7 +289,7 @@ func addControllers(mgr manager.Manager, o Options, api *devinapi.Client, dir *d
 	}
 	if err := (&controllers.ServiceUserReconciler{
 		Client: mgr.GetClient(), API: api, Lifecycle: newLifecycle("ServiceUser"),
-		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir,
+		Recorder: mgr.GetEventRecorder("token-operator"), Clock: o.Clock, Directory: dir, Accounts: accounts,
 		DefaultOrganization:     o.DefaultOrganization,
 		Listing:                 ttlcache.New[[]devinapi.ServiceUser](o.VerifyInterval, 1, o.Clock),
 		Names:                   ttlcache.New[string](o.VerifyInterval, 4096, o.Clock),
@@ -326,12 +330,13 @@ func addWebhookCerts(mgr manager.Manager, cfg *rest.Config, o Options) error {
 }
 
 // addWebhooks serves the admission webhooks, when enabled, with the controllers' directory.
-func addWebhooks(mgr manager.Manager, o Options, dir *directory.Directory, gate *tenancy.Gate) error {
+func addWebhooks(mgr manager.Manager, o Options, accounts *account.Backends, gate *tenancy.Gate) error {
 	if !o.EnableWebhooks {
 		return nil
 	}
 	if err := iamwebhook.Setup(mgr, iamwebhook.Options{
-		Directory:         dir,
+		Directory:         accounts.Default.Directory,
+		Accounts:          accounts,
 		Gate:              gate,
 		SAR:               mgr.GetClient(),
 		PATAdminGroups:    o.PATAdminGroups,

@@ -108,6 +108,9 @@ func check(p *iamv1alpha1.CredentialPolicy, req Request) (missing []string, verb
 	default:
 		return []string{fmt.Sprintf("unknown kind %q", req.Kind)}, nil
 	}
+	if why := checkAccount(p.Spec.Accounts, req); why != "" {
+		missing = append(missing, why)
+	}
 	return append(missing, checkTokens(&p.Spec.Tokens, req)...), verbs
 }
 

@@ -39,6 +39,12 @@ type Request struct {
 	NamespaceLabels map[string]string
 	Requester       Requester
 
+	// Account is the account the resource acts through (its accountRef); nil is the
+	// operator's default account. AccountLabels are a ClusterDevinAccount's labels, for
+	// clusterAccountSelector (the caller reads them).
+	Account       *iamv1alpha1.AccountRef
+	AccountLabels map[string]string
+
 	// OwnerEmail is the email of the PersonalAccessToken's owner, resolved upstream when the
 	// spec names a user ID. "" refuses the request.
 	OwnerEmail string
@@ -81,6 +87,7 @@ func ForServiceUser(su *iamv1alpha1.ServiceUser, who Requester, target ServiceUs
 	req := Request{
 		Kind:                KindServiceUser,
 		Namespace:           su.Namespace,
+		Account:             su.Spec.AccountRef,
 		Requester:           who,
 		Scope:               su.EffectiveScope(),
 		RoleID:              target.RoleID,
@@ -104,6 +111,7 @@ func ForPersonalAccessToken(pat *iamv1alpha1.PersonalAccessToken, who Requester,
 	return Request{
 		Kind:                KindPersonalAccessToken,
 		Namespace:           pat.Namespace,
+		Account:             pat.Spec.AccountRef,
 		Requester:           who,
 		OwnerEmail:          ownerEmail,
 		Imported:            pat.Imported(),

@@ -54,8 +54,8 @@ func (g *Gate) Admit(ctx context.Context, obj credential.Object) credential.Admi
 
 // Fingerprint sums up what a verdict on obj depends on, besides RBAC: the mode, the spec
 // (generation), the admission record, what marks a resource admitted before records, the
-// policies (names, generations, deletion) and the namespace's labels. Read from the cache:
-// no request to the API server.
+// policies (names, generations, deletion), the namespace's labels and the labels of the
+// ClusterDevinAccount it names. Read from the cache: no request to the API server.
 func (g *Gate) Fingerprint(ctx context.Context, obj credential.Object) (string, error) {
 	h := sha256.New()
 	st := obj.CredentialStatus()
@@ -78,9 +78,15 @@ func (g *Gate) Fingerprint(ctx context.Context, obj credential.Object) (string, 
 	if err != nil {
 		return "", err
 	}
-	keys := slices.Sorted(maps.Keys(labels))
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		fmt.Fprintf(h, "label\x00%s\x00%s\x00", k, labels[k])
+	}
+	accountLabels, err := g.accountLabels(ctx, accountRef(obj))
+	if err != nil {
+		return "", err
+	}
+	for _, k := range slices.Sorted(maps.Keys(accountLabels)) {
+		fmt.Fprintf(h, "account-label\x00%s\x00%s\x00", k, accountLabels[k])
 	}
 	fmt.Fprintf(h, "policies\x00%s", strings.Join(names, "\x00"))
 	return hex.EncodeToString(h.Sum(nil)), nil

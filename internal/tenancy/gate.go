@@ -13,12 +13,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/account"
 	"github.com/cogtokens/token-operator/internal/directory"
 	"github.com/cogtokens/token-operator/internal/policy"
 )
@@ -44,14 +46,22 @@ type Keys interface {
 // Gate applies the policies. Reader reads CredentialPolicies and namespaces (from the
 // manager's cache); Reviewer answers RBAC questions; Directory resolves users and roles.
 type Gate struct {
-	Reader              client.Reader
-	Reviewer            *policy.SubjectAccessReviewer
+	Reader   client.Reader
+	Reviewer *policy.SubjectAccessReviewer
+	// Directory and DefaultOrganization are the default account's; Accounts, when set,
+	// resolves the account a resource names (its directory, its default organization).
 	Directory           *directory.Directory
+	Accounts            Accounts
 	Keys                Keys
 	Mapping             policy.Mapping
 	Mode                Mode
 	DefaultOrganization string
 	Clock               clock.PassiveClock
+}
+
+// Accounts resolves the account a resource acts through (account.Backends).
+type Accounts interface {
+	For(ctx context.Context, namespace string, ref *iamv1alpha1.AccountRef) (*account.Backend, error)
 }
 
 // Enforced reports whether a refusal refuses (Enforce), rather than warns.
@@ -71,6 +81,9 @@ func (g *Gate) Decide(ctx context.Context, obj client.Object, who policy.Request
 		return policy.Decision{}, err
 	}
 	req.NamespaceLabels = labels
+	if req.AccountLabels, err = g.accountLabels(ctx, req.Account); err != nil {
+		return policy.Decision{}, err
+	}
 	policies := &iamv1alpha1.CredentialPolicyList{}
 	if err := g.Reader.List(ctx, policies); err != nil {
 		return policy.Decision{}, fmt.Errorf("list CredentialPolicies: %w", err)
@@ -81,6 +94,10 @@ func (g *Gate) Decide(ctx context.Context, obj client.Object, who policy.Request
 // request builds the policy request of obj: the PAT's owner email, or the ServiceUser's
 // organization and role, resolved through the directory (cached, shared with the webhook).
 func (g *Gate) request(ctx context.Context, obj client.Object, who policy.Requester) (policy.Request, error) {
+	dir, defaultOrg, err := g.account(ctx, obj)
+	if err != nil {
+		return policy.Request{}, err
+	}
 	switch o := obj.(type) {
 	case *iamv1alpha1.PersonalAccessToken:
 		email := o.Spec.User.Email
@@ -88,7 +105,7 @@ func (g *Gate) request(ctx context.Context, obj client.Object, who policy.Reques
 			email = o.Status.UserEmail // resolved before; spares a lookup per check
 		}
 		if email == "" {
-			u, err := g.Directory.UserByID(ctx, o.Spec.User.ID)
+			u, err := dir.UserByID(ctx, o.Spec.User.ID)
 			if err != nil {
 				return policy.Request{}, fmt.Errorf("look up user %s: %w", o.Spec.User.ID, err)
 			}
@@ -96,7 +113,7 @@ func (g *Gate) request(ctx context.Context, obj client.Object, who policy.Reques
 		}
 		return policy.ForPersonalAccessToken(o, who, email), nil
 	case *iamv1alpha1.ServiceUser:
-		target, err := g.serviceUserTarget(ctx, o)
+		target, err := serviceUserTarget(ctx, o, dir, defaultOrg)
 		if err != nil {
 			return policy.Request{}, err
 		}
@@ -105,15 +122,56 @@ func (g *Gate) request(ctx context.Context, obj client.Object, who policy.Reques
 	return policy.Request{}, fmt.Errorf("no policy applies to %T", obj)
 }
 
-func (g *Gate) serviceUserTarget(ctx context.Context, su *iamv1alpha1.ServiceUser) (policy.ServiceUserTarget, error) {
+// account returns the directory and default organization of the account obj acts through.
+func (g *Gate) account(ctx context.Context, obj client.Object) (*directory.Directory, string, error) {
+	ref := accountRef(obj)
+	if ref == nil || g.Accounts == nil {
+		if ref != nil {
+			return nil, "", fmt.Errorf("%w: %s: this operator serves only its default account", account.ErrNotReady, ref)
+		}
+		return g.Directory, g.DefaultOrganization, nil
+	}
+	b, err := g.Accounts.For(ctx, obj.GetNamespace(), ref)
+	if err != nil {
+		return nil, "", err
+	}
+	return b.Directory, b.DefaultOrganization, nil
+}
+
+// accountLabels are the labels of the ClusterDevinAccount ref names (for a policy's
+// clusterAccountSelector); nil for any other account.
+func (g *Gate) accountLabels(ctx context.Context, ref *iamv1alpha1.AccountRef) (map[string]string, error) {
+	if ref == nil || ref.Kind != iamv1alpha1.KindClusterDevinAccount {
+		return nil, nil
+	}
+	acc := &iamv1alpha1.ClusterDevinAccount{}
+	if err := g.Reader.Get(ctx, client.ObjectKey{Name: ref.Name}, acc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read ClusterDevinAccount %s: %w", ref.Name, err)
+	}
+	return acc.Labels, nil
+}
+
+func accountRef(obj client.Object) *iamv1alpha1.AccountRef {
+	if o, ok := obj.(interface {
+		AccountReference() *iamv1alpha1.AccountRef
+	}); ok {
+		return o.AccountReference()
+	}
+	return nil
+}
+
+func serviceUserTarget(ctx context.Context, su *iamv1alpha1.ServiceUser, dir *directory.Directory, defaultOrg string) (policy.ServiceUserTarget, error) {
 	t := policy.ServiceUserTarget{}
 	if su.EffectiveScope() == iamv1alpha1.ScopeOrganization {
 		t.OrganizationID = su.Spec.OrganizationID
 		if t.OrganizationID == "" {
-			t.OrganizationID, t.DefaultOrganization = g.DefaultOrganization, true
+			t.OrganizationID, t.DefaultOrganization = defaultOrg, true
 		}
 	}
-	roles, err := g.Directory.Roles(ctx)
+	roles, err := dir.Roles(ctx)
 	if err != nil {
 		return t, fmt.Errorf("list roles: %w", err)
 	}

@@ -40,6 +40,9 @@ func New[V any](ttl time.Duration, max int, clk clock.PassiveClock) *Cache[V] {
 	return &Cache[V]{ttl: ttl, max: max, clock: clk, items: map[string]entry[V]{}}
 }
 
+// Empty returns a new, empty cache with the same ttl, bound and clock.
+func (c *Cache[V]) Empty() *Cache[V] { return New[V](c.ttl, c.max, c.clock) }
+
 // Get returns the value for key if it is present and fresh.
 func (c *Cache[V]) Get(key string) (V, bool) {
 	c.mu.Lock()

@@ -11,8 +11,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/account"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
+	"github.com/cogtokens/token-operator/internal/tenancy"
 )
 
 // maxEcho bounds what a message repeats of a value from the request.
@@ -21,26 +24,42 @@ const maxEcho = 256
 // lookup answers the webhooks' questions to the Devin API through the directory shared with
 // the controllers, within the time an admission request may take.
 type lookup struct {
-	dir     *directory.Directory
-	timeout time.Duration
+	dir      *directory.Directory
+	accounts tenancy.Accounts
+	timeout  time.Duration
+}
+
+// directory is the directory of the account a resource in namespace names (ref; nil: the
+// default account). An account that cannot be used now refuses the request, saying which.
+func (l *lookup) directory(ctx context.Context, namespace string, ref *iamv1alpha1.AccountRef) (*directory.Directory, error) {
+	if ref == nil {
+		return l.dir, nil
+	}
+	if l.accounts == nil {
+		return nil, accountRefused(fmt.Errorf("%w: %s: this operator serves only its default account", account.ErrNotReady, ref))
+	}
+	b, err := l.accounts.For(ctx, namespace, ref)
+	switch {
+	case errors.Is(err, account.ErrNotReady):
+		return nil, accountRefused(err)
+	case err != nil:
+		return nil, unverifiable("spec.accountRef "+echo(ref.String()), err, l.timeout)
+	}
+	return b.Directory, nil
+}
+
+// accountRefused is the denial of a request whose account cannot be used now.
+func accountRefused(err error) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
+		Message: fmt.Sprintf("spec.accountRef: %v; apply again once the account is Ready", err),
+	}}
 }
 
 // withTimeout bounds the lookups of one admission request, and marks them as admission
 // requests: they have a share of the Devin API rate limit that reconciles cannot use up.
 func (l *lookup) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(devinapi.ForAdmission(ctx), l.timeout)
-}
-
-func (l *lookup) userByEmail(ctx context.Context, email string) (*devinapi.User, error) {
-	return l.dir.UserByEmail(ctx, email)
-}
-
-func (l *lookup) userByID(ctx context.Context, id string) (*devinapi.User, error) {
-	return l.dir.UserByID(ctx, id)
-}
-
-func (l *lookup) listRoles(ctx context.Context) ([]devinapi.Role, error) {
-	return l.dir.Roles(ctx)
 }
 
 // unverifiable is the denial of a request whose check needed the Devin API and did not get

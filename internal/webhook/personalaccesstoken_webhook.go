@@ -13,6 +13,7 @@ import (
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
+	"github.com/cogtokens/token-operator/internal/directory"
 )
 
 // The matchConditions keep away every UPDATE that changes neither the spec nor the recorded
@@ -53,7 +54,11 @@ func (v *personalAccessTokenValidator) ValidateCreate(ctx context.Context, pat *
 	if !admin && ref.Email != "" && !devinapi.SameEmail(requester, ref.Email) {
 		return nil, decided(ctx, "owner", v.notOwner(requester, ref.Email))
 	}
-	user, err := v.user(ctx, pat)
+	dir, err := v.lookup.directory(ctx, pat.Namespace, pat.Spec.AccountRef)
+	if err != nil {
+		return nil, decided(ctx, "account", err)
+	}
+	user, err := v.user(ctx, pat, dir)
 	if err != nil {
 		return nil, decided(ctx, "user", err)
 	}
@@ -61,7 +66,7 @@ func (v *personalAccessTokenValidator) ValidateCreate(ctx context.Context, pat *
 		// Name the user as the request did: a requester who gave an ID learns nothing more.
 		return nil, decided(ctx, "owner", v.notOwner(requester, "user ID "+echo(ref.ID)))
 	}
-	if linked, why := v.lookup.dir.SSOLinked(user); linked {
+	if linked, why := dir.SSOLinked(user); linked {
 		// Named as the request named it: an email the requester did not give stays unsaid.
 		return nil, decided(ctx, "sso", fmt.Errorf("%s is linked to enterprise SSO (%s), and the Devin API issues no personal access tokens to SSO-linked accounts: create a ServiceUser instead (a non-human principal with a role and its own API key)", describeRef(ref), why))
 	}
@@ -90,7 +95,7 @@ func (v *personalAccessTokenValidator) ValidateDelete(context.Context, *iamv1alp
 }
 
 // user looks up the user the spec names, by email or by ID.
-func (v *personalAccessTokenValidator) user(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken) (*devinapi.User, error) {
+func (v *personalAccessTokenValidator) user(ctx context.Context, pat *iamv1alpha1.PersonalAccessToken, dir *directory.Directory) (*devinapi.User, error) {
 	ref := pat.Spec.User
 	var path *field.Path
 	var what string
@@ -102,10 +107,10 @@ func (v *personalAccessTokenValidator) user(ctx context.Context, pat *iamv1alpha
 		return nil, invalidPAT(pat, field.Invalid(field.NewPath("spec", "user"), "", "exactly one of email or id must be set"))
 	case ref.Email != "":
 		path, what = field.NewPath("spec", "user", "email"), fmt.Sprintf("user %q", echo(ref.Email))
-		find = func(ctx context.Context) (*devinapi.User, error) { return v.lookup.userByEmail(ctx, ref.Email) }
+		find = func(ctx context.Context) (*devinapi.User, error) { return dir.UserByEmail(ctx, ref.Email) }
 	default:
 		path, what = field.NewPath("spec", "user", "id"), fmt.Sprintf("user ID %q", echo(ref.ID))
-		find = func(ctx context.Context) (*devinapi.User, error) { return v.lookup.userByID(ctx, ref.ID) }
+		find = func(ctx context.Context) (*devinapi.User, error) { return dir.UserByID(ctx, ref.ID) }
 	}
 	ctx, cancel := v.lookup.withTimeout(ctx)
 	defer cancel()

@@ -72,7 +72,11 @@ func (v *serviceUserValidator) checkRole(ctx context.Context, su *iamv1alpha1.Se
 	want := su.Spec.Role
 	ctx, cancel := v.lookup.withTimeout(ctx)
 	defer cancel()
-	roles, err := v.lookup.listRoles(ctx)
+	dir, err := v.lookup.directory(ctx, su.Namespace, su.Spec.AccountRef)
+	if err != nil {
+		return err
+	}
+	roles, err := dir.Roles(ctx)
 	if err != nil {
 		what := fmt.Sprintf("role %q", echo(want))
 		ctrl.LoggerFrom(ctx).V(1).Info("Devin API lookup failed", "lookup", what, "error", err.Error())

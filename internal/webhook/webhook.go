@@ -45,6 +45,9 @@ type Options struct {
 	// Directory answers user and role lookups through the cache the controllers use too, so
 	// that a user looked up at admission is not looked up again before the mint. Required.
 	Directory *directory.Directory
+	// Accounts resolves the account a resource names (its own directory); nil serves only
+	// the default account.
+	Accounts tenancy.Accounts
 	// PATAdminGroups are groups whose members may create PATs for other people.
 	PATAdminGroups []string
 	// Gate applies the CredentialPolicies and seals the admission records; nil applies none
@@ -112,7 +115,7 @@ func newWebhooks(scheme *runtime.Scheme, o Options) (map[string]*admission.Webho
 	if maxTTL <= 0 {
 		maxTTL = iamv1alpha1.MaxServiceUserTTL
 	}
-	look := &lookup{dir: o.Directory, timeout: timeout}
+	look := &lookup{dir: o.Directory, accounts: o.Accounts, timeout: timeout}
 
 	mutate := &admission.Webhook{Handler: requestedByHandler{}}
 	targets := &restartTargets{sar: o.SAR}

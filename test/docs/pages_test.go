@@ -235,7 +235,7 @@ func (s schema) paths(prefix string) []string {
 	for name, sub := range props {
 		p := prefix + "." + name
 		out = append(out, p)
-		if strings.HasPrefix(p, "status.") || name == "selector" || name == "namespaceSelector" {
+		if strings.HasPrefix(p, "status.") || name == "selector" || strings.HasSuffix(name, "Selector") {
 			continue
 		}
 		out = append(out, sub.paths(p)...)

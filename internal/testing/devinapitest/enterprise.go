@@ -105,7 +105,7 @@ func (s *Server) newEnterpriseLocked(cfg enterpriseConfig, prefix string, seed S
 		e.entAdminKey = newSecret(enterpriseAdminKeyPrefix)
 	}
 	for _, org := range seed.Organizations {
-		e.orgs = append(e.orgs, e.scoped(org))
+		e.orgs = append(e.orgs, e.scopedOrg(org))
 	}
 	e.roles = append(e.roles, seed.Roles...)
 	for _, u := range seed.Users {
@@ -213,6 +213,16 @@ func (e *Enterprise) scoped(id string) string {
 		return id
 	}
 	return e.prefix + id
+}
+
+// scopedOrg prefixes an organization ID after its "org-", which the API's IDs (and the
+// CRDs' patterns) start with: "org-x" is "org-ent2-x" in enterprise ent2.
+func (e *Enterprise) scopedOrg(id string) string {
+	rest, ok := strings.CutPrefix(id, "org-")
+	if !ok || e.prefix == "" || strings.HasPrefix(rest, e.prefix) {
+		return e.scoped(id)
+	}
+	return "org-" + e.prefix + rest
 }
 
 // now reads the Server's clock.

@@ -245,7 +245,7 @@ func TestAddEnterpriseNamesAndEvents(t *testing.T) {
 	var events []devinapitest.Event
 	s.SetHook(func(ev devinapitest.Event) { events = append(events, ev) })
 	e := s.AddEnterprise(devinapitest.Seed{Organizations: []string{"org-x"}, Roles: devinapitest.DefaultSeed().Roles})
-	if e.Name() != "ent2" || e.Organizations()[0] != "ent2-org-x" || e.AdminServiceUserID() != "ent2-"+devinapitest.AdminServiceUserID {
+	if e.Name() != "ent2" || e.Organizations()[0] != "org-ent2-x" || e.AdminServiceUserID() != "ent2-"+devinapitest.AdminServiceUserID {
 		t.Errorf("added enterprise %q, organizations %v, admin %q", e.Name(), e.Organizations(), e.AdminServiceUserID())
 	}
 	p, err := e.Client().ProvisionServiceUser(testCtx(t), devinapi.ProvisionServiceUserRequest{Scope: devinapi.ScopeEnterprise,
