@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/internal/devinapi"
@@ -82,6 +83,9 @@ func TestTwoTeamsTwoAccounts(t *testing.T) {
 	g.Expect(upstreamSU(suDefault.Status.ServiceUserID)).NotTo(BeNil(), "the default account's service user is in the default enterprise")
 	g.Expect(upstreamSU(suA.Status.ServiceUserID)).To(BeNil())
 
+	g.Expect(accountSeries(t, "devinapi_requests_total", "DevinAccount/"+nsA+"/team")).To(BeNumerically(">", 0), "the account's calls are counted under its label")
+	g.Expect(accountSeries(t, "token_operator_credential_expiry_timestamp_seconds", "DevinAccount/"+nsB+"/team")).To(Equal(1))
+
 	sec := secretOf(t, nsA, "app")
 	self, err := entA.Client().SelfWithToken(ctx, devinapi.NewToken(string(sec.Data["token"])))
 	g.Expect(err).NotTo(HaveOccurred(), "team A's key authenticates in team A's enterprise")
@@ -146,4 +150,27 @@ func TestDeletingEverythingRevokesThroughTheAccount(t *testing.T) {
 	g.Eventually(gone(acct), timeout, interval).Should(BeTrue(), "the account went after its last user")
 	g.Eventually(gone(keySecret(ns, "team-key", "")), timeout, interval).Should(BeTrue(), "its Secret went with it")
 	g.Expect(holds(serviceUsersOf(t, ent), su.Status.ServiceUserID)).To(BeFalse(), "nothing the resource made is left upstream")
+	g.Expect(accountSeries(t, "token_operator_credential_expiry_timestamp_seconds", "DevinAccount/"+ns+"/team")).To(BeZero(), "the account's series went with it")
+	g.Expect(accountSeries(t, "devinapi_requests_total", "DevinAccount/"+ns+"/team")).To(BeZero())
+}
+
+// accountSeries counts the operator's series of metric whose account label is account.
+func accountSeries(t *testing.T, metric, account string) int {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		if f.GetName() != metric {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if labels(m)["account"] == account {
+				n++
+			}
+		}
+	}
+	return n
 }

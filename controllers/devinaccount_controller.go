@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,6 +73,9 @@ type DevinAccountReconciler struct {
 	APIURLs []string
 	// Changed receives the accounts whose Secret changed (see AccountKey).
 	Changed chan event.GenericEvent
+	// Expiry exports when each account's service user expires (label account); nil: not
+	// exported.
+	Expiry *prometheus.GaugeVec
 }
 
 // AccountKey is the key of an account among the connections: kind/namespace/name.
@@ -107,6 +111,7 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Connections.Forget(key)
+			r.exportExpiry(key, nil, true)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -118,6 +123,7 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	deleting := !obj.GetDeletionTimestamp().IsZero()
 	switch {
 	case deleting && users == 0:
+		r.exportExpiry(key, nil, true)
 		return ctrl.Result{}, r.release(ctx, key, obj)
 	case !deleting:
 		if err := r.holdAccount(ctx, obj); err != nil {
@@ -128,6 +134,7 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	again, checkErr := r.check(ctx, key, obj)
 	st := obj.AccountStatus()
 	st.ObservedGeneration, st.Users = obj.GetGeneration(), 0
+	r.exportExpiry(key, st.CredentialExpiresAt, false)
 	if deleting {
 		st.Users = users
 		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionReconciling, metav1.ConditionTrue, iamv1alpha1.ReasonAccountInUse,
@@ -227,6 +234,19 @@ func (r *DevinAccountReconciler) expiry(ctx context.Context, conn *account.Conne
 	conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionExpiringSoon, metav1.ConditionTrue,
 		iamv1alpha1.ReasonCredentialExpiring, msg)
 	return accountRecheck
+}
+
+// exportExpiry sets the account's expiry metric (0: unknown), or drops it (gone).
+func (r *DevinAccountReconciler) exportExpiry(key string, at *metav1.Time, gone bool) {
+	switch {
+	case r.Expiry == nil:
+	case gone:
+		r.Expiry.DeleteLabelValues(account.Label(key))
+	case at == nil:
+		r.Expiry.WithLabelValues(account.Label(key)).Set(0)
+	default:
+		r.Expiry.WithLabelValues(account.Label(key)).Set(float64(at.Unix()))
+	}
 }
 
 // stall marks the account Stalled for reason: only a change of its spec or Secret helps

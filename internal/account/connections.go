@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -33,6 +34,12 @@ type Connection struct {
 	watcher  *CredentialWatcher
 	ctx      context.Context
 	cancel   context.CancelFunc
+}
+
+// close stops the connection's watch and drops its client's metrics.
+func (c *Connection) close() {
+	c.cancel()
+	c.Client.ForgetMetrics()
 }
 
 // closed reports whether the connection was closed (its account went or changed).
@@ -72,6 +79,8 @@ type Connections struct {
 	MaxConnections int
 	// Changed is called with the key of an account whose Secret changed or was deleted.
 	Changed func(key string)
+	// Registerer receives the metrics of the accounts' clients (label account); nil: none.
+	Registerer prometheus.Registerer
 
 	mu    sync.Mutex
 	ctx   context.Context
@@ -96,7 +105,7 @@ func (cs *Connections) stop() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for key, c := range cs.conns {
-		c.cancel()
+		c.close()
 		delete(cs.conns, key)
 	}
 }
@@ -116,7 +125,7 @@ func (cs *Connections) Get(key string, ep Endpoint) (*Connection, error) {
 		if c.Endpoint == ep {
 			return c, nil
 		}
-		c.cancel()
+		c.close()
 		delete(cs.conns, key)
 	}
 	if limit := cs.max(); len(cs.conns) >= limit {
@@ -152,14 +161,15 @@ func (cs *Connections) Forget(key string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if c, ok := cs.conns[key]; ok {
-		c.cancel()
+		c.close()
 		delete(cs.conns, key)
 	}
 }
 
 func (cs *Connections) connect(key string, ep Endpoint) (*Connection, error) {
 	token := devinapi.NewSwappableToken(devinapi.Token{})
-	api, err := devinapi.New(devinapi.Options{BaseURL: ep.URL, Credentials: token, Timeout: cs.Timeout, QPS: ep.QPS, Burst: ep.Burst})
+	api, err := devinapi.New(devinapi.Options{BaseURL: ep.URL, Credentials: token, Timeout: cs.Timeout, QPS: ep.QPS, Burst: ep.Burst,
+		Registerer: cs.Registerer, Account: Label(key)})
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", key, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,21 +49,36 @@ type SelfCheck struct {
 	problem string // why the credential cannot be used, "" when fine or not known
 }
 
+// DefaultAccountLabel is the account label of the operator's default account.
+const DefaultAccountLabel = "default"
+
+// ExpiryGauge is token_operator_credential_expiry_timestamp_seconds, by account, registered
+// on reg (or the one registered before; nil: not registered).
+func ExpiryGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "token_operator_credential_expiry_timestamp_seconds",
+		Help: "When the credential of a Devin account the operator acts through (its service user) expires (Unix seconds), by account (default: the operator's own); 0 when unknown.",
+	}, []string{"account"})
+	if reg == nil {
+		return g
+	}
+	if err := reg.Register(g); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			panic(err)
+		}
+		g = are.ExistingCollector.(*prometheus.GaugeVec)
+	}
+	return g
+}
+
+// Label is the account label of the account whose connection key is key:
+// DevinAccount/NAMESPACE/NAME or ClusterDevinAccount/NAME.
+func Label(key string) string { return strings.Replace(key, "//", "/", 1) }
+
 // NewSelfCheck checks through api, warns by rec and exports the expiry on reg (nil: not exported).
 func NewSelfCheck(api SelfAPI, clk clock.PassiveClock, rec events.EventRecorder, reg prometheus.Registerer) *SelfCheck {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "token_operator_credential_expiry_timestamp_seconds",
-		Help: "When the operator's own Devin API credential (its service user) expires (Unix seconds); 0 when unknown.",
-	})
-	if reg != nil {
-		if err := reg.Register(g); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err)
-			}
-			g = are.ExistingCollector.(prometheus.Gauge)
-		}
-	}
+	g := ExpiryGauge(reg).WithLabelValues(DefaultAccountLabel)
 	return &SelfCheck{api: api, clock: clk, recorder: rec, expiry: g}
 }
 

@@ -47,6 +47,8 @@ type Options struct {
 	AdmissionShare float64
 	// Registerer receives the client's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Account is the account label of the client's metrics; empty is DefaultAccount.
+	Account string
 	// UserAgent is sent on every request; empty uses "token-operator".
 	UserAgent string
 }
@@ -105,7 +107,7 @@ func New(opts Options) (*Client, error) {
 	if opts.Credentials == nil {
 		return nil, errors.New("devinapi: Credentials are required")
 	}
-	m, err := newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer, opts.Account)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +333,7 @@ func (c *Client) throttled(e *APIError) {
 		return
 	}
 	if e.Status == http.StatusTooManyRequests || e.RetryAfter > 0 {
-		c.metrics.rateLimited.Inc()
+		c.metrics.rateLimited.WithLabelValues(c.metrics.account).Inc()
 	}
 	if e.RetryAfter <= 0 {
 		return

@@ -8,32 +8,41 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the client's Prometheus collectors. Their labels name operations and status
-// codes only: never an ID, a name or a token.
+// metrics are the client's Prometheus collectors. Their labels name the account (the
+// operator's default one, or a DevinAccount or ClusterDevinAccount: at most as many as the
+// operator keeps connections), operations and status codes: never an ID or a token.
 type metrics struct {
+	account     string
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
-	rateLimited prometheus.Counter
+	rateLimited *prometheus.CounterVec
 }
+
+// DefaultAccount is the account label of a client whose Options name none.
+const DefaultAccount = "default"
 
 // newMetrics creates the collectors and registers them on reg (when not nil). Collectors
 // already registered by an earlier client are reused, so that New can be called twice with
 // the same registerer.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, account string) (*metrics, error) {
+	if account == "" {
+		account = DefaultAccount
+	}
 	m := &metrics{
+		account: account,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "devinapi_requests_total",
 			Help: "Requests sent to the Devin API, by client operation and HTTP status code (\"error\" when no answer came).",
-		}, []string{"operation", "code"}),
+		}, []string{"account", "operation", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "devinapi_request_duration_seconds",
 			Help:    "Time from sending a Devin API request to reading its whole answer, by client operation.",
 			Buckets: prometheus.DefBuckets,
-		}, []string{"operation"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"account", "operation"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "devinapi_rate_limited_total",
 			Help: "Answers of the Devin API that asked the client to back off (429, or 503 with Retry-After).",
-		}),
+		}, []string{"account"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -67,6 +76,17 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 }
 
 func (m *metrics) observe(op, code string, d time.Duration) {
-	m.requests.WithLabelValues(op, code).Inc()
-	m.duration.WithLabelValues(op).Observe(d.Seconds())
+	m.requests.WithLabelValues(m.account, op, code).Inc()
+	m.duration.WithLabelValues(m.account, op).Observe(d.Seconds())
 }
+
+// forget drops the account's series (the account is gone).
+func (m *metrics) forget() {
+	l := prometheus.Labels{"account": m.account}
+	m.requests.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
+	m.rateLimited.DeletePartialMatch(l)
+}
+
+// ForgetMetrics drops the series of the client's account: its account is gone.
+func (c *Client) ForgetMetrics() { c.metrics.forget() }

@@ -64,11 +64,11 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"code=200,operation=CreatePAT":      1,
-		"code=200,operation=SelfWithToken":  1,
-		"code=404,operation=GetServiceUser": 1,
-		"code=429,operation=Self":           1,
-		"code=error,operation=Self":         1,
+		"account=default,code=200,operation=CreatePAT":      1,
+		"account=default,code=200,operation=SelfWithToken":  1,
+		"account=default,code=404,operation=GetServiceUser": 1,
+		"account=default,code=429,operation=Self":           1,
+		"account=default,code=error,operation=Self":         1,
 	}
 	for k, v := range want {
 		if counts[k] != v {
@@ -87,9 +87,52 @@ func TestMetrics(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP devinapi_rate_limited_total Answers of the Devin API that asked the client to back off (429, or 503 with Retry-After).
 # TYPE devinapi_rate_limited_total counter
-devinapi_rate_limited_total 1
+devinapi_rate_limited_total{account="default"} 1
 `), "devinapi_rate_limited_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMetricsPerAccount: a client of an account labels its series with the account, and
+// ForgetMetrics drops that account's series only.
+func TestMetricsPerAccount(t *testing.T) {
+	ctx := testCtx(t)
+	s := devinapitest.NewServer()
+	defer s.Close()
+	reg := prometheus.NewRegistry()
+	def := s.Client(func(o *devinapi.Options) { o.Registerer = reg })
+	team := s.Client(func(o *devinapi.Options) { o.Registerer, o.Account = reg, "DevinAccount/team-a/team" })
+	for _, c := range []*devinapi.Client{def, team} {
+		if _, err := c.Self(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() map[string]int {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, mf := range families {
+			for _, m := range mf.GetMetric() {
+				out[mf.GetName()+"{"+labels(m)+"}"]++
+			}
+		}
+		return out
+	}
+	before := count()
+	if before[`devinapi_requests_total{account=DevinAccount/team-a/team,code=200,operation=Self}`] != 1 || before[`devinapi_requests_total{account=default,code=200,operation=Self}`] != 1 {
+		t.Fatalf("series by account: %v", before)
+	}
+	team.ForgetMetrics()
+	after := count()
+	for k := range after {
+		if strings.Contains(k, "team-a") {
+			t.Errorf("series %s outlived ForgetMetrics", k)
+		}
+	}
+	if after[`devinapi_requests_total{account=default,code=200,operation=Self}`] != 1 {
+		t.Errorf("the default account's series went too: %v", after)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
 	"github.com/cogtokens/token-operator/controllers"
@@ -21,7 +22,7 @@ func addAccountControllers(mgr manager.Manager, o Options) (*account.Connections
 		"DevinAccount":        make(chan event.GenericEvent, 64),
 		"ClusterDevinAccount": make(chan event.GenericEvent, 64),
 	}
-	conns := &account.Connections{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(), Timeout: o.APITimeout,
+	conns := &account.Connections{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(), Timeout: o.APITimeout, Registerer: metrics.Registry,
 		Changed: func(key string) {
 			kind, nn, ok := controllers.ParseAccountKey(key)
 			ch, known := changed[kind]
@@ -46,7 +47,8 @@ func addAccountControllers(mgr manager.Manager, o Options) (*account.Connections
 	for kind, newObj := range kinds {
 		r := &controllers.DevinAccountReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("token-operator"),
 			Clock: o.Clock, Kind: kind, New: newObj, OperatorNamespace: o.CredentialsSecretNamespace,
-			SecretNamespaces: o.ClusterAccountSecretNamespaces, APIURLs: o.AccountAPIURLs, Changed: changed[kind]}
+			SecretNamespaces: o.ClusterAccountSecretNamespaces, APIURLs: o.AccountAPIURLs, Changed: changed[kind],
+			Expiry: account.ExpiryGauge(metrics.Registry)}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("set up %s controller: %w", kind, err)
 		}

@@ -139,21 +139,24 @@ var alertTests = map[string]alertTest{
 	"TokenOperatorCredentialRefused": {
 		series: []string{
 			// 401s from the start: firing from 6m (rate > 0 from 1m, for 5m).
-			`devinapi_requests_total{operation="ListServiceUserAPIKeys",code="401"} 0+1x60`,
+			`devinapi_requests_total{account="default",operation="ListServiceUserAPIKeys",code="401"} 0+1x60`,
 			// 403s from 31m: firing from 36m.
-			`devinapi_requests_total{operation="GetServiceUser",code="403"} 0x30 1+1x30`,
+			`devinapi_requests_total{account="default",operation="GetServiceUser",code="403"} 0x30 1+1x30`,
 			// An imported token refused, a user's account refused, successes: never fire.
-			`devinapi_requests_total{operation="SelfWithToken",code="401"} 0+1x60`,
-			`devinapi_requests_total{operation="CreatePAT",code="403"} 0+1x60`,
-			`devinapi_requests_total{operation="GetServiceUser",code="200"} 0+10x60`,
+			`devinapi_requests_total{account="default",operation="SelfWithToken",code="401"} 0+1x60`,
+			`devinapi_requests_total{account="default",operation="CreatePAT",code="403"} 0+1x60`,
+			`devinapi_requests_total{account="default",operation="GetServiceUser",code="200"} 0+10x60`,
+			// A team's account refused from 31m: its own alert, from 36m.
+			`devinapi_requests_total{account="DevinAccount/team-a/team",operation="ListServiceUsers",code="401"} 0x30 1+1x30`,
 		},
 		firing: map[time.Duration][]map[string]string{
 			5 * time.Minute:  nil,
-			6 * time.Minute:  {{"operation": "ListServiceUserAPIKeys", "code": "401", "severity": "critical"}},
-			35 * time.Minute: {{"operation": "ListServiceUserAPIKeys", "code": "401", "severity": "critical"}},
+			6 * time.Minute:  {{"account": "default", "operation": "ListServiceUserAPIKeys", "code": "401", "severity": "critical"}},
+			35 * time.Minute: {{"account": "default", "operation": "ListServiceUserAPIKeys", "code": "401", "severity": "critical"}},
 			36 * time.Minute: {
-				{"operation": "ListServiceUserAPIKeys", "code": "401", "severity": "critical"},
-				{"operation": "GetServiceUser", "code": "403", "severity": "critical"},
+				{"account": "default", "operation": "ListServiceUserAPIKeys", "code": "401", "severity": "critical"},
+				{"account": "default", "operation": "GetServiceUser", "code": "403", "severity": "critical"},
+				{"account": "DevinAccount/team-a/team", "operation": "ListServiceUsers", "code": "401", "severity": "critical"},
 			},
 		},
 	},
@@ -161,29 +164,33 @@ var alertTests = map[string]alertTest{
 		series: []string{
 			// Expires at 14 days and 1 hour, seen by two replicas: less than 14 days left from
 			// 61m, one alert firing an hour later.
-			`token_operator_credential_expiry_timestamp_seconds{job="token-operator",namespace="ops",pod="r1",instance="10.0.0.1:8443"} 1213200x130`,
-			`token_operator_credential_expiry_timestamp_seconds{job="token-operator",namespace="ops",pod="r2",instance="10.0.0.2:8443"} 1213200x130`,
+			`token_operator_credential_expiry_timestamp_seconds{account="default",job="token-operator",namespace="ops",pod="r1",instance="10.0.0.1:8443"} 1213200x130`,
+			`token_operator_credential_expiry_timestamp_seconds{account="default",job="token-operator",namespace="ops",pod="r2",instance="10.0.0.2:8443"} 1213200x130`,
 			// 0: unknown (or never expires), never fires.
-			`token_operator_credential_expiry_timestamp_seconds{job="token-operator",namespace="other",pod="r1",instance="10.0.1.1:8443"} 0x130`,
+			`token_operator_credential_expiry_timestamp_seconds{account="default",job="token-operator",namespace="other",pod="r1",instance="10.0.1.1:8443"} 0x130`,
+			// A team's account far from its expiry: no alert for it.
+			`token_operator_credential_expiry_timestamp_seconds{account="ClusterDevinAccount/shared",job="token-operator",namespace="ops",pod="r1",instance="10.0.0.1:8443"} 9999999x130`,
 		},
 		firing: map[time.Duration][]map[string]string{
 			120 * time.Minute: nil,
-			121 * time.Minute: {{"job": "token-operator", "namespace": "ops", "severity": "warning"}},
+			121 * time.Minute: {{"account": "default", "job": "token-operator", "namespace": "ops", "severity": "warning"}},
 		},
 	},
 	"TokenOperatorDevinAPIErrors": {
 		series: []string{
 			// 10 server errors and answerless requests per second from the start: firing from
 			// 16m (rate > 0.1 from 1m, for 15m).
-			`devinapi_requests_total{operation="GetUser",code="503"} 0+300x60`,
-			`devinapi_requests_total{operation="GetUser",code="error"} 0+300x60`,
+			`devinapi_requests_total{account="default",operation="GetUser",code="503"} 0+300x60`,
+			`devinapi_requests_total{account="default",operation="GetUser",code="error"} 0+300x60`,
 			// Neither rate limiting (429) nor successes count.
-			`devinapi_requests_total{operation="GetUser",code="429"} 0+6000x60`,
-			`devinapi_requests_total{operation="GetUser",code="200"} 0+6000x60`,
+			`devinapi_requests_total{account="default",operation="GetUser",code="429"} 0+6000x60`,
+			`devinapi_requests_total{account="default",operation="GetUser",code="200"} 0+6000x60`,
+			// Another account's few errors do not add up with the default's.
+			`devinapi_requests_total{account="DevinAccount/team-a/team",operation="GetUser",code="503"} 0+1x60`,
 		},
 		firing: map[time.Duration][]map[string]string{
 			15 * time.Minute: nil,
-			16 * time.Minute: {{"severity": "warning"}},
+			16 * time.Minute: {{"account": "default", "severity": "warning"}},
 		},
 	},
 }

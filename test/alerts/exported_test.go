@@ -104,7 +104,8 @@ func TestOperatorExportsTheCollector(t *testing.T) {
 		"token_operator_resource_condition":                       {"kind", "namespace", "name", "condition", "status", "reason"},
 		"token_operator_pending_revocation_due_timestamp_seconds": {"kind", "namespace", "name"},
 		"token_operator_token_expiry_timestamp_seconds":           {"kind", "namespace", "name"},
-		"devinapi_requests_total":                                 {"operation", "code"},
+		"devinapi_requests_total":                                 {"account", "operation", "code"},
+		"token_operator_credential_expiry_timestamp_seconds":      {"account"},
 	} {
 		got, ok := m[name]
 		if !ok {
