@@ -130,8 +130,8 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			return ctrl.Result{}, err
 		}
 	}
-	before := obj.DeepCopyObject().(AccountObject)
-	again, checkErr := r.check(ctx, key, obj)
+	base := &statusBase{obj: obj.DeepCopyObject().(AccountObject)}
+	again, checkErr := r.check(ctx, key, obj, base)
 	st := obj.AccountStatus()
 	st.ObservedGeneration, st.Users = obj.GetGeneration(), 0
 	r.exportExpiry(key, st.CredentialExpiresAt, false)
@@ -140,18 +140,23 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionReconciling, metav1.ConditionTrue, iamv1alpha1.ReasonAccountInUse,
 			fmt.Sprintf("deleted; it goes once the %d PersonalAccessTokens and ServiceUsers that name it have revoked their credentials", users))
 	}
-	if equality.Semantic.DeepEqual(before.AccountStatus(), obj.AccountStatus()) {
+	if equality.Semantic.DeepEqual(base.obj.AccountStatus(), obj.AccountStatus()) {
 		return ctrl.Result{RequeueAfter: again}, checkErr // a check that finds nothing new writes nothing
 	}
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base.obj)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("write the status of %s: %w", key, err)
 	}
 	return ctrl.Result{RequeueAfter: again}, checkErr
 }
 
+// statusBase is the account's status as the API server has it: the reconcile's one status
+// write sends what differs from it, and a write made on the way (a rotation records the key
+// it is about to create) moves it.
+type statusBase struct{ obj AccountObject }
+
 // check asks about the account's credential, sets its conditions and returns when to look
 // again; an error is a failure worth a retry (the Devin API unreachable).
-func (r *DevinAccountReconciler) check(ctx context.Context, key string, obj AccountObject) (time.Duration, error) {
+func (r *DevinAccountReconciler) check(ctx context.Context, key string, obj AccountObject, base *statusBase) (time.Duration, error) {
 	st := obj.AccountStatus()
 	ep, reason, why := r.endpoint(obj)
 	if why != "" {
@@ -182,7 +187,7 @@ func (r *DevinAccountReconciler) check(ctx context.Context, key string, obj Acco
 		return 0, nil
 	}
 	conn.Use(sec.Data[ep.Secret.Key])
-	if err := r.holdSecret(ctx, obj, sec); err != nil {
+	if sec, err = r.holdSecret(ctx, obj, sec); err != nil {
 		return 0, err
 	}
 	self, err := conn.Client.Self(ctx)
@@ -202,7 +207,21 @@ func (r *DevinAccountReconciler) check(ctx context.Context, key string, obj Acco
 	st.Principal, st.ServiceUserID, st.OrganizationID = self.Kind, self.ServiceUserID, self.OrgID
 	conditions.Ready(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ReasonCredentialValid,
 		fmt.Sprintf("the credential is the API key of service user %s", self.ServiceUserID))
-	return r.expiry(ctx, conn, obj), nil
+	return r.afterCheck(ctx, conn, obj, sec, ep.Secret.Key, base)
+}
+
+// afterCheck is what a working credential leads to: its expiry, and its rotation when the
+// spec asks for it; it returns when to look again.
+func (r *DevinAccountReconciler) afterCheck(ctx context.Context, conn *account.Connection, obj AccountObject, sec *corev1.Secret, secretKey string, base *statusBase) (time.Duration, error) {
+	again := r.expiry(ctx, conn, obj)
+	wake, err := r.rotate(ctx, conn, obj, sec, secretKey, base)
+	if err != nil {
+		return 0, err
+	}
+	if wake > 0 {
+		again = min(again, wake)
+	}
+	return again, nil
 }
 
 // expiry records when the account's service user expires and warns ahead of it; it

@@ -60,25 +60,26 @@ func (r *DevinAccountReconciler) holdAccount(ctx context.Context, obj AccountObj
 }
 
 // holdSecret puts the account's Secret finalizer on sec (read through the account's watch)
-// and records it; a Secret held before, that the account no longer names, is let go.
-func (r *DevinAccountReconciler) holdSecret(ctx context.Context, obj AccountObject, sec *corev1.Secret) error {
+// and records it; a Secret held before, that the account no longer names, is let go. It
+// returns the Secret as it now is.
+func (r *DevinAccountReconciler) holdSecret(ctx context.Context, obj AccountObject, sec *corev1.Secret) (*corev1.Secret, error) {
 	st := obj.AccountStatus()
 	name := sec.Namespace + "/" + sec.Name
 	if st.HeldSecret != "" && st.HeldSecret != name {
 		if err := r.letGo(ctx, obj, st.HeldSecret); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	st.HeldSecret = name
 	if controllerutil.ContainsFinalizer(sec, iamv1alpha1.AccountSecretFinalizer) || !sec.DeletionTimestamp.IsZero() {
-		return nil
+		return sec, nil
 	}
 	held := sec.DeepCopy()
 	controllerutil.AddFinalizer(held, iamv1alpha1.AccountSecretFinalizer)
 	if err := r.Client.Patch(ctx, held, client.MergeFromWithOptions(sec, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("hold Secret %s for the account: %w", name, err)
+		return nil, fmt.Errorf("hold Secret %s for the account: %w", name, err)
 	}
-	return nil
+	return held, nil
 }
 
 // release lets the account go once nothing names it: its Secret first, then the account.

@@ -167,4 +167,8 @@ const (
 	// EventRestoredAdopted (Normal): the resource adopted the token (and service user) of a
 	// Secret restored from a backup, which a restore record of this operator names.
 	EventRestoredAdopted = "RestoredAdopted"
+	// EventAccountKeyRotated (Normal): an account's new key is in its Secret.
+	EventAccountKeyRotated = "AccountKeyRotated"
+	// EventAccountKeyRevoked (Normal): an account's previous key was revoked, unused.
+	EventAccountKeyRevoked = "AccountKeyRevoked"
 )

@@ -93,6 +93,12 @@ type DevinAccountSpec struct {
 	// per account (the operator's --devin-api-qps still bounds the process).
 	// +optional
 	RateLimit *AccountRateLimit `json:"rateLimit,omitempty"`
+
+	// CredentialRotation, when set, lets the operator replace the account's API key before it
+	// expires, writing the new key into the account's Secret: setting it states that the
+	// Secret is the operator's to write (it never writes one it was merely pointed at).
+	// +optional
+	CredentialRotation *CredentialRotation `json:"credentialRotation,omitempty"`
 }
 
 // DevinAccountStatus is what the Devin API says of the account's credential.
@@ -134,6 +140,15 @@ type DevinAccountStatus struct {
 	// this account, so that the credential outlives the resources that act through it.
 	// +optional
 	HeldSecret string `json:"heldSecret,omitempty"`
+
+	// CredentialKey is the account's current API key, as the operator identified it (for
+	// credentialRotation).
+	// +optional
+	CredentialKey *AccountKey `json:"credentialKey,omitempty"`
+
+	// Rotation is a rotation of the account's key under way.
+	// +optional
+	Rotation *AccountKeyRotation `json:"rotation,omitempty"`
 
 	// Users counts the PersonalAccessTokens and ServiceUsers that name the account, while it
 	// is being deleted: it goes when the last of them has revoked its credentials.

@@ -289,7 +289,9 @@ func (s *Server) authenticate(r *http.Request, rt route, now time.Time) (*keyRec
 		return nil, nil, &problem{status: http.StatusUnauthorized, typ: "unauthorized", detail: "invalid, expired or revoked token"}
 	}
 	k.lastUsedAt = &now
-	if k.id != k.ent.adminKeyID && rt.pattern() != "GET /v3/self" {
+	// Permissions are the principal's: every API key of the admin service user may call
+	// what the admin may (a key the operator rotated in included).
+	if (k.kind != kindAPIKey || k.ownerID != k.ent.adminSUID) && rt.pattern() != "GET /v3/self" {
 		return nil, nil, &problem{status: http.StatusForbidden, typ: "forbidden", detail: "this credential may not call this endpoint"}
 	}
 	return k, k.ent, nil
