@@ -36,6 +36,34 @@ func onAccount(kind, name string) func(*iamv1alpha1.ServiceUser) {
 	return func(s *iamv1alpha1.ServiceUser) { s.Spec.AccountRef = &iamv1alpha1.AccountRef{Kind: kind, Name: name} }
 }
 
+// TestAccountSSOEnforced: a DevinAccount whose enterprise enforces SSO (ssoMode enforced)
+// refuses every personal access token through it, Stalled SSOAccount, nothing minted in its
+// enterprise; the same person's token through the default account is not affected.
+func TestAccountSSOEnforced(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	ent := env.Devin.AddEnterprise(devinapitest.DefaultSeed(), devinapitest.EnterpriseName("sso-"+rand.String(6)))
+	g.Expect(k8s.Create(ctx, keySecret(ns, "sso-key", ent.AdminToken().Reveal()))).To(Succeed())
+	acct := &iamv1alpha1.DevinAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sso"},
+		Spec: iamv1alpha1.DevinAccountSpec{APIURL: env.Devin.URL, CredentialSecretRef: iamv1alpha1.AccountSecretRef{Name: "sso-key"}, SSOMode: "enforced"}}
+	g.Expect(k8s.Create(ctx, acct)).To(Succeed())
+	waitAccount(t, acct, accountReason(metav1.ConditionTrue, iamv1alpha1.ConditionReady, iamv1alpha1.ReasonCredentialValid))
+
+	through := newPAT(ns, "through-sso", "alice@example.com", func(p *iamv1alpha1.PersonalAccessToken) {
+		p.Spec.AccountRef = &iamv1alpha1.AccountRef{Kind: iamv1alpha1.KindDevinAccount, Name: "sso"}
+	})
+	plain := newPAT(ns, "plain", "alice@example.com")
+	g.Expect(k8s.Create(ctx, through)).To(Succeed())
+	g.Expect(k8s.Create(ctx, plain)).To(Succeed())
+	waitPAT(t, through, func(p *iamv1alpha1.PersonalAccessToken) bool {
+		c := condition(p, iamv1alpha1.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == iamv1alpha1.ReasonSSOAccount
+	})
+	g.Expect(ent.LiveTokens()).To(BeEmpty(), "nothing minted in the SSO-enforced enterprise")
+	waitPAT(t, plain, func(p *iamv1alpha1.PersonalAccessToken) bool { return p.Status.Token != nil })
+}
+
 // serviceUsersOf lists the active service users of an enterprise, through the real client
 // with that enterprise's own admin key.
 func serviceUsersOf(t *testing.T, ent *devinapitest.Enterprise) []devinapi.ServiceUser {

@@ -76,6 +76,10 @@ type DevinAccountReconciler struct {
 	// Expiry exports when each account's service user expires (label account); nil: not
 	// exported.
 	Expiry *prometheus.GaugeVec
+
+	// refused remembers, per account, when the Devin API last refused (403) a step of its key
+	// rotation: it is tried again after accountRecheck, not at every look.
+	refused refusals
 }
 
 // AccountKey is the key of an account among the connections: kind/namespace/name.
@@ -112,6 +116,7 @@ func (r *DevinAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if apierrors.IsNotFound(err) {
 			r.Connections.Forget(key)
 			r.exportExpiry(key, nil, true)
+			r.refused.forget(key)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

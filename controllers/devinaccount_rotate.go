@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,7 +73,51 @@ func (r *DevinAccountReconciler) rotate(ctx context.Context, conn *account.Conne
 			fmt.Sprintf("key %s is replaced at %s", cur.ID, due.UTC().Format(time.RFC3339)))
 		return wait, nil
 	}
+	if wait := r.refused.wait(r.keyOf(obj), r.Clock.Now()); wait > 0 {
+		return wait, nil // refused lately: tried again hourly, not at every look
+	}
 	return r.replace(ctx, conn, obj, sec, secretKey, cur, spec, base)
+}
+
+// refusals are the times rotations were last refused, by account key.
+type refusals struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// wait is how long the account's rotation still waits after a refusal (0: none).
+func (f *refusals) wait(key string, now time.Time) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.at[key]
+	if !ok {
+		return 0
+	}
+	if left := at.Add(accountRecheck).Sub(now); left > 0 {
+		return left
+	}
+	delete(f.at, key)
+	return 0
+}
+
+func (f *refusals) record(key string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.at == nil {
+		f.at = map[string]time.Time{}
+	}
+	f.at[key] = now
+}
+
+func (f *refusals) forget(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.at, key)
+}
+
+// keyOf is the account's key among the connections.
+func (r *DevinAccountReconciler) keyOf(obj AccountObject) string {
+	return AccountKey(r.Kind, client.ObjectKeyFromObject(obj))
 }
 
 // recoverCreate finishes what a crash interrupted: keys of the recorded pending name that
@@ -218,6 +263,7 @@ func renewAt(k *devinapi.APIKey, spec *iamv1alpha1.CredentialRotation) time.Time
 }
 
 func (r *DevinAccountReconciler) rotationForbidden(obj AccountObject, what string) {
+	r.refused.record(r.keyOf(obj), r.Clock.Now())
 	st := obj.AccountStatus()
 	conditions.Set(&st.Conditions, obj.GetGeneration(), iamv1alpha1.ConditionKeyRotation, metav1.ConditionFalse, iamv1alpha1.ReasonRotationForbidden,
 		fmt.Sprintf("the account's credential may not %s its own service user's keys (403): give that service user the enterprise permission ManageAccountServiceUsers; nothing was changed", what))

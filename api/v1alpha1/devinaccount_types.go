@@ -94,6 +94,14 @@ type DevinAccountSpec struct {
 	// +optional
 	RateLimit *AccountRateLimit `json:"rateLimit,omitempty"`
 
+	// SSOMode says how the account's enterprise links users to SSO, for PersonalAccessTokens
+	// through it: detect (a user is SSO-linked when the Devin API says so) or enforced (the
+	// enterprise enforces SSO for every member: no personal access token at all).
+	// +kubebuilder:validation:Enum=detect;enforced
+	// +kubebuilder:default=detect
+	// +optional
+	SSOMode string `json:"ssoMode,omitempty"`
+
 	// CredentialRotation, when set, lets the operator replace the account's API key before it
 	// expires, writing the new key into the account's Secret: setting it states that the
 	// Secret is the operator's to write (it never writes one it was merely pointed at).

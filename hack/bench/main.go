@@ -51,28 +51,30 @@ import (
 // options are the bench's flags.
 type options struct {
 	tokens, serviceUsers int
-	latency              time.Duration
-	concurrency          int
-	applyConcurrency     int
-	namespaces           int
-	unrelatedSecrets     int
-	unrelatedSize        int
-	bloatSecrets         int
-	bloatSize            int
-	grace                time.Duration
-	idleWindow           time.Duration
-	verifyInterval       time.Duration
-	steadyWindow         time.Duration
-	webhookSamples       int
-	devinQPS             float64
-	quiet                time.Duration
-	settle               time.Duration
-	phaseTimeout         time.Duration
-	timeout              time.Duration
-	pprof                bool
-	scale                []int
-	out                  string
-	args                 []string
+	// accountServiceUsers are the ServiceUsers of the second account's phase.
+	accountServiceUsers int
+	latency             time.Duration
+	concurrency         int
+	applyConcurrency    int
+	namespaces          int
+	unrelatedSecrets    int
+	unrelatedSize       int
+	bloatSecrets        int
+	bloatSize           int
+	grace               time.Duration
+	idleWindow          time.Duration
+	verifyInterval      time.Duration
+	steadyWindow        time.Duration
+	webhookSamples      int
+	devinQPS            float64
+	quiet               time.Duration
+	settle              time.Duration
+	phaseTimeout        time.Duration
+	timeout             time.Duration
+	pprof               bool
+	scale               []int
+	out                 string
+	args                []string
 }
 
 func parseOptions(args []string) (options, error) {
@@ -80,6 +82,7 @@ func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&o.tokens, "tokens", 1000, "PersonalAccessTokens (N), alternately of alice@example.com and dave@example.com.")
 	fs.IntVar(&o.serviceUsers, "service-users", 100, "ServiceUsers (M) in the mix.")
+	fs.IntVar(&o.accountServiceUsers, "account-service-users", 100, "ServiceUsers of the second account's phase (0: no such phase).")
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "Latency of every Devin API call (in-memory server).")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "The operator's --max-concurrent-reconciles (per kind), and the floor's workers.")
 	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 32, "Concurrent clients creating (and annotating) the resources.")
@@ -120,7 +123,7 @@ func parseOptions(args []string) (options, error) {
 
 func (o options) validate() error {
 	switch {
-	case o.tokens < 2, o.serviceUsers < 0, o.concurrency < 1, o.applyConcurrency < 1, o.namespaces < 1,
+	case o.tokens < 2, o.serviceUsers < 0, o.accountServiceUsers < 0, o.concurrency < 1, o.applyConcurrency < 1, o.namespaces < 1,
 		o.unrelatedSecrets < 0, o.unrelatedSize < 0, o.bloatSecrets < 0, o.webhookSamples < 1:
 		return errors.New("--tokens must be at least 2; counts must not be negative; concurrencies, namespaces and samples at least 1")
 	case o.bloatSize < 0 || o.bloatSize > 1<<20:
@@ -221,6 +224,13 @@ func runMain(ctx context.Context, o options, r *results, binary string, progress
 	c.srv.SetFaults(devinapitest.Faults{})
 	if r.invariant, err = checkInvariant(ctx, c); err != nil {
 		return err
+	}
+	if o.accountServiceUsers > 0 {
+		progress("second account: a ClusterDevinAccount on another enterprise, %d ServiceUsers through it", o.accountServiceUsers)
+		c.srv.SetFaults(devinapitest.Faults{Latency: o.latency})
+		if r.account, err = runSecondAccount(ctx, c, o); err != nil {
+			return err
+		}
 	}
 	if _, err := c.op.stop(time.Minute); err != nil {
 		return err

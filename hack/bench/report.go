@@ -27,6 +27,7 @@ type results struct {
 	webhook           webhookResult
 	recovery          recoveryResult
 	check             checkResult
+	account           accountResult
 	scale             []scalePoint
 	invariant         audit.Report
 	// violations are the Devin API contract violations of the run, scrubbed.

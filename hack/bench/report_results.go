@@ -22,6 +22,7 @@ func (r *results) markdown() string {
 	w("## Results\n\n%s\n", r.resultsTable())
 	r.writeProfiles(w)
 	r.writeScale(w)
+	r.writeAccount(w)
 	r.writeCPU(w)
 	r.writeRoutes(w)
 	r.writeResources(w)
@@ -150,4 +151,30 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return a.Seconds() / b.Seconds()
+}
+
+// writeAccount is the second account's section: what a ClusterDevinAccount costs alone,
+// and what its ServiceUsers cost beside the default account's.
+func (r *results) writeAccount(w func(string, ...any)) {
+	a := r.account
+	if a.serviceUsers == 0 {
+		return
+	}
+	n := float64(a.serviceUsers)
+	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	w("## A second account\n\n")
+	w("After the invariant check, a ClusterDevinAccount on another enterprise of the in-memory API (a client and a watch of its Secret of its own), then %d ServiceUsers that act through it (same latency).\n\n", a.serviceUsers)
+	t := newTable("figure", "measured")
+	t.row("the account alone, Ready and idle", fmt.Sprintf("RSS %+.1f MiB (%.1f → %.1f), heap %+.1f MiB", mib(a.rssAccount)-mib(a.rssBefore), mib(a.rssBefore), mib(a.rssAccount), (a.heapAccount-a.heapBefore)/(1<<20)))
+	t.row(fmt.Sprintf("its %d ServiceUsers, Ready", a.serviceUsers), fmt.Sprintf("after %s; RSS %+.1f MiB, heap %+.1f MiB", a.ready.Round(time.Millisecond), mib(a.rssUsers)-mib(a.rssAccount), (a.heapUsers-a.heapAccount)/(1<<20)))
+	t.row("Devin API calls per ServiceUser of the account", fmt.Sprintf("%.2f (the default account's mint: %.2f)", float64(a.d.calls.Total())/n, r.defaultSUCallsPerMint()))
+	t.row("Kubernetes writes per ServiceUser of the account", fmt.Sprintf("%.2f", a.d.writes.Total()/n))
+	w("%s\n", t.String())
+}
+
+// defaultSUCallsPerMint is the create phase's Devin calls per ServiceUser of the default
+// account (every route of service users and roles).
+func (r *results) defaultSUCallsPerMint() float64 {
+	_, su := splitCalls(r.create.d.calls)
+	return float64(su) / float64(max(r.create.serviceUsers, 1))
 }

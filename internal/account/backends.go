@@ -27,6 +27,7 @@ type Backend struct {
 	API                 *devinapi.Client
 	Directory           *directory.Directory
 	DefaultOrganization string
+	ssoEnforced         bool
 
 	mu     sync.Mutex
 	caches map[string]any
@@ -48,6 +49,9 @@ func Cache[T any](b *Backend, name string, make func() T) T {
 	return c
 }
 
+// SSOEnforced is the ssoMode of an account whose enterprise enforces SSO for every member.
+const SSOEnforced = "enforced"
+
 // ErrNotReady is wrapped by Backends.For's error when the account named cannot be used now:
 // it does not exist, is not Ready for its current spec, or its connection is not made yet.
 var ErrNotReady = errors.New("the account cannot be used now")
@@ -60,8 +64,9 @@ type Backends struct {
 	// Reader reads DevinAccounts and ClusterDevinAccounts (the manager's cache).
 	Reader      client.Reader
 	Connections *Connections
-	// NewDirectory makes an account's directory of users and roles.
-	NewDirectory func(api *devinapi.Client) *directory.Directory
+	// NewDirectory makes an account's directory of users and roles; ssoEnforced says every
+	// member of the account's enterprise is SSO-linked.
+	NewDirectory func(api *devinapi.Client, ssoEnforced bool) *directory.Directory
 
 	mu     sync.Mutex
 	byConn map[*Connection]*Backend
@@ -113,15 +118,16 @@ func (bs *Backends) For(ctx context.Context, namespace string, ref *iamv1alpha1.
 	if conn == nil {
 		return nil, fmt.Errorf("%w: %s is Ready but its connection is not made yet (the operator is starting)", ErrNotReady, describe(ref, namespace))
 	}
-	return bs.backendOf(conn, ref.String(), obj.AccountSpec().DefaultOrganization), nil
+	spec := obj.AccountSpec()
+	return bs.backendOf(conn, ref.String(), spec.DefaultOrganization, spec.SSOMode == SSOEnforced), nil
 }
 
 // backendOf returns the backend of conn, made once per connection: a connection remade
 // (the account's endpoint changed) starts with empty caches.
-func (bs *Backends) backendOf(conn *Connection, name, defaultOrg string) *Backend {
+func (bs *Backends) backendOf(conn *Connection, name, defaultOrg string, ssoEnforced bool) *Backend {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	if b, ok := bs.byConn[conn]; ok && b.DefaultOrganization == defaultOrg {
+	if b, ok := bs.byConn[conn]; ok && b.DefaultOrganization == defaultOrg && b.ssoEnforced == ssoEnforced {
 		return b
 	}
 	if bs.byConn == nil {
@@ -132,7 +138,7 @@ func (bs *Backends) backendOf(conn *Connection, name, defaultOrg string) *Backen
 			delete(bs.byConn, c)
 		}
 	}
-	b := &Backend{Name: name, API: conn.Client, Directory: bs.NewDirectory(conn.Client), DefaultOrganization: defaultOrg}
+	b := &Backend{Name: name, API: conn.Client, Directory: bs.NewDirectory(conn.Client, ssoEnforced), DefaultOrganization: defaultOrg, ssoEnforced: ssoEnforced}
 	bs.byConn[conn] = b
 	return b
 }

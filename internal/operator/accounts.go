@@ -61,8 +61,8 @@ func addAccountControllers(mgr manager.Manager, o Options) (*account.Connections
 func newBackends(mgr manager.Manager, o Options, conns *account.Connections, def *account.Backend) *account.Backends {
 	return &account.Backends{
 		Default: def, Reader: mgr.GetClient(), Connections: conns,
-		NewDirectory: func(api *devinapi.Client) *directory.Directory {
-			return directory.New(api, directory.Options{TTL: o.LookupCacheTTL, Clock: o.Clock})
+		NewDirectory: func(api *devinapi.Client, ssoEnforced bool) *directory.Directory {
+			return directory.New(api, directory.Options{TTL: o.LookupCacheTTL, Clock: o.Clock, SSOEnforced: ssoEnforced})
 		},
 	}
 }
