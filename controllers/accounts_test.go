@@ -64,6 +64,34 @@ func TestAccountSSOEnforced(t *testing.T) {
 	waitPAT(t, plain, func(p *iamv1alpha1.PersonalAccessToken) bool { return p.Status.Token != nil })
 }
 
+// TestAccountSAMLThroughItsAdminKey: an account with an enterprise admin key finds a user's
+// SAML identity (v2) before any mint: sam's PAT through it is Stalled SSOAccount saying so.
+func TestAccountSAMLThroughItsAdminKey(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	ent := env.Devin.AddEnterprise(devinapitest.DefaultSeed(), devinapitest.EnterpriseName("saml-"+rand.String(6)))
+	g.Expect(k8s.Create(ctx, keySecret(ns, "saml-key", ent.AdminToken().Reveal()))).To(Succeed())
+	g.Expect(k8s.Create(ctx, keySecret(ns, "saml-admin", ent.EnterpriseAdminKey().Reveal()))).To(Succeed())
+	acct := &iamv1alpha1.DevinAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "saml"},
+		Spec: iamv1alpha1.DevinAccountSpec{APIURL: env.Devin.URL, CredentialSecretRef: iamv1alpha1.AccountSecretRef{Name: "saml-key"},
+			EnterpriseAdminKeySecretRef: &iamv1alpha1.AccountSecretRef{Name: "saml-admin"}}}
+	g.Expect(k8s.Create(ctx, acct)).To(Succeed())
+	waitAccount(t, acct, accountReason(metav1.ConditionTrue, iamv1alpha1.ConditionReady, iamv1alpha1.ReasonCredentialValid))
+
+	pat := newPAT(ns, "sam", "sam@example.com", func(p *iamv1alpha1.PersonalAccessToken) {
+		p.Spec.AccountRef = &iamv1alpha1.AccountRef{Kind: iamv1alpha1.KindDevinAccount, Name: "saml"}
+	})
+	g.Expect(k8s.Create(ctx, pat)).To(Succeed())
+	stalled := waitPAT(t, pat, func(p *iamv1alpha1.PersonalAccessToken) bool {
+		c := condition(p, iamv1alpha1.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == iamv1alpha1.ReasonSSOAccount
+	})
+	// The Devin API would refuse the create too, in other words: naming the SAML identity
+	// shows the operator found it through the account's admin key, before asking.
+	g.Expect(condition(stalled, iamv1alpha1.ConditionStalled).Message).To(ContainSubstring("SAML"))
+}
+
 // serviceUsersOf lists the active service users of an enterprise, through the real client
 // with that enterprise's own admin key.
 func serviceUsersOf(t *testing.T, ent *devinapitest.Enterprise) []devinapi.ServiceUser {
@@ -150,7 +178,8 @@ func TestAccountRefStaysInItsNamespace(t *testing.T) {
 // TestDeletingEverythingRevokesThroughTheAccount is what deleting a namespace does: the
 // resource, its account and the account's Secret are deleted at once. The account and its
 // Secret stay (finalizers) until the resource has deleted its service user through them,
-// then go; nothing is left upstream, nothing hangs.
+// then go, across a restart of the operator in the middle; nothing is left upstream,
+// nothing hangs.
 func TestDeletingEverythingRevokesThroughTheAccount(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -171,6 +200,9 @@ func TestDeletingEverythingRevokesThroughTheAccount(t *testing.T) {
 	g.Expect(k8s.Delete(ctx, keySecret(ns, "team-key", ""))).To(Succeed())
 	g.Expect(k8s.Delete(ctx, acct)).To(Succeed())
 	g.Expect(k8s.Delete(ctx, su)).To(Succeed())
+	// The operator dies and comes back in the middle: what it knew in memory is gone, the
+	// finalizers are not.
+	restartOperator(t, nil)
 	gone := func(obj client.Object) func() bool {
 		return func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)) }
 	}

@@ -273,6 +273,28 @@ func (r *DevinAccountReconciler) exportExpiry(key string, at *metav1.Time, gone 
 	}
 }
 
+// secretRef is where one of the account's Secrets is: a DevinAccount's in its own namespace;
+// a ClusterDevinAccount's in the operator's namespace or one --cluster-account-secret-namespaces
+// lists (why, with its reason, says when not).
+func (r *DevinAccountReconciler) secretRef(obj AccountObject, in iamv1alpha1.AccountSecretRef) (account.SecretRef, string, string) {
+	ref := account.SecretRef{Namespace: obj.GetNamespace(), Name: in.Name, Key: in.Key}
+	if ref.Key == "" {
+		ref.Key = iamv1alpha1.DefaultSecretKey
+	}
+	if obj.GetNamespace() != "" {
+		return ref, "", ""
+	}
+	if ref.Namespace = in.Namespace; ref.Namespace == "" {
+		ref.Namespace = r.OperatorNamespace
+	}
+	if ref.Namespace != r.OperatorNamespace && !slices.Contains(r.SecretNamespaces, ref.Namespace) {
+		return ref, iamv1alpha1.ReasonSecretNamespaceNotAllowed, fmt.Sprintf(
+			"a ClusterDevinAccount reads its Secrets from the operator's namespace %s, or from a namespace the operator's --cluster-account-secret-namespaces lists; %s is not one",
+			r.OperatorNamespace, ref.Namespace)
+	}
+	return ref, "", ""
+}
+
 // stall marks the account Stalled for reason: only a change of its spec or Secret helps
 // (both are watched).
 func (r *DevinAccountReconciler) stall(obj AccountObject, reason, msg string) {
@@ -287,22 +309,17 @@ func (r *DevinAccountReconciler) stall(obj AccountObject, reason, msg string) {
 // an API URL the operator may not call.
 func (r *DevinAccountReconciler) endpoint(obj AccountObject) (account.Endpoint, string, string) {
 	spec := obj.AccountSpec()
-	ref := account.SecretRef{Namespace: obj.GetNamespace(), Name: spec.CredentialSecretRef.Name, Key: spec.CredentialSecretRef.Key}
-	if ref.Key == "" {
-		ref.Key = iamv1alpha1.DefaultSecretKey
+	ref, reason, why := r.secretRef(obj, spec.CredentialSecretRef)
+	if why != "" {
+		return account.Endpoint{}, reason, why
 	}
-	if obj.GetNamespace() == "" { // a ClusterDevinAccount
-		ref.Namespace = spec.CredentialSecretRef.Namespace
-		if ref.Namespace == "" {
-			ref.Namespace = r.OperatorNamespace
-		}
-		if ref.Namespace != r.OperatorNamespace && !slices.Contains(r.SecretNamespaces, ref.Namespace) {
-			return account.Endpoint{}, iamv1alpha1.ReasonSecretNamespaceNotAllowed, fmt.Sprintf(
-				"a ClusterDevinAccount reads its Secret from the operator's namespace %s, or from a namespace the operator's --cluster-account-secret-namespaces lists; %s is not one",
-				r.OperatorNamespace, ref.Namespace)
+	var adminKey account.SecretRef
+	if spec.EnterpriseAdminKeySecretRef != nil {
+		if adminKey, reason, why = r.secretRef(obj, *spec.EnterpriseAdminKeySecretRef); why != "" {
+			return account.Endpoint{}, reason, why
 		}
 	}
-	ep := account.Endpoint{URL: strings.TrimSuffix(spec.APIURL, "/"), Secret: ref}
+	ep := account.Endpoint{URL: strings.TrimSuffix(spec.APIURL, "/"), Secret: ref, AdminKey: adminKey}
 	if ep.URL == "" {
 		ep.URL = defaultAPIURL
 	}

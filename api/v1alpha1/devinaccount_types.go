@@ -94,6 +94,14 @@ type DevinAccountSpec struct {
 	// +optional
 	RateLimit *AccountRateLimit `json:"rateLimit,omitempty"`
 
+	// EnterpriseAdminKeySecretRef names an optional Secret holding an enterprise admin's
+	// personal API key (apk_user_...), used only to read users' SAML identities from the v2
+	// member record (SSO detection for PersonalAccessTokens through the account), as the
+	// operator's --enterprise-admin-key-secret-name does for its default account. The same
+	// namespace rules as credentialSecretRef apply. Absent: the v2 API is never called.
+	// +optional
+	EnterpriseAdminKeySecretRef *AccountSecretRef `json:"enterpriseAdminKeySecretRef,omitempty"`
+
 	// SSOMode says how the account's enterprise links users to SSO, for PersonalAccessTokens
 	// through it: detect (a user is SSO-linked when the Devin API says so) or enforced (the
 	// enterprise enforces SSO for every member: no personal access token at all).
@@ -169,6 +177,7 @@ type DevinAccountStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dacct,categories=devin
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.credentialSecretRef.__namespace__)",message="a DevinAccount reads its Secret from its own namespace: credentialSecretRef.namespace is for ClusterDevinAccounts"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.enterpriseAdminKeySecretRef) || !has(self.spec.enterpriseAdminKeySecretRef.__namespace__)",message="a DevinAccount reads its Secrets from its own namespace: enterpriseAdminKeySecretRef.namespace is for ClusterDevinAccounts"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Service User",type=string,JSONPath=`.status.serviceUserID`

@@ -574,6 +574,11 @@ func (in *DevinAccountSpec) DeepCopyInto(out *DevinAccountSpec) {
 		*out = new(AccountRateLimit)
 		**out = **in
 	}
+	if in.EnterpriseAdminKeySecretRef != nil {
+		in, out := &in.EnterpriseAdminKeySecretRef, &out.EnterpriseAdminKeySecretRef
+		*out = new(AccountSecretRef)
+		**out = **in
+	}
 	if in.CredentialRotation != nil {
 		in, out := &in.CredentialRotation, &out.CredentialRotation
 		*out = new(CredentialRotation)

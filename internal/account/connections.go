@@ -21,8 +21,11 @@ import (
 type Endpoint struct {
 	URL    string
 	Secret SecretRef
-	QPS    float64
-	Burst  int
+	// AdminKey is the Secret of an enterprise admin's personal API key, for SAML identities
+	// through v2; zero: none.
+	AdminKey SecretRef
+	QPS      float64
+	Burst    int
 }
 
 // Connection is one account's client, whose credential a watch of the account's Secret keeps
@@ -149,6 +152,29 @@ func (cs *Connections) max() int {
 	return DefaultMaxConnections
 }
 
+// watch makes a watcher of one of the account's Secrets that keeps source in step and tells
+// Changed.
+func (cs *Connections) watch(key, what string, ref SecretRef, source *devinapi.SwappableToken) (*CredentialWatcher, error) {
+	w, err := NewCredentialWatcher(cs.Config, cs.Scheme, what, ref, source)
+	if err != nil {
+		return nil, err
+	}
+	if cs.Changed != nil {
+		w.OnChange = func(context.Context, *corev1.Secret) { cs.Changed(key) }
+		w.OnDelete = func() { cs.Changed(key) }
+	}
+	return w, nil
+}
+
+// run runs a watcher until ctx ends.
+func (cs *Connections) run(ctx context.Context, key string, w *CredentialWatcher) {
+	go func() {
+		if err := w.Start(ctx); err != nil && ctx.Err() == nil {
+			ctrl.LoggerFrom(ctx).Info("the watch of an account's Secret stopped", "account", key, "error", err.Error())
+		}
+	}()
+}
+
 // Lookup returns the account's connection as its controller made it, or nil.
 func (cs *Connections) Lookup(key string) *Connection {
 	cs.mu.Lock()
@@ -168,24 +194,30 @@ func (cs *Connections) Forget(key string) {
 
 func (cs *Connections) connect(key string, ep Endpoint) (*Connection, error) {
 	token := devinapi.NewSwappableToken(devinapi.Token{})
-	api, err := devinapi.New(devinapi.Options{BaseURL: ep.URL, Credentials: token, Timeout: cs.Timeout, QPS: ep.QPS, Burst: ep.Burst,
-		Registerer: cs.Registerer, Account: Label(key)})
+	opts := devinapi.Options{BaseURL: ep.URL, Credentials: token, Timeout: cs.Timeout, QPS: ep.QPS, Burst: ep.Burst,
+		Registerer: cs.Registerer, Account: Label(key)}
+	var adminKey *devinapi.SwappableToken
+	if ep.AdminKey.Name != "" {
+		adminKey = devinapi.NewSwappableToken(devinapi.Token{})
+		opts.EnterpriseAdminKey = adminKey
+	}
+	api, err := devinapi.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", key, err)
 	}
-	w, err := NewCredentialWatcher(cs.Config, cs.Scheme, "the credential of account "+key, ep.Secret, token)
+	w, err := cs.watch(key, "the credential of account "+key, ep.Secret, token)
 	if err != nil {
 		return nil, err
 	}
-	if cs.Changed != nil {
-		w.OnChange = func(context.Context, *corev1.Secret) { cs.Changed(key) }
-		w.OnDelete = func() { cs.Changed(key) }
-	}
 	ctx, cancel := context.WithCancel(cs.ctx)
-	go func() {
-		if err := w.Start(ctx); err != nil && ctx.Err() == nil {
-			ctrl.LoggerFrom(ctx).Info("the watch of an account's Secret stopped", "account", key, "error", err.Error())
+	cs.run(ctx, key, w)
+	if adminKey != nil {
+		aw, err := cs.watch(key, "the enterprise admin key of account "+key, ep.AdminKey, adminKey)
+		if err != nil {
+			cancel()
+			return nil, err
 		}
-	}()
+		cs.run(ctx, key, aw)
+	}
 	return &Connection{Endpoint: ep, Client: api, token: token, watcher: w, ctx: ctx, cancel: cancel}, nil
 }

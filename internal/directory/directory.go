@@ -70,7 +70,7 @@ func New(api API, o Options) *Directory {
 func (d *Directory) SSOLinked(u *devinapi.User) (bool, string) {
 	switch {
 	case d.ssoEnforced:
-		return true, "the Devin enterprise enforces SSO for every member (--sso-mode=enforced)"
+		return true, "the Devin enterprise enforces SSO for every member (--sso-mode=enforced, or the account's ssoMode)"
 	case len(u.IDPRoleAssignments) > 0:
 		return true, "the account's access comes from identity provider (SSO) groups"
 	case u.SSOLinked():
