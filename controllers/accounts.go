@@ -65,15 +65,18 @@ func usersOf(c client.Reader, list client.ObjectList, kind string) handler.MapFu
 		}
 		var out []reconcile.Request
 		_ = meta.EachListItem(l, func(o runtime.Object) error {
-			co, ok := o.(credential.Object)
-			if !ok {
-				return nil
-			}
-			if ref := co.AccountReference(); ref != nil && ref.Kind == kind && ref.Name == acc.GetName() {
+			if co, ok := o.(credential.Object); ok && names(co, kind, acc.GetName()) {
 				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(co)})
 			}
 			return nil
 		})
 		return out
 	}
+}
+
+// names reports whether the resource's accountRef names the account kind/name (a
+// DevinAccount's users are in its own namespace: the caller lists only that one).
+func names(obj credential.Object, kind, name string) bool {
+	ref := obj.AccountReference()
+	return ref != nil && ref.Kind == kind && ref.Name == name
 }

@@ -36,10 +36,8 @@ func (r *DevinAccountReconciler) users(ctx context.Context, obj AccountObject) (
 			return 0, fmt.Errorf("list the resources that may use the account: %w", err)
 		}
 		_ = meta.EachListItem(list, func(o runtime.Object) error {
-			if co, ok := o.(credential.Object); ok {
-				if ref := co.AccountReference(); ref != nil && ref.Kind == r.Kind && ref.Name == obj.GetName() {
-					n++
-				}
+			if co, ok := o.(credential.Object); ok && names(co, r.Kind, obj.GetName()) {
+				n++
 			}
 			return nil
 		})

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/cogtokens/token-operator/api/v1alpha1"
+	"github.com/cogtokens/token-operator/internal/conditions"
 	"github.com/cogtokens/token-operator/internal/devinapi"
 	"github.com/cogtokens/token-operator/internal/directory"
 )
@@ -102,8 +103,8 @@ func (bs *Backends) For(ctx context.Context, namespace string, ref *iamv1alpha1.
 		return nil, err
 	}
 	st := obj.AccountStatus()
-	ready := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionReady)
-	if ready == nil || ready.Status != metav1.ConditionTrue || st.ObservedGeneration != obj.GetGeneration() || ready.ObservedGeneration != obj.GetGeneration() {
+	if !conditions.IsReady(st.Conditions, obj.GetGeneration()) {
+		ready := meta.FindStatusCondition(st.Conditions, iamv1alpha1.ConditionReady)
 		why := "it has not been checked yet"
 		switch {
 		case ref.Kind == iamv1alpha1.KindClusterDevinAccount:
